@@ -1,0 +1,88 @@
+"""aikit_files: an asyncio-first SDK for the OpenAI (and Azure OpenAI) Files API.
+
+Modelled on 4D AIKit's ``OpenAIFilesAPI``: the same operations, parameter objects and result
+objects, and its asynchronous-call pattern (``on_terminate``, ``on_response``, ``on_error``).
+"""
+
+from __future__ import annotations
+
+from ._calls import ClientClosedError
+from ._config import Timeout
+from ._exceptions import (
+    AIKitError,
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    FileProcessingError,
+    InternalServerError,
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTooLargeError,
+    UnprocessableEntityError,
+)
+from ._models import (
+    ContentResult,
+    DownloadResult,
+    ErrorInfo,
+    ExpiresAfter,
+    FileDeleted,
+    FileDeletedResult,
+    FileList,
+    FileListResult,
+    FileResult,
+    OpenAIFile,
+    RateLimit,
+    Result,
+    Upload,
+    UploadPart,
+)
+from ._params import FileListParameters, FileParameters, Parameters
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AIKitError",
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ConflictError",
+    "ContentResult",
+    "DownloadResult",
+    "ErrorInfo",
+    "ExpiresAfter",
+    "FileDeleted",
+    "FileDeletedResult",
+    "FileList",
+    "FileListParameters",
+    "FileListResult",
+    "FileParameters",
+    "FileProcessingError",
+    "FileResult",
+    "InternalServerError",
+    "InvalidArgumentError",
+    "InvalidArgumentTypeError",
+    "NotFoundError",
+    "OpenAIFile",
+    "Parameters",
+    "PermissionDeniedError",
+    "RateLimit",
+    "RateLimitError",
+    "RequestTooLargeError",
+    "Result",
+    "Timeout",
+    "UnprocessableEntityError",
+    "Upload",
+    "UploadPart",
+    "__version__",
+]

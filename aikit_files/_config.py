@@ -1,0 +1,189 @@
+"""Client configuration: limits of the Files API, timeouts, and settings read from the environment."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from typing import Final, Literal
+
+import attrs
+
+from ._exceptions import InvalidArgumentError, InvalidArgumentTypeError
+
+# NOTE: the API documents these limits in "MB"/"GB"; we read them as binary units, the more
+# lenient reading, so that a file of exactly 512 MiB is accepted by the simple upload.
+MiB: Final = 1024 * 1024
+GiB: Final = 1024 * MiB
+
+#: Largest file accepted by ``POST /files``.
+SIMPLE_UPLOAD_LIMIT: Final = 512 * MiB
+#: Largest ``batch`` file accepted by ``POST /files``.
+BATCH_FILE_LIMIT: Final = 200 * MiB
+#: Largest part accepted by ``POST /uploads/{id}/parts``.
+UPLOAD_PART_LIMIT: Final = 64 * MiB
+#: Largest file assembled by the Uploads API.
+UPLOAD_LIMIT: Final = 8 * GiB
+#: Seconds an Upload stays open after it is created.
+UPLOAD_EXPIRY_SECONDS: Final = 3600
+#: Bounds of ``expires_after.seconds``.
+EXPIRES_AFTER_MIN: Final = 3600
+EXPIRES_AFTER_MAX: Final = 2_592_000
+#: Bounds of ``limit`` when listing files; the server's default is the maximum.
+LIST_LIMIT_MIN: Final = 1
+LIST_LIMIT_MAX: Final = 10_000
+
+#: The purposes ``POST /files`` accepts on OpenAI.
+KNOWN_PURPOSES: Final = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+
+DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
+DEFAULT_AZURE_API_VERSION: Final = "2024-10-21"
+DEFAULT_TIMEOUT: Final = 600.0
+DEFAULT_MAX_RETRIES: Final = 2
+
+Provider = Literal["openai", "azure"]
+
+
+def _check_seconds(name: str, value: float | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidArgumentTypeError(
+            f"timeout {name} must be a number of seconds or None, not {type(value).__name__}"
+        )
+    if math.isnan(value) or value <= 0:
+        raise InvalidArgumentError(
+            f"timeout {name} must be a positive number of seconds, got {value!r}"
+        )
+
+
+@attrs.frozen
+class Timeout:
+    """Time limits of one call, in seconds; ``None`` means no limit."""
+
+    connect: float | None = DEFAULT_TIMEOUT
+    """Limit on establishing a connection (TCP and TLS)."""
+    read: float | None = DEFAULT_TIMEOUT
+    """Limit on any wait for bytes from the server."""
+    write: float | None = DEFAULT_TIMEOUT
+    """Limit on any wait to send bytes to the server: a stalled upload fails instead of hanging."""
+    total: float | None = None
+    """Deadline for the whole call, retries and backoff included."""
+
+    def __attrs_post_init__(self) -> None:
+        for field in attrs.fields(Timeout):
+            _check_seconds(field.name, getattr(self, field.name))
+
+    @classmethod
+    def coerce(cls, value: float | Timeout | None) -> Timeout:
+        """Turns a user's ``timeout`` argument into a ``Timeout``.
+
+        A number sets connect, read and write alike; ``None`` disables every limit.
+
+        Raises:
+            InvalidArgumentError: the value is negative, zero or NaN (a ``TypeError`` too when it
+                is not a number).
+        """
+        if isinstance(value, Timeout):
+            return value
+        if value is None:
+            return cls(connect=None, read=None, write=None, total=None)
+        _check_seconds("", value)
+        return cls(connect=float(value), read=float(value), write=float(value))
+
+
+def _env(environ: Mapping[str, str], name: str) -> str | None:
+    value = environ.get(name)
+    return value if value else None
+
+
+@attrs.frozen
+class ClientConfig:
+    """Everything a client needs to address the API, resolved from arguments and environment."""
+
+    api_key: str | None = attrs.field(repr=False)
+    base_url: str
+    provider: Provider = "openai"
+    organization: str | None = None
+    project: str | None = None
+    api_version: str | None = None
+    timeout: Timeout = Timeout()
+    max_retries: int = DEFAULT_MAX_RETRIES
+
+    def __repr__(self) -> str:
+        # NOTE: the key is never shown, not even a prefix of it.
+        key = "set" if self.api_key else "unset"
+        return (
+            f"ClientConfig(provider={self.provider!r}, base_url={self.base_url!r}, "
+            f"api_key=<{key}>, api_version={self.api_version!r})"
+        )
+
+    @classmethod
+    def resolve(
+        cls,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        provider: str = "openai",
+        api_version: str | None = None,
+        timeout: float | Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        environ: Mapping[str, str] | None = None,
+    ) -> ClientConfig:
+        """Builds the configuration as openai-python does: arguments first, then the environment.
+
+        Raises:
+            InvalidArgumentError: an argument is malformed, or a required value is missing.
+        """
+        env = os.environ if environ is None else environ
+        version: str | None
+        if provider not in ("openai", "azure"):
+            raise InvalidArgumentError(f"provider must be 'openai' or 'azure', got {provider!r}")
+        check_max_retries(max_retries)
+        for name, value in (
+            ("api_key", api_key),
+            ("base_url", base_url),
+            ("organization", organization),
+            ("project", project),
+            ("api_version", api_version),
+        ):
+            if value is not None and not isinstance(value, str):
+                raise InvalidArgumentTypeError(
+                    f"{name} must be a string or None, not {type(value).__name__}"
+                )
+        if provider == "azure":
+            key = api_key or _env(env, "AZURE_OPENAI_API_KEY")
+            url = base_url or _env(env, "AZURE_OPENAI_ENDPOINT")
+            if not url:
+                raise InvalidArgumentError(
+                    "Azure needs an endpoint: pass base_url= or set AZURE_OPENAI_ENDPOINT"
+                )
+            version = api_version or _env(env, "OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION
+        else:
+            key = api_key or _env(env, "OPENAI_API_KEY")
+            url = base_url or _env(env, "OPENAI_BASE_URL") or DEFAULT_BASE_URL
+            version = api_version
+        if not url.startswith(("http://", "https://")):
+            raise InvalidArgumentError(f"base_url must start with http:// or https://, got {url!r}")
+        return cls(
+            api_key=key,
+            base_url=url.rstrip("/"),
+            provider="azure" if provider == "azure" else "openai",
+            organization=organization or _env(env, "OPENAI_ORG_ID"),
+            project=project or _env(env, "OPENAI_PROJECT_ID"),
+            api_version=version,
+            timeout=Timeout.coerce(timeout),
+            max_retries=max_retries,
+        )
+
+
+def check_max_retries(value: object) -> None:
+    """Raises ``InvalidArgumentError`` unless ``value`` is a non-negative integer."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentTypeError(
+            f"max_retries must be a non-negative integer, not {type(value).__name__}"
+        )
+    if value < 0:
+        raise InvalidArgumentError(f"max_retries must be a non-negative integer, got {value}")

@@ -1,0 +1,284 @@
+"""Wire models of the Files and Uploads APIs, and the result objects callbacks receive; no I/O.
+
+Field names are the wire names. Fields the server may extend (``purpose``, ``status``) are typed
+``str``, not a closed ``Literal``, so that an unknown value never breaks parsing.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ._config import EXPIRES_AFTER_MAX, EXPIRES_AFTER_MIN
+from ._exceptions import InvalidArgumentError, InvalidArgumentTypeError
+
+
+@attrs.frozen
+class OpenAIFile:
+    """A file stored by the API (the ``File`` object)."""
+
+    id: str
+    """The file identifier, referenced in the API endpoints."""
+    bytes: int | None = None
+    """The size of the file in bytes (Azure may report none while a file is pending)."""
+    created_at: int = 0
+    """Unix time (seconds) when the file was created."""
+    filename: str = ""
+    """The name of the file."""
+    purpose: str = ""
+    """The intended purpose (``assistants``, ``batch``, ``fine-tune``, ``vision``, ...)."""
+    object: str = "file"
+    """Always ``file``."""
+    status: str | None = None
+    """``uploaded``, ``processed`` or ``error`` (Azure adds ``pending``, ``running``, ...)."""
+    status_details: str | None = None
+    """Why processing failed, when ``status`` is ``error``."""
+    expires_at: int | None = None
+    """Unix time (seconds) when the file expires, or None if it does not."""
+
+
+@attrs.frozen
+class FileList:
+    """One page of ``GET /files``."""
+
+    data: list[OpenAIFile] = attrs.Factory(list)
+    """The files of this page."""
+    first_id: str | None = None
+    """The id of the first file of the page."""
+    last_id: str | None = None
+    """The id of the last file of the page: the ``after`` cursor of the next page."""
+    has_more: bool = False
+    """Whether more files follow this page."""
+    object: str = "list"
+    """Always ``list``."""
+
+    @property
+    def files(self) -> list[OpenAIFile]:
+        """The files of this page (the same list as ``data``, as 4D names it)."""
+        return self.data
+
+
+@attrs.frozen
+class FileDeleted:
+    """The answer to ``DELETE /files/{id}``."""
+
+    id: str
+    """The id of the deleted file."""
+    deleted: bool = False
+    """Whether the file was deleted."""
+    object: str = "file"
+    """Always ``file``."""
+
+
+def _check_expires_seconds(_instance: object, _attribute: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentTypeError(
+            f"expires_after.seconds must be an integer, not {type(value).__name__}"
+        )
+    if not EXPIRES_AFTER_MIN <= value <= EXPIRES_AFTER_MAX:
+        raise InvalidArgumentError(
+            f"expires_after.seconds must be between {EXPIRES_AFTER_MIN} and "
+            f"{EXPIRES_AFTER_MAX}, got {value}"
+        )
+
+
+def _check_anchor(_instance: object, _attribute: attrs.Attribute[str], value: str) -> None:
+    if value != "created_at":
+        raise InvalidArgumentError(f"expires_after.anchor must be 'created_at', got {value!r}")
+
+
+@attrs.frozen
+class ExpiresAfter:
+    """The expiration policy of an uploaded file; checked when it is built."""
+
+    seconds: int = attrs.field(validator=_check_expires_seconds)
+    """Seconds after the anchor when the file expires: 3600 (1 hour) to 2592000 (30 days)."""
+    anchor: str = attrs.field(default="created_at", validator=_check_anchor)
+    """The timestamp the policy counts from; only ``created_at`` is supported."""
+
+
+@attrs.frozen
+class Upload:
+    """An Upload of the Uploads API, which collects Parts into one File."""
+
+    id: str
+    """The Upload identifier."""
+    bytes: int = 0
+    """The number of bytes the Upload expects."""
+    created_at: int = 0
+    """Unix time (seconds) when the Upload was created."""
+    filename: str = ""
+    """The name of the file to create."""
+    purpose: str = ""
+    """The purpose of the file to create."""
+    status: str = "pending"
+    """``pending``, ``completed``, ``cancelled`` or ``expired``."""
+    expires_at: int = 0
+    """Unix time (seconds) when the Upload expires."""
+    object: str = "upload"
+    """Always ``upload``."""
+    file: OpenAIFile | None = None
+    """The File created when the Upload was completed."""
+
+
+@attrs.frozen
+class UploadPart:
+    """A Part added to an Upload."""
+
+    id: str
+    """The Part identifier."""
+    upload_id: str = ""
+    """The Upload this Part belongs to."""
+    created_at: int = 0
+    """Unix time (seconds) when the Part was created."""
+    object: str = "upload.part"
+    """Always ``upload.part``."""
+
+
+# --- Result objects: what on_response / on_error / on_terminate receive (4D's OpenAIResult). ---
+
+
+@attrs.frozen(kw_only=True)
+class ErrorInfo:
+    """One error of a failed call, as 4D's ``OpenAIError``."""
+
+    message: str
+    """What went wrong, in the server's words when it sent any."""
+    code: str | None = None
+    """The server's error code (``invalid_request_error`` code, Azure's ``notFound``, ...)."""
+    type: str | None = None
+    """The server's error type, or the exception's class name for a local failure."""
+    param: str | None = None
+    """The parameter at fault, when the server named one."""
+    status: int | None = None
+    """The HTTP status; None when no response was received (network error, timeout)."""
+
+
+def _number(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+@attrs.frozen(kw_only=True)
+class RateLimit:
+    """The ``x-ratelimit-*`` response headers, parsed (4D's ``rateLimit``)."""
+
+    limit_requests: int | None = None
+    limit_tokens: int | None = None
+    remaining_requests: int | None = None
+    remaining_tokens: int | None = None
+    reset_requests: str | None = None
+    """Time until the request budget resets, as sent (for instance ``1s``)."""
+    reset_tokens: str | None = None
+    """Time until the token budget resets, as sent."""
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> RateLimit | None:
+        """Parses the headers; None when the response carried no ``x-ratelimit-*`` header."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        if not any(k.startswith("x-ratelimit-") for k in lowered):
+            return None
+        return cls(
+            limit_requests=_number(lowered.get("x-ratelimit-limit-requests")),
+            limit_tokens=_number(lowered.get("x-ratelimit-limit-tokens")),
+            remaining_requests=_number(lowered.get("x-ratelimit-remaining-requests")),
+            remaining_tokens=_number(lowered.get("x-ratelimit-remaining-tokens")),
+            reset_requests=lowered.get("x-ratelimit-reset-requests"),
+            reset_tokens=lowered.get("x-ratelimit-reset-tokens"),
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Result:
+    """The outcome of one call, delivered to its callbacks (4D's ``OpenAIResult``)."""
+
+    success: bool
+    """True when the call succeeded (and so ``errors`` is empty)."""
+    errors: list[ErrorInfo] = attrs.Factory(list)
+    """Why the call failed; empty on success."""
+    terminated: bool = True
+    """True once the call has ended, as in 4D: every delivered result has it set."""
+    cancelled: bool = False
+    """True when the call was cancelled (by the caller, or by a client shutdown that cancels)."""
+    headers: Mapping[str, str] = attrs.Factory(dict)
+    """The headers of the last response, if any was received."""
+    rate_limit: RateLimit | None = None
+    """The parsed ``x-ratelimit-*`` headers, if the response had any."""
+    request_id: str | None = None
+    """The ``x-request-id`` of the last response, if any."""
+    exception: BaseException | None = attrs.field(default=None, repr=False, eq=False)
+    """The exception the call ended with, if it failed."""
+    value: Any = attrs.field(default=None, repr=False, eq=False)
+    """What awaiting the call returned, if it succeeded."""
+
+    def raise_for_error(self) -> None:
+        """Raises the exception the call failed with, as 4D's ``throw()``; no-op on success."""
+        if self.exception is not None:
+            raise self.exception
+
+
+@attrs.frozen(kw_only=True)
+class FileResult(Result):
+    """Result of ``create``, ``retrieve``, ``wait_for_processing`` and ``import_url``."""
+
+    file: OpenAIFile | None = None
+    """The file, on success."""
+
+
+@attrs.frozen(kw_only=True)
+class FileListResult(Result):
+    """Result of ``list``."""
+
+    page: FileList | None = None
+    """The page, on success."""
+
+    @property
+    def files(self) -> list[OpenAIFile]:
+        """The files of the page; empty on failure."""
+        return self.page.data if self.page is not None else []
+
+    @property
+    def first_id(self) -> str | None:
+        """The id of the first file of the page."""
+        return self.page.first_id if self.page is not None else None
+
+    @property
+    def last_id(self) -> str | None:
+        """The id of the last file of the page: the ``after`` of the next page."""
+        return self.page.last_id if self.page is not None else None
+
+    @property
+    def has_more(self) -> bool:
+        """Whether more files follow this page."""
+        return self.page.has_more if self.page is not None else False
+
+
+@attrs.frozen(kw_only=True)
+class FileDeletedResult(Result):
+    """Result of ``delete``."""
+
+    deleted: FileDeleted | None = None
+    """The ``FileDeleted`` object, on success (as in 4D)."""
+
+
+@attrs.frozen(kw_only=True)
+class ContentResult(Result):
+    """Result of ``content``."""
+
+    content: bytes | None = None
+    """The file's content, on success."""
+
+
+@attrs.frozen(kw_only=True)
+class DownloadResult(Result):
+    """Result of ``download``."""
+
+    path: pathlib.Path | None = None
+    """Where the content was written, on success."""

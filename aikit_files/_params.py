@@ -1,0 +1,219 @@
+"""Parameter objects of each call (4D's OpenAIParameters and its subclasses), and their checks."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+
+from ._config import LIST_LIMIT_MAX, LIST_LIMIT_MIN, Timeout, check_max_retries
+from ._exceptions import InvalidArgumentError, InvalidArgumentTypeError
+from ._models import ExpiresAfter
+
+if TYPE_CHECKING:
+    from ._models import Result
+
+#: A callback: a plain function or a coroutine function taking the call's result object.
+Callback = Callable[["Result"], "Awaitable[None] | None"]
+#: ``on_progress(done_bytes, total_bytes)``; ``total_bytes`` is None when the size is unknown.
+ProgressCallback = Callable[[int, "int | None"], None]
+
+P = TypeVar("P", bound="Parameters")
+
+
+@attrs.define(kw_only=True)
+class Parameters:
+    """Options every call takes; a field left None uses the client's setting."""
+
+    timeout: float | Timeout | None = None
+    """Time limits of this call: seconds, or a ``Timeout``; None uses the client's."""
+    max_retries: int | None = None
+    """Retries of this call; None uses the client's."""
+    extra_headers: Mapping[str, str] | None = None
+    """Headers added to this call's requests (they override the client's)."""
+    on_terminate: Callback | None = None
+    """Called once when the call ends, whatever the outcome, after on_response/on_error."""
+    on_response: Callback | None = None
+    """Called once when the call succeeds."""
+    on_error: Callback | None = None
+    """Called once when the call fails (HTTP, network, timeout, cancellation)."""
+
+    @property
+    def has_callbacks(self) -> bool:
+        """Whether any callback is set (4D's "asynchronous" mode)."""
+        return any(cb is not None for cb in (self.on_terminate, self.on_response, self.on_error))
+
+    def validate(self) -> None:
+        """Checks every field.
+
+        Raises:
+            InvalidArgumentError: a field is malformed (a ``TypeError`` too for a wrong type).
+        """
+        if self.timeout is not None and not isinstance(self.timeout, Timeout):
+            Timeout.coerce(self.timeout)
+        if self.max_retries is not None:
+            check_max_retries(self.max_retries)
+        if self.extra_headers is not None:
+            if not isinstance(self.extra_headers, Mapping):
+                raise InvalidArgumentTypeError("extra_headers must be a mapping of str to str")
+            for key, value in self.extra_headers.items():
+                if not isinstance(key, str) or not isinstance(value, str):
+                    raise InvalidArgumentTypeError("extra_headers must be a mapping of str to str")
+                if any(c in key + value for c in "\r\n\0"):
+                    raise InvalidArgumentError(f"extra_headers[{key!r}] holds a line break or NUL")
+        for name in ("on_terminate", "on_response", "on_error"):
+            value = getattr(self, name)
+            if value is not None and not callable(value):
+                raise InvalidArgumentTypeError(
+                    f"{name} must be callable, not {type(value).__name__}"
+                )
+
+
+@attrs.define(kw_only=True)
+class FileParameters(Parameters):
+    """Options of ``create``."""
+
+    expires_after: ExpiresAfter | None = None
+    """When the uploaded file expires; None keeps the server's default."""
+    filename: str | None = None
+    """The name to give the file; by default the path's name, or ``file`` for a blob."""
+    content_type: str | None = None
+    """The MIME type of the file part; by default guessed from the filename."""
+    on_progress: ProgressCallback | None = None
+    """``on_progress(sent_bytes, total_bytes)``, called as the upload goes."""
+
+    def validate(self) -> None:
+        super().validate()
+        if self.expires_after is not None and not isinstance(self.expires_after, ExpiresAfter):
+            if isinstance(self.expires_after, Mapping):
+                self.expires_after = _expires_after_from_mapping(self.expires_after)
+            else:
+                raise InvalidArgumentTypeError(
+                    "expires_after must be an ExpiresAfter (or a mapping with anchor and seconds), "
+                    f"not {type(self.expires_after).__name__}"
+                )
+        for name in ("filename", "content_type"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise InvalidArgumentTypeError(
+                    f"{name} must be a string, not {type(value).__name__}"
+                )
+            if not value or any(c in value for c in "\r\n\0"):
+                raise InvalidArgumentError(
+                    f"{name} must be non-empty and on one line, got {value!r}"
+                )
+        if self.on_progress is not None and not callable(self.on_progress):
+            raise InvalidArgumentTypeError("on_progress must be callable")
+
+
+def _expires_after_from_mapping(value: Mapping[str, Any]) -> ExpiresAfter:
+    unknown = set(value) - {"anchor", "seconds"}
+    if unknown or "seconds" not in value:
+        raise InvalidArgumentError(
+            f"expires_after must have the keys 'anchor' and 'seconds' only, got {sorted(value)!r}"
+        )
+    return ExpiresAfter(seconds=value["seconds"], anchor=value.get("anchor", "created_at"))
+
+
+@attrs.define(kw_only=True)
+class FileListParameters(Parameters):
+    """Options of ``list`` and ``iterate``."""
+
+    purpose: str | None = None
+    """Only files with this purpose."""
+    limit: int | None = None
+    """Files per page, 1 to 10000; None keeps the server's default (10000)."""
+    order: str | None = None
+    """``asc`` or ``desc`` by ``created_at``; None keeps the server's default (``desc``)."""
+    after: str | None = None
+    """The cursor: the id of the file after which the page starts."""
+
+    def validate(self) -> None:
+        super().validate()
+        if self.limit is not None:
+            if isinstance(self.limit, bool) or not isinstance(self.limit, int):
+                raise InvalidArgumentTypeError(
+                    f"limit must be an integer, not {type(self.limit).__name__}"
+                )
+            if not LIST_LIMIT_MIN <= self.limit <= LIST_LIMIT_MAX:
+                raise InvalidArgumentError(
+                    f"limit must be between {LIST_LIMIT_MIN} and {LIST_LIMIT_MAX}, got {self.limit}"
+                )
+        if self.order is not None and self.order not in ("asc", "desc"):
+            raise InvalidArgumentError(f"order must be 'asc' or 'desc', got {self.order!r}")
+        for name in ("purpose", "after"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise InvalidArgumentTypeError(
+                    f"{name} must be a string, not {type(value).__name__}"
+                )
+            if not value:
+                raise InvalidArgumentError(f"{name} must not be empty")
+
+    def query(self) -> dict[str, str]:
+        """The query string of ``GET /files`` for these parameters."""
+        query: dict[str, str] = {}
+        if self.purpose is not None:
+            query["purpose"] = self.purpose
+        if self.limit is not None:
+            query["limit"] = str(self.limit)
+        if self.order is not None:
+            query["order"] = self.order
+        if self.after is not None:
+            query["after"] = self.after
+        return query
+
+
+def merge(
+    cls: type[P], parameters: Parameters | Mapping[str, Any] | None, options: Mapping[str, Any]
+) -> P:
+    """Builds the effective parameters of a call: ``parameters`` overridden by ``**options``.
+
+    ``parameters`` may be an instance of ``cls`` (or of a base of it), a mapping of its fields
+    (4D passes plain objects), or None. The caller's object is never modified.
+
+    Raises:
+        InvalidArgumentError: an unknown option, or a field fails ``validate``.
+    """
+    names = {f.name for f in attrs.fields(cls)}
+    values: dict[str, Any] = {}
+    if parameters is None:
+        pass
+    elif isinstance(parameters, Parameters):
+        values.update(
+            (f.name, getattr(parameters, f.name))
+            for f in attrs.fields(type(parameters))
+            if f.name in names
+        )
+        # NOTE: a richer parameters object is accepted as long as the fields this call does not
+        # take are left unset; a set one would be silently ignored, so it is an error.
+        extra = {
+            f.name
+            for f in attrs.fields(type(parameters))
+            if f.name not in names and getattr(parameters, f.name) is not None
+        }
+        if extra:
+            raise InvalidArgumentError(
+                f"{type(parameters).__name__} has fields this call does not take: {sorted(extra)}"
+            )
+    elif isinstance(parameters, Mapping):
+        values.update(parameters)
+    else:
+        raise InvalidArgumentTypeError(
+            f"parameters must be a {cls.__name__}, a mapping or None, "
+            f"not {type(parameters).__name__}"
+        )
+    values.update(options)
+    unknown = set(values) - names
+    if unknown:
+        raise InvalidArgumentTypeError(
+            f"unexpected option(s) for this call: {', '.join(sorted(unknown))}"
+        )
+    merged = cls(**values)
+    merged.validate()
+    return merged
