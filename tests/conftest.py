@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import pathlib
+from collections.abc import Iterator
+
 import pytest
+
+from aikit_files.server import ServerThread
+
+#: The key the ``local_server`` fixture accepts.
+TEST_API_KEY = "sk-test-local"
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     """Async tests (``@pytest.mark.anyio``) run on asyncio, the loop aikit_files targets."""
     return "asyncio"
+
+
+@pytest.fixture
+def local_server(tmp_path: pathlib.Path) -> Iterator[ServerThread]:
+    """The local Files API server on loopback, keeping its files under ``tmp_path / "data"``,
+    accepting only ``TEST_API_KEY``."""
+    with ServerThread(tmp_path / "data", api_key=TEST_API_KEY) as server:
+        yield server

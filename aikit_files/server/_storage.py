@@ -1,0 +1,314 @@
+"""The server's on-disk store: atomic writes, the file index, listing order, expiry, recovery.
+
+Layout of the data directory::
+
+    files/<file id>.json     a file's metadata: its presence is what makes the file exist
+    files/<file id>          its content
+    uploads/<upload id>/     an Upload: upload.json and one file per Part
+    tmp/                     what is being received; emptied at startup
+
+Everything is first written under ``tmp/``, fsynced, then renamed into place, so a crash leaves
+either the old state or the new one, plus leftovers in ``tmp/`` that the next start removes.
+Content is renamed into place before its metadata, and metadata is removed before its content,
+so content without metadata is an orphan of a crash, removed at startup too.
+
+Every mutation of the in-memory index happens on the event loop's thread, between two awaits, so
+a listing sees each file either entirely or not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import heapq
+import json
+import logging
+import os
+import pathlib
+import secrets
+from collections.abc import AsyncIterator, Callable
+from typing import Any, BinaryIO, Final
+
+import attrs
+
+from aikit_files import _serde
+from aikit_files._models import OpenAIFile
+
+from ._ids import FILE_ID, file_sequence, new_file_id
+
+log = logging.getLogger("aikit_files.server")
+
+#: Received bytes are gathered into blocks of this size before a write, which runs off the loop.
+WRITE_BLOCK: Final = 1024 * 1024
+
+
+@attrs.frozen
+class FileRecord:
+    """What the store keeps about a file; ``file(now)`` is what clients see."""
+
+    id: str
+    filename: str
+    purpose: str
+    created_at: int
+    bytes: int | None
+    """None while an import has not fetched the content yet."""
+    expires_at: int | None = None
+    outcome: str | None = "processed"
+    """``processed`` or ``error`` once processing is over; None while it runs."""
+    status_details: str | None = None
+    accepted_at: float = 0.0
+    """The clock's time when the file was accepted, to the sub-second."""
+    processing_delay: float = 0.0
+    """How long the file stays ``pending`` then ``running`` before its outcome shows."""
+
+    def status(self, now: float) -> str:
+        """The status at ``now``: ``pending`` for the first half of the processing delay,
+        ``running`` for the second half (and as long as the outcome is unknown), then the
+        outcome."""
+        elapsed = now - self.accepted_at
+        if self.outcome is not None and elapsed >= self.processing_delay:
+            return self.outcome
+        return "pending" if elapsed < self.processing_delay / 2 else "running"
+
+    def file(self, now: float) -> OpenAIFile:
+        """The File object as of ``now``."""
+        status = self.status(now)
+        return OpenAIFile(
+            id=self.id,
+            bytes=self.bytes,
+            created_at=self.created_at,
+            filename=self.filename,
+            purpose=self.purpose,
+            status=status,
+            status_details=self.status_details if status == "error" else None,
+            expires_at=self.expires_at,
+        )
+
+
+def fsync_dir(path: pathlib.Path) -> None:
+    """Makes the entries of directory ``path`` (a rename, an unlink) durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def unlink_quietly(path: pathlib.Path) -> None:
+    """Removes ``path`` if it exists."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+class TempFile:
+    """A file being received under ``tmp/``, written in blocks off the event loop."""
+
+    def __init__(self, path: pathlib.Path, handle: BinaryIO):
+        self.path = path
+        self.size = 0
+        self._handle = handle
+        self._block = bytearray()
+
+    async def write(self, data: bytes) -> None:
+        """Appends ``data``; a full block is written by a worker thread."""
+        self.size += len(data)
+        self._block += data
+        if len(self._block) >= WRITE_BLOCK:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if self._block:
+            # NOTE: the block is not touched again until the worker has written it.
+            await asyncio.to_thread(self._handle.write, self._block)
+            self._block = bytearray()
+
+    async def finish(self) -> None:
+        """Writes what is left, fsyncs and closes the file: its bytes are on disk."""
+        await self._flush()
+        await asyncio.to_thread(self._sync_and_close)
+
+    def _sync_and_close(self) -> None:
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+
+    def discard(self) -> None:
+        """Closes and removes the file."""
+        self._handle.close()
+        unlink_quietly(self.path)
+
+
+class Store:
+    """The files of one data directory: on disk, and indexed in memory in listing order."""
+
+    def __init__(self, root: pathlib.Path, clock: Callable[[], float]):
+        self.root = root
+        self.clock = clock
+        self.files_dir = root / "files"
+        self.uploads_dir = root / "uploads"
+        self.tmp_dir = root / "tmp"
+        self._records: dict[str, FileRecord] = {}
+        self._order: list[str] = []
+        self._expiry: list[tuple[int, str]] = []
+        self._sequence = 0
+        # Serialises metadata rewrites with deletions, so a deleted file is never rewritten.
+        self._lock = asyncio.Lock()
+
+    # --- startup -------------------------------------------------------------------------
+
+    def open(self) -> list[FileRecord]:
+        """Creates the layout, removes crash leftovers, loads the index (blocking I/O).
+
+        Returns:
+            The records whose processing was interrupted (outcome still unknown).
+        """
+        for directory in (self.files_dir, self.uploads_dir, self.tmp_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        for leftover in self.tmp_dir.iterdir():
+            log.info("removing %s, left over by an interrupted write", leftover.name)
+            unlink_quietly(leftover)
+        names = {path.name for path in self.files_dir.iterdir()}
+        for name in names:
+            stem = name.removesuffix(".json")
+            if not FILE_ID.fullmatch(stem) or (name == stem and f"{stem}.json" not in names):
+                log.info("removing files/%s, not part of any file", name)
+                unlink_quietly(self.files_dir / name)
+                continue
+            if name == stem:
+                continue
+            record = _serde.structure(json.loads((self.files_dir / name).read_bytes()), FileRecord)
+            if record.bytes is not None and stem not in names:
+                log.warning("dropping %s: its content is missing", stem)
+                unlink_quietly(self.files_dir / name)
+                continue
+            self._index(record)
+        self._sequence = max((file_sequence(i) for i in self._order), default=-1) + 1
+        return [record for record in self._records.values() if record.outcome is None]
+
+    # --- writing -------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def receive(self) -> AsyncIterator[TempFile]:
+        """A new temporary file, removed on exit unless ``add`` has taken it."""
+        path = self.tmp_dir / f"{secrets.token_hex(16)}.part"
+        handle = await asyncio.to_thread(open, path, "xb")
+        temp = TempFile(path, handle)
+        try:
+            yield temp
+        finally:
+            # After a successful add the path no longer exists: discarding is then a no-op.
+            await asyncio.to_thread(temp.discard)
+
+    def new_record_id(self, created_at: int) -> str:
+        """A new file id, after every id handed out so far at the same ``created_at``."""
+        file_id = new_file_id(created_at, self._sequence)
+        self._sequence += 1
+        return file_id
+
+    async def add(self, record: FileRecord, content: TempFile | None) -> None:
+        """Makes a new file durable and visible; ``content`` (finished) is moved into place."""
+        await asyncio.to_thread(self._commit, record, content)
+        self._index(record)
+
+    async def update(self, record: FileRecord, content: TempFile | None = None) -> bool:
+        """Replaces a file's metadata, and its content if given; False if it was deleted since."""
+        async with self._lock:
+            if record.id not in self._records:
+                return False
+            await asyncio.to_thread(self._commit, record, content)
+            self._records[record.id] = record
+            return True
+
+    def _commit(self, record: FileRecord, content: TempFile | None) -> None:
+        if content is not None:
+            os.replace(content.path, self.files_dir / record.id)
+        self.write_json(self.files_dir / f"{record.id}.json", _serde.unstructure(record))
+
+    def write_json(self, path: pathlib.Path, data: Any) -> None:
+        """Atomically replaces ``path`` with ``data`` as JSON (blocking I/O)."""
+        temp = self.tmp_dir / f"{secrets.token_hex(16)}.json"
+        try:
+            with open(temp, "xb") as handle:
+                handle.write(json.dumps(data).encode())
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, path)
+        finally:
+            unlink_quietly(temp)
+        fsync_dir(path.parent)
+
+    async def delete(self, file_id: str) -> bool:
+        """Removes a file; False if there was none."""
+        async with self._lock:
+            if self._unindex(file_id) is None:
+                return False
+            await asyncio.to_thread(self._remove, file_id)
+            return True
+
+    def _remove(self, file_id: str) -> None:
+        # Metadata first: once it is gone the file no longer exists, whatever happens next.
+        unlink_quietly(self.files_dir / f"{file_id}.json")
+        fsync_dir(self.files_dir)
+        unlink_quietly(self.files_dir / file_id)
+
+    async def purge_expired(self) -> None:
+        """Removes the files whose ``expires_at`` has passed."""
+        now = self.clock()
+        while self._expiry and self._expiry[0][0] <= now:
+            _, file_id = heapq.heappop(self._expiry)
+            await self.delete(file_id)
+
+    # --- reading -------------------------------------------------------------------------
+
+    def get(self, file_id: str) -> FileRecord | None:
+        """The file's record, or None if there is none (or it has expired)."""
+        record = self._records.get(file_id)
+        if record is None or self._expired(record):
+            return None
+        return record
+
+    def content_path(self, file_id: str) -> pathlib.Path:
+        """Where a file's content lives; ``file_id`` must match ``FILE_ID``."""
+        return self.files_dir / file_id
+
+    def page(
+        self, *, purpose: str | None, limit: int, order: str, after: str | None
+    ) -> tuple[list[FileRecord], bool]:
+        """One page of the listing, and whether more files follow it.
+
+        ``after`` is a position in the order: the page starts right after it, whether or not
+        a file with that id still exists.
+        """
+        if order == "asc":
+            start = bisect.bisect_right(self._order, after) if after else 0
+            positions = range(start, len(self._order))
+        else:
+            stop = bisect.bisect_left(self._order, after) if after else len(self._order)
+            positions = range(stop - 1, -1, -1)
+        found: list[FileRecord] = []
+        for position in positions:
+            record = self._records[self._order[position]]
+            if self._expired(record) or (purpose is not None and record.purpose != purpose):
+                continue
+            if len(found) == limit:
+                return found, True
+            found.append(record)
+        return found, False
+
+    # --- index ---------------------------------------------------------------------------
+
+    def _expired(self, record: FileRecord) -> bool:
+        return record.expires_at is not None and record.expires_at <= self.clock()
+
+    def _index(self, record: FileRecord) -> None:
+        self._records[record.id] = record
+        bisect.insort(self._order, record.id)
+        if record.expires_at is not None:
+            heapq.heappush(self._expiry, (record.expires_at, record.id))
+
+    def _unindex(self, file_id: str) -> FileRecord | None:
+        record = self._records.pop(file_id, None)
+        if record is not None:
+            del self._order[bisect.bisect_left(self._order, file_id)]
+        return record
