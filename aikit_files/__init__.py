@@ -7,6 +7,7 @@ objects, and its asynchronous-call pattern (``on_terminate``, ``on_response``, `
 from __future__ import annotations
 
 from ._calls import ClientClosedError
+from ._client import AsyncClient
 from ._config import Timeout
 from ._exceptions import (
     AIKitError,
@@ -27,6 +28,7 @@ from ._exceptions import (
     RequestTooLargeError,
     UnprocessableEntityError,
 )
+from ._files import AsyncFilesAPI
 from ._models import (
     ContentResult,
     DownloadResult,
@@ -43,7 +45,7 @@ from ._models import (
     Upload,
     UploadPart,
 )
-from ._params import FileListParameters, FileParameters, Parameters
+from ._params import DownloadParameters, FileListParameters, FileParameters, Parameters
 
 __version__ = "0.1.0"
 
@@ -53,11 +55,14 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncClient",
+    "AsyncFilesAPI",
     "AuthenticationError",
     "BadRequestError",
     "ClientClosedError",
     "ConflictError",
     "ContentResult",
+    "DownloadParameters",
     "DownloadResult",
     "ErrorInfo",
     "ExpiresAfter",

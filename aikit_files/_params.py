@@ -105,8 +105,12 @@ class FileParameters(Parameters):
                 raise InvalidArgumentError(
                     f"{name} must be non-empty and on one line, got {value!r}"
                 )
-        if self.on_progress is not None and not callable(self.on_progress):
-            raise InvalidArgumentTypeError("on_progress must be callable")
+        _check_on_progress(self.on_progress)
+
+
+def _check_on_progress(value: object) -> None:
+    if value is not None and not callable(value):
+        raise InvalidArgumentTypeError("on_progress must be callable")
 
 
 def _expires_after_from_mapping(value: Mapping[str, Any]) -> ExpiresAfter:
@@ -116,6 +120,19 @@ def _expires_after_from_mapping(value: Mapping[str, Any]) -> ExpiresAfter:
             f"expires_after must have the keys 'anchor' and 'seconds' only, got {sorted(value)!r}"
         )
     return ExpiresAfter(seconds=value["seconds"], anchor=value.get("anchor", "created_at"))
+
+
+@attrs.define(kw_only=True)
+class DownloadParameters(Parameters):
+    """Options of ``download``."""
+
+    on_progress: ProgressCallback | None = None
+    """``on_progress(received_bytes, total_bytes)``, called as the download goes; ``total_bytes``
+    is None when the server did not say."""
+
+    def validate(self) -> None:
+        super().validate()
+        _check_on_progress(self.on_progress)
 
 
 @attrs.define(kw_only=True)

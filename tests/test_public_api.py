@@ -10,6 +10,8 @@ DESIGN_NAMES = {
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncClient",
+    "AsyncFilesAPI",
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",

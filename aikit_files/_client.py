@@ -1,0 +1,103 @@
+"""AsyncClient: configuration, the aiohttp session, and a shutdown that drops no call."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+import aiohttp
+
+from ._calls import CallTracker
+from ._config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ClientConfig, Timeout
+from ._exceptions import InvalidArgumentError, InvalidArgumentTypeError
+from ._files import AsyncFilesAPI
+from ._transport import Transport
+
+
+class AsyncClient:
+    """The asynchronous client of the Files API, for OpenAI or Azure OpenAI.
+
+    Arguments left out are read from the environment as openai-python reads them:
+    ``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OPENAI_ORG_ID``, ``OPENAI_PROJECT_ID``; for Azure
+    ``AZURE_OPENAI_API_KEY``, ``AZURE_OPENAI_ENDPOINT`` and ``OPENAI_API_VERSION``.
+
+    Use it as ``async with af.AsyncClient() as client:``, or call ``await client.aclose()``.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        provider: str = "openai",
+        api_version: str | None = None,
+        timeout: float | Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        """Configures the client; nothing is connected until the first call.
+
+        Args:
+            api_key: the API key (``Authorization: Bearer`` for OpenAI, ``api-key`` for Azure).
+            base_url: for OpenAI the API root with its ``/v1``; for Azure the resource endpoint.
+            organization: sent as ``OpenAI-Organization``.
+            project: sent as ``OpenAI-Project``.
+            provider: ``"openai"`` or ``"azure"``.
+            api_version: Azure's ``api-version``; ``2024-10-21`` by default.
+            timeout: seconds for connect, read and write alike, or an ``af.Timeout``.
+            max_retries: retries of a failed call, for every call that does not set its own.
+            session: an ``aiohttp.ClientSession`` to use; it stays open after ``aclose``.
+
+        Raises:
+            InvalidArgumentError: an argument is malformed, or no API key is given or set.
+        """
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise InvalidArgumentTypeError(
+                f"session must be an aiohttp.ClientSession, not {type(session).__name__}"
+            )
+        self._config = ClientConfig.resolve(
+            api_key,
+            base_url=base_url,
+            organization=organization,
+            project=project,
+            provider=provider,
+            api_version=api_version,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+        if not self._config.api_key:
+            variable = "AZURE_OPENAI_API_KEY" if provider == "azure" else "OPENAI_API_KEY"
+            raise InvalidArgumentError(f"no API key: pass api_key= or set {variable}")
+        self._tracker = CallTracker()
+        self._transport = Transport(self._config, session)
+        self.files = AsyncFilesAPI(self._transport, self._tracker)
+        """The Files API."""
+
+    def __repr__(self) -> str:
+        return (
+            f"AsyncClient(provider={self._config.provider!r}, base_url={self._config.base_url!r})"
+        )
+
+    async def aclose(self, *, cancel: bool = False) -> None:
+        """Waits for the calls in flight and their callbacks, then releases the session.
+
+        No call can start once this is called. A borrowed session is left open.
+
+        Args:
+            cancel: cancel the calls in flight instead of waiting for them to finish; their
+                callbacks still run, with ``cancelled`` set.
+        """
+        await self._tracker.aclose(cancel=cancel)
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()

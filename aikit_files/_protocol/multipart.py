@@ -1,0 +1,139 @@
+"""Framing of the ``multipart/form-data`` body of ``POST /files``, with its exact length.
+
+The body is ``head + file bytes + tail``: the form fields and the file part's headers come
+first, so the file can be streamed straight after them and the whole length is known from the
+file's size alone, without reading it.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import secrets
+from collections.abc import Sequence
+
+import attrs
+
+from aikit_files._models import ExpiresAfter
+
+#: Content types the standard table lacks or that OpenAI documents differently; by extension.
+_CONTENT_TYPES = {
+    # OpenAI's own examples send JSON Lines as ``text/jsonl`` (the Uploads API reference).
+    ".jsonl": "text/jsonl",
+    ".md": "text/markdown",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".go": "text/x-golang",
+    ".cs": "text/x-csharp",
+    ".cpp": "text/x-c++",
+    ".java": "text/x-java",
+    ".php": "text/x-php",
+    ".rb": "text/x-ruby",
+    ".ts": "application/typescript",
+    ".tex": "text/x-tex",
+}
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+# NOTE: a private table built from Python's defaults only: ``mimetypes.guess_type`` also reads
+# the system's mime.types files, so the same filename would get a different type on each machine.
+_MIMETYPES = mimetypes.MimeTypes()
+
+# What browsers and httpx (hence the official SDK) do with a name in a quoted header parameter
+# (the WHATWG HTML form encoding): a double quote and the control characters, which cannot
+# appear there, are percent-encoded and a backslash is escaped. Other characters go as UTF-8.
+_PARAM_ESCAPES = {'"': "%22", "\\": "\\\\"} | {
+    chr(c): f"%{c:02X}" for c in range(0x20) if c != 0x1B
+}
+_PARAM_ESCAPES[chr(0x7F)] = "%7F"
+
+
+def guess_content_type(filename: str) -> str:
+    """The content type of a file part, guessed from the filename's extension."""
+    extension = os.path.splitext(filename)[1].lower()
+    if extension in _CONTENT_TYPES:
+        return _CONTENT_TYPES[extension]
+    content_type, encoding = _MIMETYPES.guess_type(filename, strict=False)
+    # A compressed file (``.tar.gz``) is an opaque blob, whatever the type under the compression.
+    if content_type is None or encoding is not None:
+        return DEFAULT_CONTENT_TYPE
+    return content_type
+
+
+def quote_param(value: str) -> str:
+    """Quotes a ``Content-Disposition`` parameter value (a field name or a filename)."""
+    return '"' + "".join(_PARAM_ESCAPES.get(c, c) for c in value) + '"'
+
+
+def form_fields(purpose: str, expires_after: ExpiresAfter | None) -> list[tuple[str, str]]:
+    """The text fields of ``POST /files``, in the order they are sent."""
+    fields = [("purpose", purpose)]
+    if expires_after is not None:
+        fields.append(("expires_after[anchor]", expires_after.anchor))
+        fields.append(("expires_after[seconds]", str(expires_after.seconds)))
+    return fields
+
+
+@attrs.frozen
+class MultipartForm:
+    """A form with text fields and then one file part, whose bytes go between head and tail."""
+
+    boundary: str
+    head: bytes = attrs.field(repr=False)
+    """Every text field, then the file part's headers: what is sent before the file's bytes."""
+    tail: bytes = attrs.field(repr=False)
+    """What is sent after the file's bytes: the closing delimiter."""
+
+    @property
+    def content_type(self) -> str:
+        """The request's ``Content-Type`` header."""
+        return f"multipart/form-data; boundary={self.boundary}"
+
+    def content_length(self, file_size: int | None) -> int | None:
+        """The body's exact length for a file of ``file_size`` bytes; None if that is unknown."""
+        if file_size is None:
+            return None
+        return len(self.head) + file_size + len(self.tail)
+
+
+def build_form(
+    fields: Sequence[tuple[str, str]],
+    *,
+    file_field: str = "file",
+    filename: str,
+    content_type: str,
+    boundary: str | None = None,
+) -> MultipartForm:
+    """Frames a form of text fields followed by one file part.
+
+    Text is encoded as UTF-8; a lone surrogate (from an undecodable file name) becomes ``?``.
+
+    Args:
+        fields: the text fields, ``(name, value)``, sent first and in this order.
+        file_field: the name of the file part.
+        filename: the file part's filename, quoted safely.
+        content_type: the file part's content type.
+        boundary: the delimiter; a random one by default (a test may fix it).
+
+    Returns:
+        The framing, whose ``head`` and ``tail`` enclose the file's bytes.
+    """
+    boundary = boundary or secrets.token_hex(16)
+    delimiter = f"--{boundary}\r\n".encode("ascii")
+    parts: list[bytes] = []
+    for name, value in fields:
+        parts.append(delimiter)
+        parts.append(f"Content-Disposition: form-data; name={quote_param(name)}\r\n\r\n".encode())
+        parts.append(value.encode("utf-8", "replace"))
+        parts.append(b"\r\n")
+    parts.append(delimiter)
+    parts.append(
+        f"Content-Disposition: form-data; name={quote_param(file_field)}; "
+        f"filename={quote_param(filename)}\r\n"
+        f"Content-Type: {content_type}\r\n\r\n".encode("utf-8", "replace")
+    )
+    return MultipartForm(
+        boundary=boundary,
+        head=b"".join(parts),
+        tail=f"\r\n--{boundary}--\r\n".encode("ascii"),
+    )

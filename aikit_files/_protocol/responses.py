@@ -1,0 +1,113 @@
+"""Reading responses: models from JSON bodies, ``APIStatusError`` from error bodies, request ids."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from aikit_files._exceptions import APIError, APIStatusError, status_error_class
+from aikit_files._serde import structure
+
+T = TypeVar("T")
+
+#: How much of an unreadable error body goes into the message.
+_TEXT_IN_MESSAGE = 500
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header's value, whatever the case of its name in ``headers``."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    name = name.lower()
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def request_id(headers: Mapping[str, str]) -> str | None:
+    """The server's id of the request: ``x-request-id``, or Azure's ``apim-request-id``."""
+    return header(headers, "x-request-id") or header(headers, "apim-request-id")
+
+
+def _decode(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def status_error(
+    status: int, headers: Mapping[str, str], body: bytes, reason: str | None = None
+) -> APIStatusError:
+    """Builds the error for a 4xx or 5xx response.
+
+    Reads OpenAI's ``{"error": {"message", "type", "param", "code"}}``, Azure's
+    ``{"error": {"code", "message"}}``, a bare ``{"message": ...}`` (as gateways send), or any
+    other body, whose text then becomes the message.
+
+    Args:
+        status: the HTTP status.
+        headers: the response's headers.
+        body: the response's body (possibly cut short by the caller).
+        reason: the HTTP reason phrase, for a message when the body has none.
+    """
+    decoded = _decode(body)
+    text = body.decode("utf-8", "replace").strip()
+    info: Mapping[str, Any] = {}
+    error_body: object = decoded if decoded is not None else (text or None)
+    message: str | None = None
+    if isinstance(decoded, dict):
+        error = decoded.get("error")
+        if isinstance(error, dict):
+            info, error_body = error, error
+        elif isinstance(error, str):
+            message = error
+        else:
+            info = decoded
+    if message is None and isinstance(info.get("message"), str) and info["message"]:
+        message = info["message"]
+    if message is None:
+        message = text[:_TEXT_IN_MESSAGE] or reason or f"HTTP {status}"
+    return status_error_class(status)(
+        message,
+        status_code=status,
+        headers=headers,
+        body=error_body,
+        code=_text(info.get("code")),
+        type=_text(info.get("type")),
+        param=_text(info.get("param")),
+        request_id=request_id(headers),
+    )
+
+
+def parse_model(body: bytes, cls: type[T], headers: Mapping[str, str]) -> T:
+    """Builds a model from a successful response's JSON body.
+
+    Raises:
+        APIError: the body is not JSON, or not the expected object.
+    """
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise APIError(
+            f"the server's response is not JSON: {body[:100]!r}",
+            body=body.decode("utf-8", "replace")[:_TEXT_IN_MESSAGE],
+            request_id=request_id(headers),
+        ) from exc
+    try:
+        return structure(data, cls)
+    except Exception as exc:
+        # NOTE: cattrs reports a mismatch as one of several exception types (a validation
+        # group, TypeError, ValueError...); any of them means the same thing here.
+        raise APIError(
+            f"the server's response is not a {cls.__name__} object",
+            body=data,
+            request_id=request_id(headers),
+        ) from exc

@@ -1,0 +1,149 @@
+"""What an upload reads from: a path, a blob, a binary file object or an async iterable.
+
+Each is described once, synchronously and before any I/O: its size when it can be known (a
+path's from ``stat``, a seekable file's from its end), the default filename, and whether the
+body can be sent again from its start on a retry.
+"""
+
+from __future__ import annotations
+
+import enum
+import io
+import os
+import stat
+from collections.abc import AsyncIterable
+from typing import IO, Any, TypeAlias
+
+import attrs
+
+from aikit_files._config import UPLOAD_LIMIT
+from aikit_files._exceptions import InvalidArgumentError, InvalidArgumentTypeError
+
+#: What ``create`` uploads: a path, a blob, a binary file object, or an async iterable of bytes.
+UploadFile: TypeAlias = (
+    "str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes] | AsyncIterable[bytes]"
+)
+
+#: The filename of a blob or a stream when none is given.
+DEFAULT_FILENAME = "file"
+
+
+class SourceKind(enum.Enum):
+    """The kinds of ``file`` that ``create`` accepts."""
+
+    PATH = "path"
+    BLOB = "blob"
+    FILE = "file object"
+    STREAM = "async iterable"
+
+
+@attrs.frozen
+class UploadSource:
+    """A described upload source."""
+
+    kind: SourceKind
+    value: Any = attrs.field(repr=False)
+    """The path (``str``), the blob (a ``memoryview``), the file object or the async iterable."""
+    size: int | None
+    """Bytes to send; None when it cannot be known before reading (sent chunked)."""
+    filename: str
+    """The filename to send when the caller gives none."""
+    start: int = 0
+    """For a seekable file object: the position reading starts from, on each attempt."""
+    seekable: bool = False
+    """For a file object: whether it can be rewound to ``start``."""
+
+    @property
+    def replayable(self) -> bool:
+        """Whether the whole body can be produced again, from its start, for a retry."""
+        return self.kind in (SourceKind.PATH, SourceKind.BLOB) or self.seekable
+
+
+def describe_source(file: object) -> UploadSource:
+    """Describes the ``file`` argument of ``create``, checking it before any transfer.
+
+    Raises:
+        InvalidArgumentError: the path is missing, a directory, unreadable, the file is over
+            the Uploads API's limit, or the file object is closed (a ``TypeError`` too when the
+            value is of no accepted type, or a file object is in text mode).
+    """
+    if isinstance(file, bytes | bytearray | memoryview):
+        return _describe_blob(file)
+    if isinstance(file, str | os.PathLike):
+        return _describe_path(os.fsdecode(file))
+    if hasattr(file, "__aiter__"):
+        return UploadSource(SourceKind.STREAM, file, size=None, filename=DEFAULT_FILENAME)
+    if callable(getattr(file, "read", None)):
+        return _describe_file_object(file)
+    raise InvalidArgumentTypeError(
+        "file must be a path (str or os.PathLike), bytes-like, a binary file object or an "
+        f"async iterable of bytes, not {type(file).__name__}"
+    )
+
+
+def _checked_size(size: int) -> int:
+    if size > UPLOAD_LIMIT:
+        raise InvalidArgumentError(
+            f"the file holds {size} bytes, more than the API accepts ({UPLOAD_LIMIT} bytes)"
+        )
+    return size
+
+
+def _describe_blob(blob: bytes | bytearray | memoryview) -> UploadSource:
+    try:
+        view = memoryview(blob).cast("B")
+    except TypeError as exc:
+        raise InvalidArgumentError(f"file: a memoryview must be contiguous ({exc})") from exc
+    return UploadSource(
+        SourceKind.BLOB, view, size=_checked_size(view.nbytes), filename=DEFAULT_FILENAME
+    )
+
+
+def _describe_path(path: str) -> UploadSource:
+    if not path:
+        raise InvalidArgumentError("file: the path is empty")
+    try:
+        info = os.stat(path)
+    except FileNotFoundError as exc:
+        raise InvalidArgumentError(f"file: no such file: {path!r}") from exc
+    except OSError as exc:
+        raise InvalidArgumentError(f"file: cannot stat {path!r}: {exc.strerror}") from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise InvalidArgumentError(f"file: {path!r} is a directory, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise InvalidArgumentError(f"file: {path!r} is not a regular file")
+    if not os.access(path, os.R_OK):
+        raise InvalidArgumentError(f"file: {path!r} is not readable")
+    # NOTE: a name that is not valid UTF-8 keeps its readable part; the rest becomes U+FFFD.
+    name = os.path.basename(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return UploadSource(SourceKind.PATH, path, size=_checked_size(info.st_size), filename=name)
+
+
+def _describe_file_object(file: Any) -> UploadSource:
+    if isinstance(file, io.TextIOBase):
+        raise InvalidArgumentTypeError("file: a text-mode file object; open the file with 'rb'")
+    if getattr(file, "closed", False):
+        raise InvalidArgumentError("file: the file object is closed")
+    name = getattr(file, "name", None)
+    filename = os.path.basename(name) if isinstance(name, str) and name else DEFAULT_FILENAME
+    try:
+        seekable = bool(file.seekable())
+    except (AttributeError, OSError, ValueError):
+        seekable = False
+    if not seekable:
+        return UploadSource(SourceKind.FILE, file, size=None, filename=filename)
+    try:
+        start = file.tell()
+        file.seek(0, io.SEEK_END)
+        end = file.tell()
+        file.seek(start)
+    except (OSError, ValueError) as exc:
+        raise InvalidArgumentError(f"file: cannot find the size of the file object: {exc}") from exc
+    return UploadSource(
+        SourceKind.FILE,
+        file,
+        size=_checked_size(max(end - start, 0)),
+        filename=filename,
+        start=start,
+        seekable=True,
+    )
