@@ -28,7 +28,7 @@ import os
 import pathlib
 import secrets
 from collections.abc import AsyncIterator, Callable
-from typing import Any, BinaryIO, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 import attrs
 
@@ -36,6 +36,9 @@ from aikit_files import _serde
 from aikit_files._models import OpenAIFile
 
 from ._ids import FILE_ID, file_sequence, new_file_id
+
+if TYPE_CHECKING:
+    from hashlib import _Hash as Hash
 
 log = logging.getLogger("aikit_files.server")
 
@@ -101,6 +104,12 @@ def unlink_quietly(path: pathlib.Path) -> None:
         path.unlink()
 
 
+def unlink_all(paths: list[pathlib.Path]) -> None:
+    """Removes the files at ``paths`` that exist."""
+    for path in paths:
+        unlink_quietly(path)
+
+
 class TempFile:
     """A file being received under ``tmp/``, written in blocks off the event loop."""
 
@@ -123,6 +132,23 @@ class TempFile:
             await asyncio.to_thread(self._handle.write, self._block)
             self._block = bytearray()
 
+    async def copy_from(self, paths: list[pathlib.Path], digest: Hash | None = None) -> None:
+        """Appends the content of the files at ``paths``, block by block in a worker thread,
+        feeding ``digest`` (if given) on the way."""
+        await self._flush()
+        self.size += await asyncio.to_thread(self._copy, paths, digest)
+
+    def _copy(self, paths: list[pathlib.Path], digest: Hash | None) -> int:
+        copied = 0
+        for path in paths:
+            with path.open("rb") as source:
+                while block := source.read(WRITE_BLOCK):
+                    if digest is not None:
+                        digest.update(block)
+                    self._handle.write(block)
+                    copied += len(block)
+        return copied
+
     async def finish(self) -> None:
         """Writes what is left, fsyncs and closes the file: its bytes are on disk."""
         await self._flush()
@@ -139,6 +165,24 @@ class TempFile:
         unlink_quietly(self.path)
 
 
+class Deadlines:
+    """Ids by the time they fall due (expiry), earliest first."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, str]] = []
+
+    def add(self, when: float, key: str) -> None:
+        """Schedules ``key`` for ``when``."""
+        heapq.heappush(self._heap, (when, key))
+
+    def due(self, now: float) -> list[str]:
+        """Removes and returns the keys due at ``now``."""
+        keys = []
+        while self._heap and self._heap[0][0] <= now:
+            keys.append(heapq.heappop(self._heap)[1])
+        return keys
+
+
 class Store:
     """The files of one data directory: on disk, and indexed in memory in listing order."""
 
@@ -150,7 +194,7 @@ class Store:
         self.tmp_dir = root / "tmp"
         self._records: dict[str, FileRecord] = {}
         self._order: list[str] = []
-        self._expiry: list[tuple[int, str]] = []
+        self._expiry = Deadlines()
         self._sequence = 0
         # Serialises metadata rewrites with deletions, so a deleted file is never rewritten.
         self._lock = asyncio.Lock()
@@ -254,9 +298,7 @@ class Store:
 
     async def purge_expired(self) -> None:
         """Removes the files whose ``expires_at`` has passed."""
-        now = self.clock()
-        while self._expiry and self._expiry[0][0] <= now:
-            _, file_id = heapq.heappop(self._expiry)
+        for file_id in self._expiry.due(self.clock()):
             await self.delete(file_id)
 
     # --- reading -------------------------------------------------------------------------
@@ -305,7 +347,7 @@ class Store:
         self._records[record.id] = record
         bisect.insort(self._order, record.id)
         if record.expires_at is not None:
-            heapq.heappush(self._expiry, (record.expires_at, record.id))
+            self._expiry.add(record.expires_at, record.id)
 
     def _unindex(self, file_id: str) -> FileRecord | None:
         record = self._records.pop(file_id, None)

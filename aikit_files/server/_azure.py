@@ -1,0 +1,176 @@
+"""Azure's background processing of files (import fetch, JSON Lines check), and the import route.
+
+A file made on the Azure routes has no outcome when it is accepted; the ``Processor`` finds one
+(``processed``, or ``error`` with ``status_details``) and stores it. What clients see meanwhile,
+``pending`` then ``running``, follows from timestamps (``FileRecord.status``), not from timers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import pathlib
+from collections.abc import Coroutine
+from typing import Any, Final
+
+import aiohttp
+import attrs
+import yarl
+from aiohttp import web
+
+from ._errors import bad_request
+from ._http import FLAVOUR, STATE, add_file, created, new_record, read_json
+from ._rules import JSONL_PURPOSES, Settings, check_file, check_purpose
+from ._storage import FileRecord, Store
+
+log = logging.getLogger("aikit_files.server")
+
+#: Longest line the JSON Lines check reads; a longer one makes the file invalid.
+MAX_JSONL_LINE: Final = 16 * 1024 * 1024
+#: Time limits of an import's fetch: to connect, and between two reads.
+IMPORT_TIMEOUT: Final = aiohttp.ClientTimeout(sock_connect=30, sock_read=60)
+
+
+class ImportFailed(Exception):
+    """The import's content could not be fetched."""
+
+
+def jsonl_problem(path: pathlib.Path) -> str | None:
+    """Why the file at ``path`` is not valid JSON Lines (one JSON object a line), or None.
+
+    Reads line by line, never more than ``MAX_JSONL_LINE`` bytes at once (blocking I/O).
+    """
+    records = 0
+    with path.open("rb") as handle:
+        number = 0
+        while line := handle.readline(MAX_JSONL_LINE + 1):
+            number += 1
+            if len(line) > MAX_JSONL_LINE:
+                return f"Line {number} is longer than {MAX_JSONL_LINE} bytes."
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except ValueError as error:
+                return f"Line {number} is not valid JSON: {error}."
+            if not isinstance(value, dict):
+                return f"Line {number} is not a JSON object."
+            records += 1
+    return None if records else "The file contains no JSON lines."
+
+
+def shown_url(url: yarl.URL) -> str:
+    """The URL without its query and credentials: a SAS token never shows up in a message."""
+    return str(url.with_query(None).with_user(None).with_fragment(None))
+
+
+class Processor:
+    """Runs the background processing of Azure files, and stops it with the server."""
+
+    def __init__(self, store: Store, settings: Settings):
+        self._store = store
+        self._settings = settings
+        self._tasks: set[asyncio.Task[object]] = set()
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def process(self, record: FileRecord) -> None:
+        """Checks a file's content in the background, then stores its outcome."""
+        self._spawn(self._process(record))
+
+    def start_import(self, record: FileRecord, url: yarl.URL) -> None:
+        """Fetches a file's content from ``url`` in the background, then processes it."""
+        self._spawn(self._import(record, url))
+
+    def recover(self, records: list[FileRecord]) -> None:
+        """Resumes the processing a restart interrupted; an interrupted import has failed."""
+        for record in records:
+            if record.bytes is None:
+                self._spawn(
+                    self._store.update(
+                        attrs.evolve(
+                            record,
+                            outcome="error",
+                            status_details="The import was interrupted by a server restart.",
+                        )
+                    )
+                )
+            else:
+                self.process(record)
+
+    async def close(self) -> None:
+        """Cancels the processing still running, and waits for it to end."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _process(self, record: FileRecord) -> None:
+        problem = None
+        if record.purpose in JSONL_PURPOSES:
+            path = self._store.content_path(record.id)
+            problem = await asyncio.to_thread(jsonl_problem, path)
+        await self._store.update(
+            attrs.evolve(
+                record,
+                outcome="error" if problem else "processed",
+                status_details=f"Invalid JSON Lines file. {problem}" if problem else None,
+            )
+        )
+
+    async def _import(self, record: FileRecord, url: yarl.URL) -> None:
+        limit = self._settings.limit_for(record.purpose)
+        try:
+            async with self._store.receive() as content:
+                async with (
+                    aiohttp.ClientSession(timeout=IMPORT_TIMEOUT) as session,
+                    session.get(url) as response,
+                ):
+                    if response.status != 200:
+                        raise ImportFailed(f"GET {shown_url(url)} answered {response.status}")
+                    async for chunk in response.content.iter_any():
+                        if content.size + len(chunk) > limit:
+                            raise ImportFailed(f"the content exceeds {limit} bytes")
+                        await content.write(chunk)
+                await content.finish()
+                record = attrs.evolve(record, bytes=content.size)
+                if not await self._store.update(record, content):
+                    return
+        except (ImportFailed, aiohttp.ClientError, TimeoutError, OSError) as error:
+            reason = error if isinstance(error, ImportFailed) else type(error).__name__
+            log.info("import of %s failed: %s", record.id, reason)
+            await self._store.update(
+                attrs.evolve(
+                    record,
+                    outcome="error",
+                    status_details=f"fileImportFailed: the content could not be fetched ({reason}).",
+                )
+            )
+            return
+        await self._process(record)
+
+
+_IMPORT_FIELDS: Final = frozenset({"purpose", "filename", "content_url"})
+
+
+async def import_file(request: web.Request) -> web.StreamResponse:
+    """``POST /openai/files/import``: ``purpose``, ``filename``, ``content_url``; the content is
+    fetched in the background, and the file is ``pending`` meanwhile."""
+    state = request.app[STATE]
+    body = await read_json(request, _IMPORT_FIELDS)
+    purpose = check_purpose(body.get("purpose"), request[FLAVOUR].purposes)
+    filename = body.get("filename")
+    if not isinstance(filename, str) or not filename:
+        raise bad_request("Missing required parameter: 'filename'.", "filename")
+    check_file(state.settings, purpose, filename, None)
+    raw_url = body.get("content_url")
+    url = yarl.URL(raw_url) if isinstance(raw_url, str) else None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise bad_request("'content_url' must be an http or https URL.", "content_url")
+    record = new_record(request, filename, purpose, None, None)
+    await add_file(request, record, None)
+    state.processor.start_import(record, url)
+    return created(request, record)
