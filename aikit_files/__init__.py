@@ -46,6 +46,7 @@ from ._models import (
     UploadPart,
 )
 from ._params import DownloadParameters, FileListParameters, FileParameters, Parameters
+from ._sync import Client, FilesAPI, SyncInEventLoopError
 
 __version__ = "0.1.0"
 
@@ -59,6 +60,7 @@ __all__ = [
     "AsyncFilesAPI",
     "AuthenticationError",
     "BadRequestError",
+    "Client",
     "ClientClosedError",
     "ConflictError",
     "ContentResult",
@@ -74,6 +76,7 @@ __all__ = [
     "FileParameters",
     "FileProcessingError",
     "FileResult",
+    "FilesAPI",
     "InternalServerError",
     "InvalidArgumentError",
     "InvalidArgumentTypeError",
@@ -85,6 +88,7 @@ __all__ = [
     "RateLimitError",
     "RequestTooLargeError",
     "Result",
+    "SyncInEventLoopError",
     "Timeout",
     "UnprocessableEntityError",
     "Upload",

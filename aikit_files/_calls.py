@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 import attrs
@@ -114,6 +114,10 @@ def callbacks_in_order(params: Parameters, result: Result) -> list[Callback]:
     return [cb for cb in (first, params.on_terminate) if cb is not None]
 
 
+def _log_failure(callback: Callback) -> None:
+    logger.exception("callback %r raised; the other callbacks still run", callback)
+
+
 async def deliver(params: Parameters, result: Result) -> None:
     """Runs a result's callbacks in order; one that raises is logged and harms nothing else."""
     for callback in callbacks_in_order(params, result):
@@ -122,7 +126,26 @@ async def deliver(params: Parameters, result: Result) -> None:
             if inspect.isawaitable(outcome):
                 await outcome
         except Exception:
-            logger.exception("callback %r raised; the other callbacks still run", callback)
+            _log_failure(callback)
+
+
+async def _await(awaitable: Awaitable[object]) -> None:
+    await awaitable
+
+
+def deliver_blocking(params: Parameters, result: Result) -> None:
+    """``deliver`` for a thread with no event loop: what the sync wrapper's callbacks run on.
+
+    A plain callback runs as it is (so it may call the sync client again); a coroutine function's
+    coroutine runs to completion on an event loop of its own.
+    """
+    for callback in callbacks_in_order(params, result):
+        try:
+            outcome = callback(result)
+            if inspect.isawaitable(outcome):
+                asyncio.run(_await(outcome))
+        except Exception:
+            _log_failure(callback)
 
 
 class CallTracker:

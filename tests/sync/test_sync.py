@@ -1,0 +1,274 @@
+"""The sync wrapper: blocking calls, Futures with callbacks on worker threads, shutdown, threads."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+import aikit_files as af
+from aikit_files.server import ServerThread
+
+
+T = TypeVar("T")
+
+
+def blocking(value: T | concurrent.futures.Future[T]) -> T:
+    """The value of a call made without callbacks (which blocks)."""
+    assert not isinstance(value, concurrent.futures.Future)
+    return value
+
+
+def future_of(value: T | concurrent.futures.Future[T]) -> concurrent.futures.Future[T]:
+    """The Future of a call made with callbacks."""
+    assert isinstance(value, concurrent.futures.Future)
+    return value
+
+
+@pytest.fixture
+def client(local_server: ServerThread) -> Iterator[af.Client]:
+    with af.Client(api_key=local_server.api_key, base_url=local_server.openai_base_url) as client:
+        yield client
+
+
+def test_signatures_match_the_async_twin() -> None:
+    public = [name for name in vars(af.AsyncFilesAPI) if not name.startswith("_")]
+    assert {"create", "retrieve", "list", "iterate", "delete", "content", "download"} <= set(public)
+    for name in public:
+        sync_sig = inspect.signature(getattr(af.FilesAPI, name))
+        async_sig = inspect.signature(getattr(af.AsyncFilesAPI, name))
+        assert list(sync_sig.parameters.values()) == list(async_sig.parameters.values()), name
+    sync_client = inspect.signature(af.Client.__init__).parameters
+    async_client = inspect.signature(af.AsyncClient.__init__).parameters
+    assert list(sync_client) == list(async_client)
+
+
+def test_blocking_calls_return_values(client: af.Client, tmp_path: Path) -> None:
+    uploaded = client.files.create(b"hello\n", "user_data", filename="hello.txt")
+    assert isinstance(uploaded, af.OpenAIFile)
+    assert uploaded.bytes == 6
+    assert client.files.retrieve(uploaded.id) == uploaded
+    page = client.files.list(limit=10)
+    assert isinstance(page, af.FileList)
+    assert [f.id for f in page.data] == [uploaded.id]
+    assert client.files.content(uploaded.id) == b"hello\n"
+    path = client.files.download(uploaded.id, tmp_path / "out.txt")
+    assert isinstance(path, Path)
+    assert path.read_bytes() == b"hello\n"
+    deleted = client.files.delete(uploaded.id)
+    assert isinstance(deleted, af.FileDeleted)
+    assert deleted.deleted
+
+
+def test_blocking_call_raises_typed_errors(client: af.Client) -> None:
+    with pytest.raises(af.NotFoundError) as info:
+        client.files.retrieve("file-missing")
+    assert info.value.status_code == 404
+    with pytest.raises(af.InvalidArgumentError):
+        client.files.retrieve("")
+    with pytest.raises(af.InvalidArgumentError):
+        client.files.create(b"x", "")
+
+
+def test_iterate_is_a_plain_iterator(client: af.Client) -> None:
+    ids = {
+        blocking(client.files.create(b"x", "user_data", filename=f"{i}.txt")).id for i in range(7)
+    }
+    seen = [f.id for f in client.files.iterate(limit=3)]
+    assert sorted(seen) == sorted(ids)
+    assert len(seen) == len(ids)
+    with pytest.raises(af.InvalidArgumentError):
+        client.files.iterate(limit=0)
+
+
+def test_callbacks_return_a_future_and_run_off_the_loop_thread(client: af.Client) -> None:
+    loop_thread = client._portal.call(threading.get_ident)
+    seen: list[tuple[str, int]] = []
+    done = threading.Event()
+
+    def on_response(result: af.Result) -> None:
+        seen.append(("response", threading.get_ident()))
+
+    def on_terminate(result: af.Result) -> None:
+        seen.append(("terminate", threading.get_ident()))
+        done.set()
+
+    future = client.files.create(
+        b"data", "user_data", filename="f.txt", on_response=on_response, on_terminate=on_terminate
+    )
+    assert isinstance(future, concurrent.futures.Future)
+    uploaded = future.result(timeout=30)
+    assert isinstance(uploaded, af.OpenAIFile)
+    assert done.wait(30)
+    assert [name for name, _ in seen] == ["response", "terminate"]
+    assert all(ident != loop_thread for _, ident in seen)
+    assert all(ident != threading.get_ident() for _, ident in seen)
+
+
+def test_failed_call_with_callbacks(client: af.Client) -> None:
+    results: list[af.Result] = []
+    errors: list[af.Result] = []
+    future = future_of(
+        client.files.retrieve("file-missing", on_error=errors.append, on_terminate=results.append)
+    )
+    with pytest.raises(af.NotFoundError):
+        future.result(timeout=30)
+    client.close()
+    assert len(results) == 1
+    assert errors == results
+    assert results[0].errors[0].status == 404
+
+
+def test_callback_may_call_the_client_again(client: af.Client) -> None:
+    found: list[af.OpenAIFile] = []
+    done = threading.Event()
+
+    def on_response(result: af.Result) -> None:
+        assert isinstance(result, af.FileResult)
+        assert result.file is not None
+        found.append(client.files.retrieve(result.file.id))  # type: ignore[arg-type]
+        done.set()
+
+    client.files.create(b"x", "user_data", filename="x.txt", on_response=on_response)
+    assert done.wait(30)
+    assert len(found) == 1
+
+
+def test_coroutine_and_raising_callbacks(
+    client: af.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[str] = []
+
+    def on_response(result: af.Result) -> None:
+        raise RuntimeError("callback failure")
+
+    async def on_terminate(result: af.Result) -> None:
+        await asyncio.sleep(0)
+        seen.append("terminate")
+
+    client.files.list(on_response=on_response, on_terminate=on_terminate)
+    client.close()
+    assert seen == ["terminate"]
+    assert "callback failure" in caplog.text
+
+
+def test_use_inside_a_running_event_loop_is_refused(local_server: ServerThread) -> None:
+    async def inside() -> None:
+        with pytest.raises(af.SyncInEventLoopError, match="AsyncClient"):
+            af.Client(api_key="sk-test", base_url=local_server.openai_base_url)
+
+    asyncio.run(inside())
+
+    with af.Client(api_key=local_server.api_key, base_url=local_server.openai_base_url) as client:
+
+        async def call_inside() -> None:
+            with pytest.raises(af.SyncInEventLoopError):
+                client.files.list()
+
+        asyncio.run(call_inside())
+
+
+def test_safe_from_several_threads(client: af.Client) -> None:
+    def work(i: int) -> str:
+        uploaded = client.files.create(f"{i}".encode(), "user_data", filename=f"{i}.txt")
+        assert isinstance(uploaded, af.OpenAIFile)
+        assert client.files.content(uploaded.id) == f"{i}".encode()
+        return uploaded.id
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(work, range(32)))
+    assert len(set(ids)) == 32
+    assert {f.id for f in client.files.iterate()} == set(ids)
+
+
+def test_close_cancel_terminates_in_flight_calls(local_server: ServerThread) -> None:
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    try:
+        client = af.Client(
+            api_key="sk-test", base_url=f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+        )
+        terminated: list[af.Result] = []
+        futures = [
+            future_of(client.files.retrieve(f"file-{i}", on_terminate=terminated.append))
+            for i in range(3)
+        ]
+        client.close(cancel=True)
+    finally:
+        listener.close()
+    assert len(terminated) == 3
+    assert all(r.cancelled for r in terminated)
+    assert all(f.cancelled() for f in futures)
+
+
+def test_closed_client_refuses_calls(local_server: ServerThread) -> None:
+    client = af.Client(api_key=local_server.api_key, base_url=local_server.openai_base_url)
+    client.close()
+    client.close()  # idempotent
+    with pytest.raises(af.AIKitError):
+        client.files.list()
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys, threading
+    import aikit_files as af
+
+    lock = threading.Lock()
+    counts = {}
+
+    def on_terminate(result):
+        with lock:
+            key = result.file.filename if result.success else "error"
+            counts[key] = counts.get(key, 0) + 1
+
+    client = af.Client(api_key=sys.argv[2], base_url=sys.argv[1])
+    for i in range(200):
+        client.files.create(b"%d" % i, "user_data", filename=f"{i}.txt", on_terminate=on_terminate)
+    client.close()
+    ok = sum(1 for k, v in counts.items() if k != "error" and v == 1)
+    print(ok, sum(counts.values()), counts.get("error", 0))
+    """
+)
+
+
+def test_plain_script_fire_and_forget_200_uploads(local_server: ServerThread) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT, local_server.openai_base_url, str(local_server.api_key)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+        check=True,
+    )
+    assert out.stdout.split() == ["200", "200", "0"], out.stderr
+    with af.Client(api_key=local_server.api_key, base_url=local_server.openai_base_url) as client:
+        assert len(list(client.files.iterate())) == 200
+
+
+def test_script_that_forgets_close_still_delivers(local_server: ServerThread) -> None:
+    script = SCRIPT.replace("client.close()\n", "").replace(
+        "ok = sum", "import atexit\natexit.register(lambda: print(len(counts)))\nok = sum"
+    )
+    script = script.replace('print(ok, sum(counts.values()), counts.get("error", 0))', "")
+    out = subprocess.run(
+        [sys.executable, "-c", script, local_server.openai_base_url, str(local_server.api_key)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert out.stdout.split() == ["200"], out.stderr
