@@ -8,6 +8,7 @@ processing lifecycle) comes from the ``Flavour`` of the request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import os
@@ -16,6 +17,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
+import aiohttp
 from aiohttp import web
 
 from aikit_files._config import LIST_LIMIT_MAX, LIST_LIMIT_MIN
@@ -30,6 +32,7 @@ from ._http import (
     Handler,
     ServerState,
     add_file,
+    awaits_continue,
     check_declared_size,
     created,
     flavour_of,
@@ -53,6 +56,10 @@ from ._uploads import Uploads, add_upload_part, cancel_upload, complete_upload, 
 
 log = logging.getLogger("aikit_files.server")
 
+#: How long, and how many bytes, a refused request's body is discarded before the connection
+#: closes (see ``_answer_and_close``).
+LINGER_SECONDS: Final = 1.0
+LINGER_BYTES: Final = 8 * 1024 * 1024
 _API_VERSION: Final = re.compile(r"\d{4}-\d{2}-\d{2}(-preview)?")
 _FILE_FIELDS: Final = ("purpose", "expires_after[anchor]", "expires_after[seconds]")
 
@@ -78,9 +85,27 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         failure = ApiError(500, "The server had an error while processing your request.")
     response = web.json_response(flavour.error_body(failure), status=failure.status)
     if not request.content.is_eof():
-        # NOTE: the rest of the body is never read: the connection closes after the answer.
-        response.force_close()
+        await _answer_and_close(request, response)
     return response
+
+
+async def _answer_and_close(request: web.Request, response: web.StreamResponse) -> None:
+    """Sends the answer to a request whose body is not all read, then closes the connection.
+
+    The rest of the body is not read (aiohttp would drain it for up to its lingering time, to
+    keep the connection). A client still sending is given a little time, and bytes, to take
+    the answer before the close, which might otherwise reset the connection under it.
+    """
+    response.force_close()
+    with contextlib.suppress(ConnectionError, TimeoutError, aiohttp.ClientPayloadError):
+        await response.prepare(request)
+        await response.write_eof()
+        if not awaits_continue(request):
+            discarded = 0
+            async with asyncio.timeout(LINGER_SECONDS):
+                while discarded < LINGER_BYTES and (chunk := await request.content.readany()):
+                    discarded += len(chunk)
+    request.protocol.force_close()
 
 
 def _http_message(request: web.Request, error: web.HTTPException) -> str:

@@ -74,11 +74,17 @@ def json_response(
     return web.json_response(body, status=status)
 
 
+def awaits_continue(request: web.Request) -> bool:
+    """Whether the client waits for ``100 Continue`` before it sends the body, and has not had
+    it yet."""
+    expect = request.headers.get("Expect", "").lower() == "100-continue"
+    return expect and not request.get(_CONTINUED, False)
+
+
 async def start_body(request: web.Request) -> None:
     """Sends ``100 Continue`` if the client waits for it: the request passed every check that
     does not need the body, so the client may now send it."""
-    expect = request.headers.get("Expect", "").lower() == "100-continue"
-    if expect and not request.get(_CONTINUED, False):
+    if awaits_continue(request):
         request[_CONTINUED] = True
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 

@@ -1,0 +1,173 @@
+"""The Azure routes: status lifecycle, files/import, 201 with Location, api-version, Azure bodies."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import pathlib
+import threading
+from collections.abc import Iterator
+
+import aiohttp
+import openai
+import pytest
+
+from aikit_files.server import ServerThread
+
+from .conftest import API_KEY, API_VERSION, FakeClock, disk, eventually
+
+
+@pytest.fixture
+def origin(tmp_path: pathlib.Path) -> Iterator[str]:
+    """A plain HTTP server (the stdlib's) that serves ``tmp_path / "origin"``: an import's source."""
+    root = tmp_path / "origin"
+    root.mkdir()
+    (root / "good.jsonl").write_bytes(b'{"messages": []}\n' * 1000)
+    (root / "bad.jsonl").write_bytes(b'{"messages": []}\n[1, 2]\n')
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(root))
+    )
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+def settled(azure: openai.AzureOpenAI, file_id: str) -> openai.types.FileObject:
+    """The file once its background processing has stored an outcome."""
+    eventually(lambda: azure.files.retrieve(file_id).status in ("processed", "error"), "processing")
+    return azure.files.retrieve(file_id)
+
+
+def import_file(azure: openai.AzureOpenAI, url: str, filename: str) -> openai.types.FileObject:
+    return azure.post(
+        "/files/import",
+        body={"purpose": "fine-tune", "filename": filename, "content_url": url},
+        cast_to=openai.types.FileObject,
+    )
+
+
+def test_lifecycle_pending_running_processed(azure: openai.AzureOpenAI, clock: FakeClock) -> None:
+    created = azure.files.create(file=("t.jsonl", b'{"a": 1}\n'), purpose="fine-tune")
+    # Azure's statuses are outside the SDK's Literal: compare them as plain strings.
+    assert str(created.status) == "pending"
+    assert str(azure.files.retrieve(created.id).status) == "pending"
+    clock.advance(5)  # half the processing delay of the test server
+    assert str(azure.files.retrieve(created.id).status) == "running"
+    clock.advance(5)
+    done = settled(azure, created.id)
+    assert (done.status, done.status_details) == ("processed", None)
+
+
+def test_an_invalid_fine_tune_file_ends_in_error(
+    azure: openai.AzureOpenAI, clock: FakeClock
+) -> None:
+    created = azure.files.create(file=("t.jsonl", b'{"a": 1}\n{"a": \n'), purpose="fine-tune")
+    clock.advance(10)
+    failed = settled(azure, created.id)
+    assert failed.status == "error"
+    assert failed.status_details is not None
+    assert "Line 2" in failed.status_details
+    # The status is the file's, whatever route reads it.
+    with openai.OpenAI(
+        base_url=str(azure.base_url).removesuffix("/openai/") + "/v1", api_key=API_KEY
+    ) as plain:
+        assert plain.files.retrieve(created.id).status == "error"
+
+
+def test_status_is_processed_at_once_with_no_processing_delay(data_dir: pathlib.Path) -> None:
+    with (
+        ServerThread(data_dir, processing_delay=0) as server,
+        openai.AzureOpenAI(
+            azure_endpoint=server.azure_endpoint, api_key="any", api_version=API_VERSION
+        ) as azure,
+    ):
+        created = azure.files.create(file=("a.txt", b"a"), purpose="assistants")
+        assert settled(azure, created.id).status == "processed"
+
+
+def test_import_fetches_the_content(
+    azure: openai.AzureOpenAI, clock: FakeClock, origin: str, tmp_path: pathlib.Path
+) -> None:
+    pending = import_file(azure, f"{origin}/good.jsonl?sig=secret", "good.jsonl")
+    assert (str(pending.status), pending.filename, pending.purpose) == (
+        "pending",
+        "good.jsonl",
+        "fine-tune",
+    )
+    clock.advance(10)
+    done = settled(azure, pending.id)
+    assert done.status == "processed"
+    expected = (tmp_path / "origin" / "good.jsonl").read_bytes()
+    assert done.bytes == len(expected)
+    assert azure.files.content(done.id).content == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "detail"), [("missing.jsonl", "answered 404"), ("bad.jsonl", "Line 2")]
+)
+def test_a_failed_import_ends_in_error(
+    azure: openai.AzureOpenAI, clock: FakeClock, origin: str, path: str, detail: str
+) -> None:
+    pending = import_file(azure, f"{origin}/{path}?sig=secret", "x.jsonl")
+    clock.advance(10)
+    failed = settled(azure, pending.id)
+    assert failed.status == "error"
+    assert failed.status_details is not None
+    assert detail in failed.status_details
+    assert "secret" not in failed.status_details
+
+
+def test_an_unreachable_import_ends_in_error(
+    azure: openai.AzureOpenAI, clock: FakeClock, server: ServerThread, data_dir: pathlib.Path
+) -> None:
+    # Port 9 (discard): nothing listens there on loopback, so the connection is refused.
+    pending = import_file(azure, "http://127.0.0.1:9/x.jsonl", "x.jsonl")
+    clock.advance(10)
+    failed = settled(azure, pending.id)
+    assert failed.status == "error"
+    assert "fileImportFailed" in (failed.status_details or "")
+    with pytest.raises(openai.NotFoundError):
+        azure.files.content(failed.id)
+    assert not any(name.startswith("tmp/") for name in disk(data_dir))
+
+
+@pytest.mark.anyio
+async def test_create_answers_201_with_a_location(server: ServerThread) -> None:
+    form = aiohttp.FormData()
+    form.add_field("purpose", "assistants")
+    form.add_field("file", b"hello", filename="hello.txt")
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            f"{server.azure_endpoint}/openai/files",
+            params={"api-version": API_VERSION},
+            data=form,
+            headers={"api-key": API_KEY},
+        ) as response:
+            assert response.status == 201
+            body = await response.json()
+            assert response.headers["Location"] == f"{server.url}/openai/files/{body['id']}"
+        async with session.get(
+            response.headers["Location"],
+            params={"api-version": API_VERSION},
+            headers={"api-key": API_KEY},
+        ) as again:
+            assert (await again.json())["id"] == body["id"]
+
+
+def test_parts_carry_an_azure_block_id_that_complete_accepts(azure: openai.AzureOpenAI) -> None:
+    upload = azure.uploads.create(
+        bytes=4, filename="ab.txt", mime_type="text/plain", purpose="assistants"
+    )
+    parts = [azure.uploads.parts.create(upload.id, data=data) for data in (b"ab", b"cd")]
+    blocks = [(part.model_extra or {})["azure_block_id"] for part in parts]
+    done = azure.uploads.complete(upload.id, part_ids=blocks)
+    assert done.file is not None
+    assert azure.files.content(done.file.id).content == b"abcd"

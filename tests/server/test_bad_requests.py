@@ -1,0 +1,539 @@
+"""Every bad request gets the right status and an error envelope, and leaves nothing on disk."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import pathlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import attrs
+import openai
+import pytest
+import yarl
+
+from aikit_files.server import ServerThread
+
+from .conftest import API_KEY, API_VERSION, disk
+
+BOUNDARY = "test-boundary-7f3a"
+
+
+def form(*parts: tuple[str, str | None, bytes]) -> bytes:
+    """A multipart body of ``(name, filename or None, value)`` parts."""
+    body = b""
+    for name, filename, value in parts:
+        disposition = f'form-data; name="{name}"'
+        if filename is not None:
+            disposition += f'; filename="{filename}"'
+        body += f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
+        body += value + b"\r\n"
+    return body + f"--{BOUNDARY}--\r\n".encode()
+
+
+FILE = ("file", "a.txt", b"hello")
+PURPOSE = ("purpose", None, b"assistants")
+MULTIPART = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+
+
+@attrs.frozen
+class Case:
+    """A bad request, and the status and ``param`` it must get."""
+
+    method: str
+    path: str
+    status: int
+    param: str | None = None
+    body: bytes | None = None
+    headers: dict[str, str] = attrs.Factory(lambda: dict(MULTIPART))
+    query: dict[str, str] = attrs.Factory(dict)
+
+
+CASES: dict[str, Case] = {
+    "no file": Case("POST", "/files", 400, "file", form(PURPOSE)),
+    "no purpose": Case("POST", "/files", 400, "purpose", form(FILE)),
+    "empty purpose": Case("POST", "/files", 400, "purpose", form(("purpose", None, b""), FILE)),
+    "unknown purpose": Case("POST", "/files", 400, "purpose", form(("purpose", None, b"x"), FILE)),
+    "purpose after the file, unknown": Case(
+        "POST", "/files", 400, "purpose", form(FILE, ("purpose", None, b"x"))
+    ),
+    "expires_after anchor": Case(
+        "POST",
+        "/files",
+        400,
+        "expires_after.anchor",
+        form(PURPOSE, ("expires_after[anchor]", None, b"now"), FILE),
+    ),
+    "expires_after too short": Case(
+        "POST",
+        "/files",
+        400,
+        "expires_after.seconds",
+        form(
+            PURPOSE,
+            ("expires_after[anchor]", None, b"created_at"),
+            ("expires_after[seconds]", None, b"3599"),
+            FILE,
+        ),
+    ),
+    "expires_after too long": Case(
+        "POST",
+        "/files",
+        400,
+        "expires_after.seconds",
+        form(PURPOSE, ("expires_after[seconds]", None, b"2592001"), FILE),
+    ),
+    "expires_after not a number": Case(
+        "POST",
+        "/files",
+        400,
+        "expires_after.seconds",
+        form(PURPOSE, ("expires_after[seconds]", None, b"1e4"), FILE),
+    ),
+    "expires_after without anchor": Case(
+        "POST",
+        "/files",
+        400,
+        "expires_after.anchor",
+        form(PURPOSE, FILE, ("expires_after[seconds]", None, b"3600")),
+    ),
+    "batch not jsonl": Case("POST", "/files", 400, "file", form(("purpose", None, b"batch"), FILE)),
+    "fine-tune not jsonl": Case(
+        "POST", "/files", 400, "file", form(FILE, ("purpose", None, b"fine-tune"))
+    ),
+    "batch too large": Case(
+        "POST",
+        "/files",
+        413,
+        None,
+        form(("purpose", None, b"batch"), ("file", "b.jsonl", b"x" * (512 * 1024 + 1))),
+    ),
+    "batch too large, purpose last": Case(
+        "POST",
+        "/files",
+        413,
+        None,
+        form(("file", "b.jsonl", b"x" * (512 * 1024 + 1)), ("purpose", None, b"batch")),
+    ),
+    "file as a text field": Case(
+        "POST", "/files", 400, "file", form(PURPOSE, ("file", None, b"x"))
+    ),
+    "file twice": Case("POST", "/files", 400, "file", form(PURPOSE, FILE, FILE)),
+    "purpose twice": Case("POST", "/files", 400, "purpose", form(PURPOSE, PURPOSE, FILE)),
+    "unknown field": Case(
+        "POST", "/files", 400, "model", form(PURPOSE, ("model", None, b"x"), FILE)
+    ),
+    "not multipart": Case(
+        "POST",
+        "/files",
+        400,
+        None,
+        b'{"purpose": "assistants"}',
+        {"Content-Type": "application/json"},
+    ),
+    "multipart without boundary": Case(
+        "POST", "/files", 400, None, form(PURPOSE, FILE), {"Content-Type": "multipart/form-data"}
+    ),
+    "multipart truncated": Case("POST", "/files", 400, None, form(PURPOSE, FILE)[:-30]),
+    "multipart garbage": Case("POST", "/files", 400, None, b"this is not a form"),
+    "multipart part without name": Case(
+        "POST",
+        "/files",
+        400,
+        None,
+        f"--{BOUNDARY}\r\nContent-Disposition: form-data\r\n\r\nx\r\n--{BOUNDARY}--\r\n".encode(),
+    ),
+    "multipart header line without colon": Case(
+        "POST",
+        "/files",
+        400,
+        None,
+        f"--{BOUNDARY}\r\nContent-Disposition form-data\r\n\r\nx\r\n--{BOUNDARY}--\r\n".encode(),
+    ),
+    "limit zero": Case("GET", "/files", 400, "limit", query={"limit": "0"}),
+    "limit too large": Case("GET", "/files", 400, "limit", query={"limit": "10001"}),
+    "limit not a number": Case("GET", "/files", 400, "limit", query={"limit": "ten"}),
+    "order unknown": Case("GET", "/files", 400, "order", query={"order": "newest"}),
+    "after not a file id": Case("GET", "/files", 400, "after", query={"after": "../x"}),
+    "retrieve unknown id": Case("GET", "/files/file-" + "0" * 32, 404, "file_id"),
+    "retrieve malformed id": Case("GET", "/files/file-abc", 404, "file_id"),
+    "content unknown id": Case("GET", "/files/file-" + "0" * 32 + "/content", 404, "file_id"),
+    "delete unknown id": Case("DELETE", "/files/file-" + "0" * 32, 404, "file_id"),
+    "id with %2F": Case("GET", "/files/..%2F..%2Fetc%2Fpasswd", 404, "file_id"),
+    "id with %2F, content": Case("GET", "/files/file-x%2F..%2Fx/content", 404, "file_id"),
+    "id with %2F, delete": Case("DELETE", "/files/..%2Ffiles", 404, "file_id"),
+    "id is ..": Case("GET", "/files/%2E%2E", 404, "file_id"),
+    "id with /": Case("GET", "/files/file-0/../../../etc/passwd", 404),
+    "id with / and ..": Case("DELETE", "/files/../uploads", 404),
+    "unknown route": Case("GET", "/models", 404),
+    "wrong method": Case("PUT", "/files", 405),
+    "upload: not JSON": Case("POST", "/uploads", 400, None, b"{", {}),
+    "upload: not an object": Case("POST", "/uploads", 400, None, b"[]", {}),
+    "upload: unknown key": Case(
+        "POST",
+        "/uploads",
+        400,
+        "model",
+        json.dumps(
+            {"bytes": 1, "filename": "a", "mime_type": "t", "purpose": "assistants", "model": 1}
+        ).encode(),
+        {},
+    ),
+    "upload: no filename": Case(
+        "POST",
+        "/uploads",
+        400,
+        "filename",
+        json.dumps({"bytes": 1, "mime_type": "t", "purpose": "assistants"}).encode(),
+        {},
+    ),
+    "upload: negative bytes": Case(
+        "POST",
+        "/uploads",
+        400,
+        "bytes",
+        json.dumps(
+            {"bytes": -1, "filename": "a", "mime_type": "t", "purpose": "assistants"}
+        ).encode(),
+        {},
+    ),
+    "upload: too many bytes": Case(
+        "POST",
+        "/uploads",
+        400,
+        "bytes",
+        json.dumps(
+            {"bytes": 2**20 + 1, "filename": "a", "mime_type": "t", "purpose": "assistants"}
+        ).encode(),
+        {},
+    ),
+    "upload: unknown purpose": Case(
+        "POST",
+        "/uploads",
+        400,
+        "purpose",
+        json.dumps({"bytes": 1, "filename": "a", "mime_type": "t", "purpose": "x"}).encode(),
+        {},
+    ),
+    "upload: bad expires_after": Case(
+        "POST",
+        "/uploads",
+        400,
+        "expires_after.seconds",
+        json.dumps(
+            {
+                "bytes": 1,
+                "filename": "a",
+                "mime_type": "t",
+                "purpose": "assistants",
+                "expires_after": {"anchor": "created_at", "seconds": 1},
+            }
+        ).encode(),
+        {},
+    ),
+    "part: unknown upload": Case(
+        "POST",
+        "/uploads/upload_" + "0" * 32 + "/parts",
+        404,
+        "upload_id",
+        form(("data", "d", b"x")),
+    ),
+    "part: malformed upload id": Case(
+        "POST", "/uploads/..%2Fupload/parts", 404, "upload_id", form(("data", "d", b"x"))
+    ),
+    "complete: unknown upload": Case(
+        "POST",
+        "/uploads/upload_" + "0" * 32 + "/complete",
+        404,
+        "upload_id",
+        b'{"part_ids": []}',
+        {},
+    ),
+    "cancel: unknown upload": Case("POST", "/uploads/upload_x/cancel", 404, "upload_id"),
+}
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as opened:
+        yield opened
+
+
+def url(server: ServerThread, flavour: str, path: str) -> yarl.URL:
+    """The route's URL, kept as written (no normalisation of ``..`` or ``%2F``)."""
+    prefix = "/v1" if flavour == "openai" else "/openai"
+    return yarl.URL(server.url + prefix + path, encoded=True)
+
+
+def auth(flavour: str, key: str = API_KEY) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"} if flavour == "openai" else {"api-key": key}
+
+
+def check_envelope(flavour: str, status: int, body: Any, param: str | None) -> dict[str, Any]:
+    """The error object of an envelope of ``flavour``'s shape."""
+    error = body["error"]
+    assert isinstance(error["message"], str)
+    assert error["message"]
+    if flavour == "openai":
+        assert set(error) == {"message", "type", "param", "code"}
+        assert error["type"] == ("server_error" if status >= 500 else "invalid_request_error")
+        assert error["param"] == param
+    else:
+        assert isinstance(error["code"], str)
+        assert error.get("target") == param
+    return dict(error)
+
+
+@pytest.fixture(params=["openai", "azure"])
+def flavour(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("name", CASES)
+async def test_bad_request(
+    name: str,
+    flavour: str,
+    server: ServerThread,
+    session: aiohttp.ClientSession,
+    data_dir: pathlib.Path,
+) -> None:
+    case = CASES[name]
+    before = disk(data_dir)
+    query = dict(case.query)
+    if flavour == "azure":
+        query["api-version"] = API_VERSION
+    async with session.request(
+        case.method,
+        url(server, flavour, case.path).update_query(query),
+        data=case.body,
+        headers={**case.headers, **auth(flavour)},
+    ) as response:
+        assert response.status == case.status
+        assert response.content_type == "application/json"
+        check_envelope(flavour, case.status, await response.json(), case.param)
+    assert disk(data_dir) == before
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("key", [None, "", "sk-wrong"])
+async def test_missing_or_wrong_key(
+    key: str | None,
+    flavour: str,
+    server: ServerThread,
+    session: aiohttp.ClientSession,
+    data_dir: pathlib.Path,
+) -> None:
+    before = disk(data_dir)
+    headers = dict(MULTIPART)
+    if key is not None:
+        headers.update(auth(flavour, key))
+    async with session.post(
+        url(server, flavour, "/files").with_query({"api-version": API_VERSION}),
+        data=form(PURPOSE, FILE),
+        headers=headers,
+    ) as response:
+        assert response.status == 401
+        error = check_envelope(flavour, 401, await response.json(), None)
+    assert "sk-wrong" not in json.dumps(error)
+    assert disk(data_dir) == before
+
+
+@pytest.mark.anyio
+async def test_azure_wants_its_api_key_header_not_bearer(
+    server: ServerThread, session: aiohttp.ClientSession
+) -> None:
+    async with session.get(
+        url(server, "azure", "/files").with_query({"api-version": API_VERSION}),
+        headers=auth("openai"),
+    ) as response:
+        assert response.status == 401
+        assert (await response.json())["error"]["code"] == "unauthorized"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("version", [None, "", "latest"])
+async def test_azure_requires_an_api_version(
+    version: str | None, server: ServerThread, session: aiohttp.ClientSession
+) -> None:
+    query = {} if version is None else {"api-version": version}
+    async with session.get(
+        url(server, "azure", "/files").with_query(query), headers=auth("azure")
+    ) as response:
+        assert response.status == 400
+        body = await response.json()
+        assert body["error"] == {
+            "code": "invalidPayload",
+            "message": body["error"]["message"],
+            "target": "api-version",
+        }
+
+
+@pytest.mark.anyio
+async def test_an_unknown_path_outside_the_api(
+    server: ServerThread, session: aiohttp.ClientSession
+) -> None:
+    async with session.get(server.url + "/etc/passwd") as response:
+        assert response.status == 404
+        check_envelope("openai", 404, await response.json(), None)
+
+
+async def raw_request(server: ServerThread, head: str) -> tuple[bytes, bytes]:
+    """Sends the head of a request (and none of its body) on a fresh connection; returns the
+    status line of the answer, and the answer."""
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    try:
+        writer.write(head.encode())
+        answer = await reader.readuntil(b"\r\n\r\n")
+        length = int(answer.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        answer += await reader.readexactly(length)
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    return answer.split(b"\r\n", 1)[0], answer
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("expect", [False, True])
+async def test_a_declared_length_past_the_limit_is_refused_before_the_body(
+    expect: bool, tmp_path: pathlib.Path
+) -> None:
+    # The real limits: a body declared 1 byte past what a 512 MiB file and its form could
+    # take is refused on its headers, before any byte of it is sent.
+    with ServerThread(tmp_path / "data", api_key=API_KEY) as server:
+        head = (
+            "POST /v1/files HTTP/1.1\r\n"
+            f"Host: {server.host}\r\n"
+            f"Authorization: Bearer {API_KEY}\r\n"
+            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+            f"Content-Length: {512 * 1024 * 1024 + 64 * 1024 + 1}\r\n"
+            + ("Expect: 100-continue\r\n" if expect else "")
+            + "\r\n"
+        )
+        status, answer = await raw_request(server, head)
+        assert status == b"HTTP/1.1 413 Request Entity Too Large"
+        body = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+        assert body["error"]["code"] == "file_too_large"
+        assert disk(tmp_path / "data") == {"files", "uploads", "tmp"}
+
+
+class Endless(io.RawIOBase):
+    """A stream that is not seekable (so the SDK sends it chunked), of ``size`` bytes."""
+
+    def __init__(self, size: int):
+        self.left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = min(len(buffer), self.left)
+        buffer[:count] = b"x" * count
+        self.left -= count
+        return count
+
+
+def test_a_chunked_body_is_refused_once_its_file_passes_the_limit(
+    server: ServerThread, client: openai.OpenAI, data_dir: pathlib.Path
+) -> None:
+    before = disk(data_dir)
+    stream = Endless(640 * 1024 * 1024)  # 640 MiB if it were all read; the limit is 1 MiB
+    with pytest.raises(openai.APIStatusError) as refused:
+        client.files.create(file=("big.bin", io.BufferedReader(stream)), purpose="assistants")
+    assert refused.value.status_code == 413
+    check_envelope("openai", 413, {"error": refused.value.body}, None)
+    assert stream.left > 600 * 1024 * 1024
+    assert disk(data_dir) == before
+
+
+@pytest.mark.anyio
+async def test_a_part_past_the_part_limit_is_refused(
+    client_upload: str, server: ServerThread, session: aiohttp.ClientSession, data_dir: pathlib.Path
+) -> None:
+    before = disk(data_dir)
+    async with session.post(
+        url(server, "openai", f"/uploads/{client_upload}/parts"),
+        data=form(("data", "d", b"x" * (256 * 1024 + 1))),
+        headers={**MULTIPART, **auth("openai")},
+    ) as response:
+        assert response.status == 413
+        check_envelope("openai", 413, await response.json(), None)
+    assert disk(data_dir) == before
+
+
+@pytest.fixture
+def client_upload(client: openai.OpenAI) -> str:
+    upload = client.uploads.create(
+        bytes=3, filename="a.txt", mime_type="text/plain", purpose="assistants"
+    )
+    return upload.id
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("body", "status", "param"),
+    [
+        ({}, 400, "part_ids"),
+        ({"part_ids": "part_x"}, 400, "part_ids"),
+        ({"part_ids": ["part_" + "0" * 32]}, 400, "part_ids"),
+        ({"part_ids": []}, 400, "part_ids"),
+        ({"part_ids": [], "md5": 5}, 400, "md5"),
+    ],
+)
+async def test_bad_completes(
+    body: dict[str, Any],
+    status: int,
+    param: str,
+    client_upload: str,
+    server: ServerThread,
+    session: aiohttp.ClientSession,
+    data_dir: pathlib.Path,
+) -> None:
+    before = disk(data_dir)
+    async with session.post(
+        url(server, "openai", f"/uploads/{client_upload}/complete"),
+        json=body,
+        headers=auth("openai"),
+    ) as response:
+        assert response.status == status
+        check_envelope("openai", status, await response.json(), param)
+    assert disk(data_dir) == before
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        (
+            {"purpose": "fine-tune", "filename": "a.jsonl", "content_url": "file:///etc/passwd"},
+            "content_url",
+        ),
+        (
+            {"purpose": "fine-tune", "filename": "a.jsonl", "content_url": "/etc/passwd"},
+            "content_url",
+        ),
+        ({"purpose": "fine-tune", "filename": "a.jsonl"}, "content_url"),
+        ({"purpose": "fine-tune", "content_url": "http://x/a"}, "filename"),
+        ({"purpose": "fine-tune", "filename": "a.txt", "content_url": "http://x/a"}, "file"),
+        ({"purpose": "nope", "filename": "a.jsonl", "content_url": "http://x/a"}, "purpose"),
+    ],
+)
+async def test_bad_imports(
+    body: dict[str, Any],
+    param: str,
+    server: ServerThread,
+    session: aiohttp.ClientSession,
+    data_dir: pathlib.Path,
+) -> None:
+    before = disk(data_dir)
+    async with session.post(
+        url(server, "azure", "/files/import").with_query({"api-version": API_VERSION}),
+        json=body,
+        headers=auth("azure"),
+    ) as response:
+        assert response.status == 400
+        check_envelope("azure", 400, await response.json(), param)
+    assert disk(data_dir) == before
