@@ -104,8 +104,8 @@ class APIStatusError(APIError):
             message, body=body, code=code, type=type, param=param, request_id=request_id
         )
         self.status_code = status_code
-        #: The response headers.
-        self.headers: Mapping[str, str] = dict(headers or {})
+        #: The response headers (as the transport gives them: case-insensitive).
+        self.headers: Mapping[str, str] = headers if headers is not None else {}
 
     def __str__(self) -> str:
         return f"Error code: {self.status_code} - {self.message}"

@@ -107,7 +107,7 @@ def parse_model(body: bytes, cls: type[T], headers: Mapping[str, str]) -> T:
         # NOTE: cattrs reports a mismatch as one of several exception types (a validation
         # group, TypeError, ValueError...); any of them means the same thing here.
         raise APIError(
-            f"the server's response is not a {cls.__name__} object",
+            f"the server's response is not the expected {cls.__name__} object",
             body=data,
             request_id=request_id(headers),
         ) from exc

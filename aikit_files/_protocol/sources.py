@@ -12,16 +12,20 @@ import io
 import os
 import stat
 from collections.abc import AsyncIterable
-from typing import IO, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
 
 from aikit_files._config import UPLOAD_LIMIT
 from aikit_files._exceptions import InvalidArgumentError, InvalidArgumentTypeError
 
+if TYPE_CHECKING:
+    from _typeshed import SupportsRead
+
 #: What ``create`` uploads: a path, a blob, a binary file object, or an async iterable of bytes.
 UploadFile: TypeAlias = (
-    "str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes] | AsyncIterable[bytes]"
+    "str | os.PathLike[str] | bytes | bytearray | memoryview | SupportsRead[bytes]"
+    " | AsyncIterable[bytes]"
 )
 
 #: The filename of a blob or a stream when none is given.

@@ -1,0 +1,32 @@
+"""Fixtures of the client tests: a client of the local server, and the fault-injecting server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from faults import FaultServer, client_options
+
+import aikit_files as af
+from aikit_files.server import ServerThread
+
+
+@pytest.fixture
+async def client(local_server: ServerThread) -> AsyncIterator[af.AsyncClient]:
+    """An ``AsyncClient`` of the local Files API server."""
+    async with af.AsyncClient(local_server.api_key, base_url=local_server.openai_base_url) as c:
+        yield c
+
+
+@pytest.fixture
+async def fault_server() -> AsyncIterator[FaultServer]:
+    """The fault-injecting server, on loopback, in the test's event loop."""
+    async with FaultServer() as server:
+        yield server
+
+
+@pytest.fixture
+async def fault_client(fault_server: FaultServer) -> AsyncIterator[af.AsyncClient]:
+    """An ``AsyncClient`` of the fault server, with quick retries left at their default count."""
+    async with af.AsyncClient(**client_options(fault_server)) as c:
+        yield c

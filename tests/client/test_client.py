@@ -1,0 +1,198 @@
+"""AsyncClient: configuration from arguments and environment, sessions, shutdown, tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import warnings
+
+import aiohttp
+import pytest
+from faults import API_KEY, FILE, FaultServer, client_options, respond, slow
+
+import aikit_files as af
+
+pytestmark = pytest.mark.anyio
+
+#: A base URL where nothing listens.
+NOWHERE = "http://127.0.0.1:9/v1"
+
+
+async def test_headers_reach_the_server(fault_server: FaultServer) -> None:
+    options = client_options(fault_server, organization="org-1", project="proj-1")
+    async with af.AsyncClient(**options) as client:
+        await client.files.retrieve(
+            "file-1", extra_headers={"X-Trace": "t1", "OpenAI-Project": "p2"}
+        )
+    headers = fault_server.requests[0].headers
+    assert headers["Authorization"] == f"Bearer {API_KEY}"
+    assert headers["OpenAI-Organization"] == "org-1"
+    assert headers["OpenAI-Project"] == "p2"
+    assert headers["X-Trace"] == "t1"
+    assert headers["User-Agent"].startswith("aikit-files")
+
+
+async def test_configuration_from_the_environment(
+    fault_server: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+    monkeypatch.setenv("OPENAI_BASE_URL", fault_server.openai_base_url)
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-env")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-env")
+    async with af.AsyncClient() as client:
+        await client.files.list()
+    headers = fault_server.requests[0].headers
+    assert headers["Authorization"] == "Bearer sk-env"
+    assert (headers["OpenAI-Organization"], headers["OpenAI-Project"]) == ("org-env", "proj-env")
+
+
+async def test_azure_configuration_from_the_environment(
+    fault_server: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "az-env")
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", fault_server.url)
+    monkeypatch.setenv("OPENAI_API_VERSION", "2025-01-01")
+    async with af.AsyncClient(provider="azure") as client:
+        await client.files.list(purpose="batch")
+    request = fault_server.requests[0]
+    assert request.path == "/openai/files"
+    assert request.query == {"api-version": "2025-01-01", "purpose": "batch"}
+    assert request.headers["api-key"] == "az-env"
+
+
+def test_the_key_never_shows() -> None:
+    client = af.AsyncClient("sk-very-secret", base_url=NOWHERE)
+    assert "sk-very-secret" not in repr(client)
+    assert "sk-very-secret" not in repr(client.files)
+
+
+def test_a_client_can_be_built_outside_any_loop() -> None:
+    client = af.AsyncClient(API_KEY, base_url=NOWHERE)
+    with pytest.raises(RuntimeError, match="running event loop"):
+        client.files.retrieve("file-1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gc.collect()
+
+
+def test_one_client_per_loop() -> None:
+    client = af.AsyncClient(API_KEY, base_url=NOWHERE)
+
+    async def first() -> None:
+        with pytest.raises(af.APIConnectionError):
+            await client.files.retrieve("file-1", max_retries=0)
+
+    async def second() -> None:
+        with pytest.raises(RuntimeError, match="another event loop"):
+            await client.files.retrieve("file-1")
+        await client.aclose()
+
+    asyncio.run(first())
+    asyncio.run(second())
+
+
+async def test_aclose_waits_for_calls_in_flight(fault_server: FaultServer) -> None:
+    fault_server.script(slow(0.2))
+    results: list[af.Result] = []
+    client = af.AsyncClient(**client_options(fault_server))
+    task = client.files.retrieve("file-1", on_terminate=results.append)
+    del task
+    await client.aclose()
+    assert len(results) == 1
+    assert results[0].success
+    assert isinstance(results[0], af.FileResult)
+    assert results[0].file == af.OpenAIFile(**FILE)  # type: ignore[arg-type]
+
+
+async def test_aclose_can_cancel_calls_in_flight(fault_server: FaultServer) -> None:
+    fault_server.script(slow(30))
+    results: list[af.Result] = []
+    client = af.AsyncClient(**client_options(fault_server))
+    task = client.files.retrieve("file-1", on_terminate=results.append)
+    await asyncio.sleep(0.05)
+    await client.aclose(cancel=True)
+    assert task.cancelled()
+    assert results[0].cancelled
+
+
+async def test_no_call_after_aclose(fault_server: FaultServer) -> None:
+    client = af.AsyncClient(**client_options(fault_server))
+    await client.aclose()
+    with pytest.raises(af.ClientClosedError):
+        client.files.retrieve("file-1")
+    with pytest.raises(af.ClientClosedError):
+        client.files.iterate()
+    assert fault_server.requests == []
+
+
+async def test_iteration_stops_when_the_client_closes(fault_server: FaultServer) -> None:
+    page = {"data": [FILE], "first_id": FILE["id"], "last_id": FILE["id"], "has_more": True}
+    fault_server.script(respond(200, page))
+    client = af.AsyncClient(**client_options(fault_server))
+    files = client.files.iterate()
+    assert (await anext(files)).id == FILE["id"]
+    await client.aclose()
+    with pytest.raises(af.ClientClosedError):
+        await anext(files)
+
+
+async def test_iterate_fetches_pages_lazily(
+    fault_server: FaultServer, fault_client: af.AsyncClient
+) -> None:
+    first = {"data": [FILE], "first_id": "file-abc123", "last_id": "file-abc123", "has_more": True}
+    second = {**FILE, "id": "file-def456"}
+    last = {
+        "data": [second],
+        "first_id": "file-def456",
+        "last_id": "file-def456",
+        "has_more": False,
+    }
+    fault_server.script(respond(200, first), respond(200, last))
+    files = fault_client.files.iterate(limit=1, purpose="assistants")
+    assert fault_server.requests == []
+    assert (await anext(files)).id == "file-abc123"
+    assert len(fault_server.requests) == 1
+    assert [f.id async for f in files] == ["file-def456"]
+    assert [r.query for r in fault_server.requests] == [
+        {"limit": "1", "purpose": "assistants"},
+        {"limit": "1", "purpose": "assistants", "after": "file-abc123"},
+    ]
+
+
+async def test_a_borrowed_session_stays_open(fault_server: FaultServer) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with af.AsyncClient(**client_options(fault_server, session=session)) as client:
+            await client.files.retrieve("file-1")
+        assert not session.closed
+        async with session.get(fault_server.url + "/still-usable") as response:
+            assert response.status == 200
+
+
+async def test_fire_and_forget_tasks_are_kept_alive(fault_server: FaultServer) -> None:
+    fault_server.script(slow(0.1))
+    done = asyncio.Event()
+    results: list[af.Result] = []
+
+    def on_terminate(result: af.Result) -> None:
+        results.append(result)
+        done.set()
+
+    async with af.AsyncClient(**client_options(fault_server)) as client:
+        client.files.retrieve("file-1", on_terminate=on_terminate)
+        gc.collect()
+        await asyncio.wait_for(done.wait(), 5)
+    assert results[0].success
+
+
+async def test_result_objects_of_each_call(
+    fault_server: FaultServer, fault_client: af.AsyncClient
+) -> None:
+    delivered: list[af.Result] = []
+    deleted = {"id": "file-1", "object": "file", "deleted": True}
+    fault_server.script(respond(200, deleted, headers={"x-request-id": "req_7"}))
+    await fault_client.files.delete("file-1", on_response=delivered.append)
+    await asyncio.sleep(0.01)
+    result = delivered[0]
+    assert isinstance(result, af.FileDeletedResult)
+    assert result.deleted == af.FileDeleted(id="file-1", deleted=True)
+    assert result.request_id == "req_7"

@@ -1,0 +1,219 @@
+"""The error tree: every status class with the server's fields, timeouts, network failures."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import pathlib
+import socket
+
+import aiohttp
+import pytest
+from faults import API_KEY, FaultServer, client_options, respond, slow, stall, stream
+
+import aikit_files as af
+
+pytestmark = pytest.mark.anyio
+
+OPENAI_ERROR = {
+    "error": {
+        "message": "Something is wrong.",
+        "type": "invalid_request_error",
+        "param": "purpose",
+        "code": "bad_thing",
+    }
+}
+
+
+def assert_ours(error: BaseException) -> None:
+    """An error of ours, whatever failed under it; aiohttp's only as its cause."""
+    assert isinstance(error, af.AIKitError)
+    assert not isinstance(error, aiohttp.ClientError)
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, af.BadRequestError),
+        (401, af.AuthenticationError),
+        (403, af.PermissionDeniedError),
+        (404, af.NotFoundError),
+        (409, af.ConflictError),
+        (413, af.RequestTooLargeError),
+        (415, af.APIStatusError),
+        (422, af.UnprocessableEntityError),
+        (429, af.RateLimitError),
+        (500, af.InternalServerError),
+        (503, af.InternalServerError),
+    ],
+)
+async def test_status_errors_carry_the_server_fields(
+    fault_server: FaultServer, status: int, cls: type[af.APIStatusError]
+) -> None:
+    fault_server.script(respond(status, OPENAI_ERROR, headers={"x-request-id": "req_42"}))
+    async with af.AsyncClient(**client_options(fault_server, max_retries=0)) as client:
+        with pytest.raises(af.APIStatusError) as caught:
+            await client.files.create(b"x", "assistants")
+    error = caught.value
+    assert type(error) is cls
+    assert error.status_code == status
+    assert error.message == "Something is wrong."
+    assert (error.type, error.param, error.code) == (
+        "invalid_request_error",
+        "purpose",
+        "bad_thing",
+    )
+    assert error.request_id == "req_42"
+    assert error.body == OPENAI_ERROR["error"]
+    assert error.headers["x-request-id"] == "req_42"
+
+
+async def test_azure_requests_and_errors(fault_server: FaultServer) -> None:
+    fault_server.script(
+        respond(404, {"error": {"code": "fileNotFound", "message": "File not found."}})
+    )
+    async with af.AsyncClient(
+        "az-key", base_url=fault_server.url, provider="azure", api_version="2024-06-01"
+    ) as client:
+        with pytest.raises(af.NotFoundError) as caught:
+            await client.files.retrieve("file-1")
+    assert (caught.value.code, caught.value.message) == ("fileNotFound", "File not found.")
+    request = fault_server.requests[0]
+    assert request.path == "/openai/files/file-1"
+    assert request.query == {"api-version": "2024-06-01"}
+    assert request.headers["api-key"] == "az-key"
+    assert "Authorization" not in request.headers
+
+
+async def test_non_json_success_body(
+    fault_server: FaultServer, fault_client: af.AsyncClient
+) -> None:
+    fault_server.script(respond(200, body=b"<html>proxy page</html>"))
+    with pytest.raises(af.APIError, match="not JSON") as caught:
+        await fault_client.files.retrieve("file-1")
+    assert not isinstance(caught.value, af.APIConnectionError | af.APIStatusError)
+
+
+async def test_connection_refused_is_a_connection_error_not_a_timeout() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with af.AsyncClient(API_KEY, base_url=f"http://127.0.0.1:{port}/v1", max_retries=0) as c:
+        with pytest.raises(af.APIConnectionError) as caught:
+            await c.files.list()
+    assert_ours(caught.value)
+    assert not isinstance(caught.value, af.APITimeoutError)
+    assert isinstance(caught.value.__cause__, aiohttp.ClientConnectorError)
+
+
+async def test_stalled_upload_hits_the_write_timeout(fault_server: FaultServer) -> None:
+    fault_server.script(stall())
+    options = client_options(fault_server, timeout=af.Timeout(write=0.3), max_retries=0)
+    async with af.AsyncClient(**options) as client:
+        with pytest.raises(af.APITimeoutError, match="write timeout") as caught:
+            await client.files.create(bytes(64 * 1024 * 1024), "assistants")
+    assert_ours(caught.value)
+    assert isinstance(caught.value.__cause__, TimeoutError)
+
+
+async def test_slow_answer_hits_the_read_timeout(fault_server: FaultServer) -> None:
+    fault_server.script(slow(5.0))
+    options = client_options(fault_server, timeout=0.2, max_retries=0)
+    async with af.AsyncClient(**options) as client:
+        with pytest.raises(af.APITimeoutError, match="read timeout") as caught:
+            await client.files.retrieve("file-1")
+    assert isinstance(caught.value.__cause__, aiohttp.SocketTimeoutError)
+
+
+async def test_total_deadline_covers_retries(fault_server: FaultServer) -> None:
+    fault_server.script(*[respond(500, {}, headers={"retry-after-ms": "100"})] * 20)
+    options = client_options(fault_server, timeout=af.Timeout(total=0.35), max_retries=10)
+    async with af.AsyncClient(**options) as client:
+        with pytest.raises(af.APIError):
+            await client.files.retrieve("file-1")
+    # Three or four attempts fit in the deadline; ten would not.
+    assert 2 <= len(fault_server.requests) <= 4
+
+
+async def test_total_deadline_during_an_attempt(fault_server: FaultServer) -> None:
+    fault_server.script(slow(5.0))
+    async with af.AsyncClient(**client_options(fault_server)) as client:
+        with pytest.raises(af.APITimeoutError, match="total time limit"):
+            await client.files.retrieve("file-1", timeout=af.Timeout(total=0.2))
+
+
+async def test_cut_download_leaves_nothing(
+    fault_server: FaultServer, fault_client: af.AsyncClient, tmp_path: pathlib.Path
+) -> None:
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"previous")
+    fault_server.script(stream(os.urandom(2 * 1024 * 1024), cut_after=1024 * 1024))
+    with pytest.raises(af.APIConnectionError, match="cut short") as caught:
+        await fault_client.files.download("file-1", target, max_retries=0)
+    assert_ours(caught.value)
+    assert os.listdir(tmp_path) == [target.name]
+    assert target.read_bytes() == b"previous"
+
+
+async def test_cancelled_download_leaves_nothing(
+    fault_server: FaultServer, fault_client: af.AsyncClient, tmp_path: pathlib.Path
+) -> None:
+    fault_server.script(stream(os.urandom(2 * 1024 * 1024), cut_after=1024 * 1024, pause=30))
+    receiving = asyncio.Event()
+    task = fault_client.files.download(
+        "file-1", tmp_path / "out.bin", on_progress=lambda *_: receiving.set()
+    )
+    await receiving.wait()
+    assert len(os.listdir(tmp_path)) == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert os.listdir(tmp_path) == []
+
+
+class ShrinkingFile:
+    """A seekable file that claims more bytes than it yields: a file cut while uploading."""
+
+    def __init__(self) -> None:
+        self._position = 0
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self._position = 1000 if whence == io.SEEK_END else offset
+        return self._position
+
+    def read(self, size: int = -1) -> bytes:
+        data = b"x" * 10 if self._position == 0 else b""
+        self._position += len(data)
+        return data
+
+
+class BrokenFile:
+    """A file object whose reads fail."""
+
+    def read(self, size: int = -1) -> bytes:
+        raise OSError(5, "Input/output error")
+
+
+async def test_a_file_that_shrinks_fails_and_is_not_retried(
+    fault_server: FaultServer, fault_client: af.AsyncClient
+) -> None:
+    with pytest.raises(af.AIKitError, match="changed during the upload") as caught:
+        await fault_client.files.create(ShrinkingFile(), "assistants")
+    assert not isinstance(caught.value, af.APIError)
+    assert len(fault_server.requests) == 1
+
+
+async def test_a_failing_read_is_reported_and_not_retried(
+    fault_server: FaultServer, fault_client: af.AsyncClient
+) -> None:
+    with pytest.raises(af.AIKitError, match="reading the file to upload failed") as caught:
+        await fault_client.files.create(BrokenFile(), "assistants")
+    assert isinstance(caught.value.__cause__, OSError)
+    assert len(fault_server.requests) == 1

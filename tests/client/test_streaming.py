@@ -1,0 +1,105 @@
+"""Streaming with constant memory and a responsive event loop, whatever the file's size."""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+import tracemalloc
+from collections.abc import Iterator
+
+import pytest
+from faults import FaultServer, client_options
+
+import aikit_files as af
+from aikit_files.server import ServerThread
+
+pytestmark = pytest.mark.anyio
+
+MiB = 1024 * 1024
+
+
+def sparse_file(path: pathlib.Path, size: int) -> pathlib.Path:
+    """A file of ``size`` zero bytes that takes no disk space."""
+    with path.open("wb") as file:
+        file.truncate(size)
+    return path
+
+
+class Heartbeat:
+    """A task that ticks every few milliseconds and records how late each tick was."""
+
+    def __init__(self, period: float = 0.005) -> None:
+        self.period = period
+        self.worst = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _beat(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            expected = loop.time() + self.period
+            await asyncio.sleep(self.period)
+            self.worst = max(self.worst, loop.time() - expected)
+
+    def __enter__(self) -> Heartbeat:
+        self._task = asyncio.get_running_loop().create_task(self._beat())
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
+async def test_the_loop_never_stalls_during_a_64_mib_upload(
+    local_server: ServerThread, tmp_path: pathlib.Path
+) -> None:
+    path = sparse_file(tmp_path / "big.bin", 64 * MiB)
+    async with af.AsyncClient(local_server.api_key, base_url=local_server.openai_base_url) as c:
+        with Heartbeat() as heartbeat:
+            created = await c.files.create(path, "assistants")
+    assert created.bytes == 64 * MiB
+    assert heartbeat.worst < 0.050, f"the event loop stalled for {heartbeat.worst * 1000:.1f} ms"
+
+
+@pytest.fixture
+def traced() -> Iterator[None]:
+    tracemalloc.start()
+    try:
+        yield
+    finally:
+        tracemalloc.stop()
+
+
+async def peak_of_upload(server: FaultServer, path: pathlib.Path) -> int:
+    async with af.AsyncClient(**client_options(server)) as client:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        await client.files.create(path, "assistants")
+        return tracemalloc.get_traced_memory()[1] - before
+
+
+@pytest.mark.usefixtures("traced")
+async def test_upload_memory_does_not_grow_with_the_file(
+    fault_server: FaultServer, tmp_path: pathlib.Path
+) -> None:
+    small = await peak_of_upload(fault_server, sparse_file(tmp_path / "s.bin", 8 * MiB))
+    large = await peak_of_upload(fault_server, sparse_file(tmp_path / "l.bin", 128 * MiB))
+    assert fault_server.requests[-1].size > 128 * MiB
+    # NOTE: the fault server runs in this process and keeps 1 MiB of each body; it counts too.
+    # A few chunks in flight, the same for 8 and 128 MiB: never the file.
+    for peak in (small, large):
+        assert peak < 8 * MiB, f"peaks {small / MiB:.1f} MiB then {large / MiB:.1f} MiB"
+
+
+@pytest.mark.usefixtures("traced")
+async def test_download_memory_does_not_grow_with_the_file(
+    local_server: ServerThread, tmp_path: pathlib.Path
+) -> None:
+    path = sparse_file(tmp_path / "big.bin", 64 * MiB)
+    async with af.AsyncClient(local_server.api_key, base_url=local_server.openai_base_url) as c:
+        created = await c.files.create(path, "assistants")
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        target = await c.files.download(created.id, tmp_path / "copy.bin")
+        peak = tracemalloc.get_traced_memory()[1] - before
+    assert target.stat().st_size == 64 * MiB
+    assert peak < 8 * MiB, f"peak {peak / MiB:.1f} MiB"
