@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Final
 
 import attrs
-from aiohttp import StreamReader, web
+from aiohttp import ClientPayloadError, StreamReader, web
 
 from ._errors import bad_request
 
@@ -233,7 +233,10 @@ class FormReader:
 
     async def _next_event(self) -> Event:
         while not self._events:
-            data = await self._stream.readany()
+            try:
+                data = await self._stream.readany()
+            except (ClientPayloadError, ConnectionError):
+                raise bad_request("The request body ended before it was complete.") from None
             try:
                 self._events.extend(self._parser.feed(data) if data else self._parser.close())
             except MultipartError as error:
