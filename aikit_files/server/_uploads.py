@@ -226,14 +226,14 @@ class Uploads:
         """
         self.check_pending(upload)
         record = upload.record
-        part_ids: list[str] = []
+        part_ids: dict[str, None] = {}  # ordered, and quick to search
         for raw in raw_ids:
             part_id = part_id_of(raw)
             if part_id is None or part_id not in upload.parts:
                 raise bad_request(f"Upload {record.id} has no Part {raw!r}.", "part_ids")
             if part_id in part_ids:
                 raise bad_request(f"The Part {raw!r} is listed twice.", "part_ids")
-            part_ids.append(part_id)
+            part_ids[part_id] = None
         total = sum(upload.parts[part_id] for part_id in part_ids)
         if total != record.bytes:
             raise bad_request(

@@ -537,3 +537,76 @@ async def test_bad_imports(
         assert response.status == 400
         check_envelope("azure", 400, await response.json(), param)
     assert disk(data_dir) == before
+
+
+@pytest.fixture
+def upload_with_a_part(client: openai.OpenAI) -> tuple[str, str]:
+    upload = client.uploads.create(
+        bytes=6, filename="a.txt", mime_type="text/plain", purpose="assistants"
+    )
+    return upload.id, client.uploads.parts.create(upload.id, data=b"abc").id
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("name", "body", "param"),
+    [
+        ("no data", form(("other", None, b"x")), "other"),
+        ("empty form", form(), "data"),
+        ("data twice", form(("data", "d", b"x"), ("data", "d", b"y")), "data"),
+    ],
+)
+async def test_bad_parts(
+    name: str,
+    body: bytes,
+    param: str,
+    upload_with_a_part: tuple[str, str],
+    server: ServerThread,
+    session: aiohttp.ClientSession,
+    data_dir: pathlib.Path,
+) -> None:
+    before = disk(data_dir)
+    async with session.post(
+        url(server, "openai", f"/uploads/{upload_with_a_part[0]}/parts"),
+        data=body,
+        headers={**MULTIPART, **auth("openai")},
+    ) as response:
+        assert response.status == 400
+        check_envelope("openai", 400, await response.json(), param)
+    assert disk(data_dir) == before
+
+
+def test_a_part_listed_twice_or_too_few_bytes(
+    upload_with_a_part: tuple[str, str], client: openai.OpenAI, data_dir: pathlib.Path
+) -> None:
+    upload_id, part_id = upload_with_a_part
+    before = disk(data_dir)
+    for part_ids in ([part_id, part_id], [part_id]):
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.uploads.complete(upload_id, part_ids=part_ids)
+        assert refused.value.param == "part_ids"
+    assert disk(data_dir) == before
+
+
+@pytest.mark.anyio
+async def test_expect_100_continue_is_answered_once_the_request_is_acceptable(
+    server: ServerThread,
+) -> None:
+    body = form(PURPOSE, FILE)
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    try:
+        writer.write(
+            (
+                "POST /v1/files HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: Bearer {API_KEY}\r\n"
+                f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+                f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
+            ).encode()
+        )
+        assert await reader.readuntil(b"\r\n\r\n") == b"HTTP/1.1 100 Continue\r\n\r\n"
+        writer.write(body)
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 OK")
+    finally:
+        writer.close()
+        await writer.wait_closed()
