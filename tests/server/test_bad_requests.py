@@ -171,6 +171,9 @@ CASES: dict[str, Case] = {
     "unknown route": Case("GET", "/models", 404),
     "wrong method": Case("PUT", "/files", 405),
     "upload: not JSON": Case("POST", "/uploads", 400, None, b"{", {}),
+    "upload: JSON body over 1 MiB": Case(
+        "POST", "/uploads", 413, None, b'{"filename": "' + b"a" * 2 * 1024 * 1024 + b'"}', {}
+    ),
     "upload: not an object": Case("POST", "/uploads", 400, None, b"[]", {}),
     "upload: unknown key": Case(
         "POST",
@@ -309,7 +312,7 @@ async def test_bad_request(
     async with session.request(
         case.method,
         url(server, flavour, case.path).update_query(query),
-        data=case.body,
+        data=None if case.body is None else io.BytesIO(case.body),
         headers={**case.headers, **auth(flavour)},
     ) as response:
         assert response.status == case.status
