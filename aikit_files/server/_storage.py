@@ -234,14 +234,14 @@ class Store:
 
     @contextlib.asynccontextmanager
     async def receive(self) -> AsyncIterator[TempFile]:
-        """A new temporary file, removed on exit unless ``add`` has taken it."""
+        """A new temporary file, removed on exit unless it was moved into place meanwhile."""
         path = self.tmp_dir / f"{secrets.token_hex(16)}.part"
         handle = await asyncio.to_thread(open, path, "xb")
         temp = TempFile(path, handle)
         try:
             yield temp
         finally:
-            # After a successful add the path no longer exists: discarding is then a no-op.
+            # Once moved into place the path no longer exists: discarding is then a no-op.
             await asyncio.to_thread(temp.discard)
 
     def new_record_id(self, created_at: int) -> str:
