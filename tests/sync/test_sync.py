@@ -19,7 +19,6 @@ import pytest
 import aikit_files as af
 from aikit_files.server import ServerThread
 
-
 T = TypeVar("T")
 
 
