@@ -41,7 +41,7 @@ from ._http import (
     receive_part,
     start_body,
 )
-from ._ids import FILE_ID
+from ._ids import FILE_ID, new_request_id
 from ._multipart import FormReader
 from ._rules import (
     Settings,
@@ -359,11 +359,17 @@ def create_app(
         processor=Processor(store, settings),
     )
     app.cleanup_ctx.append(_lifetime)
+    app.on_response_prepare.append(_stamp_request_id)
     app.router.add_route("POST", "/openai/files/import", import_file, expect_handler=defer_continue)
     for prefix in ("/v1", "/openai"):
         for method, path, handler in _ROUTES:
             app.router.add_route(method, prefix + path, handler, expect_handler=defer_continue)
     return app
+
+
+async def _stamp_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """Gives every answer, errors included, an ``x-request-id``, as the real API does."""
+    response.headers["x-request-id"] = new_request_id()
 
 
 async def _lifetime(app: web.Application) -> AsyncIterator[None]:

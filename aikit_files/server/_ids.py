@@ -32,6 +32,11 @@ def file_sequence(file_id: str) -> int:
     return int(file_id[_SEQUENCE], 16)
 
 
+def new_request_id() -> str:
+    """A fresh id for a response's ``x-request-id`` header, as OpenAI sends on every answer."""
+    return f"req_{secrets.token_hex(16)}"
+
+
 def new_upload_id() -> str:
     """A new, random Upload id."""
     return f"upload_{secrets.token_hex(16)}"

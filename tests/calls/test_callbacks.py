@@ -77,6 +77,8 @@ async def test_success_goes_to_on_response_then_on_terminate(local_server: Serve
     assert result.file is not None
     assert result.file.filename == "a.jsonl"
     assert result.headers
+    assert result.request_id is not None
+    assert result.request_id.startswith("req_")
 
 
 async def test_http_error_goes_to_on_error_then_on_terminate(local_server: ServerThread) -> None:
@@ -94,6 +96,8 @@ async def test_http_error_goes_to_on_error_then_on_terminate(local_server: Serve
     assert error.status == 404
     assert error.message
     assert isinstance(result.exception, af.NotFoundError)
+    assert result.request_id is not None
+    assert result.request_id == result.exception.request_id
 
 
 def _free_port() -> int:

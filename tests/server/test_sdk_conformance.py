@@ -115,6 +115,16 @@ def test_content_and_delete(sdk: openai.OpenAI, jsonl: pathlib.Path) -> None:
             call(created.id)
 
 
+def test_every_answer_has_a_request_id(sdk: openai.OpenAI, jsonl: pathlib.Path) -> None:
+    created = sdk.files.create(file=jsonl, purpose="fine-tune")
+    assert created._request_id is not None
+    assert created._request_id.startswith("req_")
+    with pytest.raises(openai.NotFoundError) as missing:
+        sdk.files.retrieve("file-0123")
+    assert missing.value.request_id is not None
+    assert missing.value.request_id != created._request_id
+
+
 def test_exceptions(sdk: openai.OpenAI, server: ServerThread, jsonl: pathlib.Path) -> None:
     with pytest.raises(openai.NotFoundError):
         sdk.files.retrieve("file-0123")
