@@ -93,19 +93,20 @@ class FileParameters(Parameters):
                     "expires_after must be an ExpiresAfter (or a mapping with anchor and seconds), "
                     f"not {type(self.expires_after).__name__}"
                 )
-        for name in ("filename", "content_type"):
-            value = getattr(self, name)
-            if value is None:
-                continue
-            if not isinstance(value, str):
-                raise InvalidArgumentTypeError(
-                    f"{name} must be a string, not {type(value).__name__}"
-                )
-            if not value or any(c in value for c in "\r\n\0"):
-                raise InvalidArgumentError(
-                    f"{name} must be non-empty and on one line, got {value!r}"
-                )
+        _check_text(self, "filename", "content_type")
         _check_on_progress(self.on_progress)
+
+
+def _check_text(parameters: Parameters, *names: str) -> None:
+    """Checks that each named field is None or a non-empty string on one line."""
+    for name in names:
+        value = getattr(parameters, name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise InvalidArgumentTypeError(f"{name} must be a string, not {type(value).__name__}")
+        if not value or any(c in value for c in "\r\n\0"):
+            raise InvalidArgumentError(f"{name} must be non-empty and on one line, got {value!r}")
 
 
 def _check_on_progress(value: object) -> None:
@@ -161,16 +162,7 @@ class FileListParameters(Parameters):
                 )
         if self.order is not None and self.order not in ("asc", "desc"):
             raise InvalidArgumentError(f"order must be 'asc' or 'desc', got {self.order!r}")
-        for name in ("purpose", "after"):
-            value = getattr(self, name)
-            if value is None:
-                continue
-            if not isinstance(value, str):
-                raise InvalidArgumentTypeError(
-                    f"{name} must be a string, not {type(value).__name__}"
-                )
-            if not value:
-                raise InvalidArgumentError(f"{name} must not be empty")
+        _check_text(self, "purpose", "after")
 
     def query(self) -> dict[str, str]:
         """The query string of ``GET /files`` for these parameters."""
