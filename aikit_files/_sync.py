@@ -19,7 +19,7 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import aiohttp
 import anyio
@@ -30,8 +30,8 @@ from ._client import AsyncClient
 from ._config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Timeout
 from ._exceptions import AIKitError, InvalidArgumentError
 from ._files import AsyncFilesAPI, ParametersArg
-from ._models import FileDeleted, FileList, OpenAIFile, Result
-from ._params import DownloadParameters, FileListParameters, Parameters
+from ._models import ExpiresAfter, FileDeleted, FileList, OpenAIFile, Result
+from ._params import DownloadParameters, FileListParameters, Parameters, ProgressCallback
 from ._protocol.sources import UploadFile
 
 T = TypeVar("T")
@@ -74,7 +74,11 @@ async def _await_call(start: Callable[[], asyncio.Task[T]]) -> T:
 
 
 class FilesAPI:
-    """The Files API for scripts: the methods of ``AsyncFilesAPI``, blocking or with a Future."""
+    """The Files API for scripts: the methods of ``AsyncFilesAPI``, blocking or with a Future.
+
+    Each method is typed twice: with no ``parameters`` object and no callback it blocks and
+    returns the value; otherwise it returns the value, or a Future when a callback is given.
+    """
 
     def __init__(self, files: AsyncFilesAPI, portal: anyio.from_thread.BlockingPortal):
         self._files = files
@@ -111,6 +115,31 @@ class FilesAPI:
         future: concurrent.futures.Future[T] = self._run(_future_of, start)
         return future
 
+    @overload
+    def create(
+        self,
+        file: UploadFile,
+        purpose: str,
+        parameters: None = None,
+        *,
+        expires_after: ExpiresAfter | Mapping[str, Any] | None = ...,
+        filename: str | None = ...,
+        content_type: str | None = ...,
+        on_progress: ProgressCallback | None = ...,
+        timeout: float | Timeout | None = ...,
+        max_retries: int | None = ...,
+        extra_headers: Mapping[str, str] | None = ...,
+    ) -> OpenAIFile: ...
+
+    @overload
+    def create(
+        self,
+        file: UploadFile,
+        purpose: str,
+        parameters: ParametersArg = None,
+        **options: Any,
+    ) -> OpenAIFile | concurrent.futures.Future[OpenAIFile]: ...
+
     def create(
         self,
         file: UploadFile,
@@ -121,6 +150,25 @@ class FilesAPI:
         """Uploads a file; see ``AsyncFilesAPI.create``."""
         return self._call(self._files.create, file, purpose, parameters=parameters, options=options)
 
+    @overload
+    def retrieve(
+        self,
+        file_id: str,
+        parameters: None = None,
+        *,
+        timeout: float | Timeout | None = ...,
+        max_retries: int | None = ...,
+        extra_headers: Mapping[str, str] | None = ...,
+    ) -> OpenAIFile: ...
+
+    @overload
+    def retrieve(
+        self,
+        file_id: str,
+        parameters: ParametersArg = None,
+        **options: Any,
+    ) -> OpenAIFile | concurrent.futures.Future[OpenAIFile]: ...
+
     def retrieve(
         self,
         file_id: str,
@@ -129,6 +177,27 @@ class FilesAPI:
     ) -> OpenAIFile | concurrent.futures.Future[OpenAIFile]:
         """Returns a file's metadata; see ``AsyncFilesAPI.retrieve``."""
         return self._call(self._files.retrieve, file_id, parameters=parameters, options=options)
+
+    @overload
+    def list(
+        self,
+        parameters: None = None,
+        *,
+        purpose: str | None = ...,
+        limit: int | None = ...,
+        order: str | None = ...,
+        after: str | None = ...,
+        timeout: float | Timeout | None = ...,
+        max_retries: int | None = ...,
+        extra_headers: Mapping[str, str] | None = ...,
+    ) -> FileList: ...
+
+    @overload
+    def list(
+        self,
+        parameters: FileListParameters | Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> FileList | concurrent.futures.Future[FileList]: ...
 
     def list(
         self,
@@ -147,6 +216,25 @@ class FilesAPI:
         pages = self._run(functools.partial(self._files.iterate, parameters, **options))
         return _iterate(self._portal, pages)
 
+    @overload
+    def delete(
+        self,
+        file_id: str,
+        parameters: None = None,
+        *,
+        timeout: float | Timeout | None = ...,
+        max_retries: int | None = ...,
+        extra_headers: Mapping[str, str] | None = ...,
+    ) -> FileDeleted: ...
+
+    @overload
+    def delete(
+        self,
+        file_id: str,
+        parameters: ParametersArg = None,
+        **options: Any,
+    ) -> FileDeleted | concurrent.futures.Future[FileDeleted]: ...
+
     def delete(
         self,
         file_id: str,
@@ -156,6 +244,25 @@ class FilesAPI:
         """Deletes a file; see ``AsyncFilesAPI.delete``."""
         return self._call(self._files.delete, file_id, parameters=parameters, options=options)
 
+    @overload
+    def content(
+        self,
+        file_id: str,
+        parameters: None = None,
+        *,
+        timeout: float | Timeout | None = ...,
+        max_retries: int | None = ...,
+        extra_headers: Mapping[str, str] | None = ...,
+    ) -> bytes: ...
+
+    @overload
+    def content(
+        self,
+        file_id: str,
+        parameters: ParametersArg = None,
+        **options: Any,
+    ) -> bytes | concurrent.futures.Future[bytes]: ...
+
     def content(
         self,
         file_id: str,
@@ -164,6 +271,28 @@ class FilesAPI:
     ) -> bytes | concurrent.futures.Future[bytes]:
         """Returns a file's content; see ``AsyncFilesAPI.content``."""
         return self._call(self._files.content, file_id, parameters=parameters, options=options)
+
+    @overload
+    def download(
+        self,
+        file_id: str,
+        destination: str | os.PathLike[str],
+        parameters: None = None,
+        *,
+        on_progress: ProgressCallback | None = ...,
+        timeout: float | Timeout | None = ...,
+        max_retries: int | None = ...,
+        extra_headers: Mapping[str, str] | None = ...,
+    ) -> pathlib.Path: ...
+
+    @overload
+    def download(
+        self,
+        file_id: str,
+        destination: str | os.PathLike[str],
+        parameters: DownloadParameters | Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> pathlib.Path | concurrent.futures.Future[pathlib.Path]: ...
 
     def download(
         self,
@@ -176,6 +305,30 @@ class FilesAPI:
         return self._call(
             self._files.download, file_id, destination, parameters=parameters, options=options
         )
+
+    @overload
+    def wait_for_processing(
+        self,
+        file_id: str,
+        parameters: None = None,
+        *,
+        poll_interval: float = ...,
+        max_wait: float = ...,
+        timeout: float | Timeout | None = ...,
+        max_retries: int | None = ...,
+        extra_headers: Mapping[str, str] | None = ...,
+    ) -> OpenAIFile: ...
+
+    @overload
+    def wait_for_processing(
+        self,
+        file_id: str,
+        parameters: ParametersArg = None,
+        *,
+        poll_interval: float = ...,
+        max_wait: float = ...,
+        **options: Any,
+    ) -> OpenAIFile | concurrent.futures.Future[OpenAIFile]: ...
 
     def wait_for_processing(
         self,

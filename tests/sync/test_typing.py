@@ -1,0 +1,62 @@
+"""The sync wrapper's overloads: what a type checker infers, and that they list every option.
+
+``check_inferred_types`` is never run: mypy (part of ``make test``) checks its ``assert_type``s.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import inspect
+import pathlib
+import typing
+from typing import assert_type
+
+import attrs
+import pytest
+
+import aikit_files as af
+
+CALLBACKS = {"on_terminate", "on_response", "on_error"}
+
+
+def check_inferred_types(client: af.Client, path: pathlib.Path) -> None:
+    files = client.files
+    assert_type(files.create(path, "assistants", filename="a.txt"), af.OpenAIFile)
+    assert_type(files.retrieve("file-1", timeout=5), af.OpenAIFile)
+    assert_type(files.list(limit=5, order="asc"), af.FileList)
+    assert_type(files.delete("file-1"), af.FileDeleted)
+    assert_type(files.content("file-1"), bytes)
+    assert_type(files.download("file-1", path), pathlib.Path)
+    assert_type(files.wait_for_processing("file-1", poll_interval=0.5), af.OpenAIFile)
+    assert_type(
+        files.retrieve("file-1", on_terminate=print),
+        af.OpenAIFile | concurrent.futures.Future[af.OpenAIFile],
+    )
+    assert_type(
+        files.list(af.FileListParameters(limit=5)),
+        af.FileList | concurrent.futures.Future[af.FileList],
+    )
+
+
+OPTIONS_OF = {
+    "create": af.FileParameters,
+    "retrieve": af.Parameters,
+    "list": af.FileListParameters,
+    "delete": af.Parameters,
+    "content": af.Parameters,
+    "download": af.DownloadParameters,
+    "wait_for_processing": af.Parameters,
+}
+
+
+@pytest.mark.parametrize(("name", "parameters_cls"), OPTIONS_OF.items())
+def test_blocking_overload_lists_every_option_but_callbacks(
+    name: str, parameters_cls: type[af.Parameters]
+) -> None:
+    blocking, _ = typing.get_overloads(getattr(af.FilesAPI, name))
+    keywords = {
+        p.name
+        for p in inspect.signature(blocking).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    } - {"poll_interval", "max_wait"}
+    assert keywords == {f.name for f in attrs.fields(parameters_cls)} - CALLBACKS
