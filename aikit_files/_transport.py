@@ -41,6 +41,11 @@ T = TypeVar("T")
 #: Bytes read from a file (or written to one) per step: big enough that the hop to a worker
 #: thread is a small cost, small enough that a few of them in flight stay a few MiB.
 CHUNK_SIZE = MiB
+#: Bytes handed to the socket per write. On Python 3.11 the transport keeps unsent bytes in one
+#: buffer that it shifts after every partial send, so a write far larger than what the socket
+#: takes at once costs copying that grows with its square; measured on loopback, 128 KiB writes
+#: cost the least CPU (1 MiB ones a third more).
+WRITE_SIZE = 128 * 1024
 #: How much of an error response is read: error bodies are small; a huge one is cut.
 ERROR_BODY_LIMIT = MiB
 #: How much a response may buffer before aiohttp stops reading from the socket.
@@ -122,15 +127,18 @@ async def _read_source(
     elif source.kind is SourceKind.PATH:
         file: IO[bytes] = await loop.run_in_executor(None, open, source.value, "rb", 0)
         try:
-            async for chunk in _read_file(file, source.size):
-                yield chunk
+            # NOTE: closed explicitly, so that its read in flight ends before the file closes.
+            async with contextlib.aclosing(_read_file(file, source.size)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
         finally:
             await loop.run_in_executor(None, file.close)
     else:
         if source.seekable:
             await loop.run_in_executor(None, source.value.seek, source.start)
-        async for chunk in _read_file(source.value, source.size):
-            yield chunk
+        async with contextlib.aclosing(_read_file(source.value, source.size)) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
 
 class UploadBody:
@@ -209,9 +217,11 @@ class _FormPayload(aiohttp.Payload):
     async def _send(
         self, writer: AbstractStreamWriter, data: bytes | bytearray | memoryview
     ) -> None:
+        view = memoryview(data)
         try:
-            async with asyncio.timeout(self._write_timeout):
-                await writer.write(data)
+            for offset in range(0, len(view), WRITE_SIZE):
+                async with asyncio.timeout(self._write_timeout):
+                    await writer.write(view[offset : offset + WRITE_SIZE])
         except TimeoutError as exc:
             raise APITimeoutError(
                 f"the server accepted no request body bytes for {self._write_timeout} s "
@@ -289,7 +299,8 @@ def file_writer(
     async def read(response: aiohttp.ClientResponse) -> pathlib.Path:
         loop = asyncio.get_running_loop()
         total = response.content_length
-        temporary = destination.with_name(f".{destination.name}.{secrets.token_hex(4)}.part")
+        # The name is cut so that the temporary name stays within the 255 bytes of a file name.
+        temporary = destination.with_name(f".{destination.name[:200]}.{secrets.token_hex(4)}.part")
         file = await loop.run_in_executor(None, _create, temporary)
         pending: asyncio.Future[None] | None = None
         try:
@@ -407,11 +418,16 @@ class Transport:
             AIKitError: the upload's source could not be read.
         """
         settings = self._settings(params)
+        deadline = asyncio.timeout(settings.timeout.total)
         try:
-            async with asyncio.timeout(settings.timeout.total):
-                return await self._attempts(spec, params, settings, state, read, body)
+            async with deadline:
+                return await self._attempts(
+                    spec, params, settings, state, read, body, deadline.when()
+                )
         except TimeoutError as exc:
-            # NOTE: only the deadline gets here: each attempt turns its own timeouts into ours.
+            # NOTE: each attempt turns its own timeouts into ours; this is the deadline's.
+            if not deadline.expired():
+                raise
             raise APITimeoutError(
                 f"the call took more than its total time limit of {settings.timeout.total} s"
             ) from exc
@@ -424,11 +440,11 @@ class Transport:
         state: CallState,
         read: ResponseReader[T],
         body: UploadBody | None,
+        deadline: float | None,
     ) -> T:
         session = self._client_session()
         loop = asyncio.get_running_loop()
         timeout = settings.timeout
-        deadline = None if timeout.total is None else loop.time() + timeout.total
         client_timeout = aiohttp.ClientTimeout(
             total=None, connect=None, sock_connect=timeout.connect, sock_read=timeout.read
         )

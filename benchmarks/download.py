@@ -1,0 +1,97 @@
+"""Download benchmark: one file from the local server to disk by aikit_files, curl and the SDK.
+
+Over plain HTTP and over TLS, in alternating rounds (the order rotates each round), each client
+in a process of its own, writing the file to local disk: the median transfer time (inside the
+process for Python clients, the whole process for curl), the whole-process time, the peak RSS,
+and the longest event-loop stall of the async clients. The official SDK runs twice: its
+documented ``files.content()`` (then ``write_to_file``) and its streaming response.
+
+    .venv/bin/python benchmarks/download.py [--size-mib 512] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import tempfile
+
+from _common import (
+    MiB,
+    Sample,
+    Server,
+    make_file,
+    python_client,
+    report,
+    run_process,
+    running_server,
+)
+
+CLIENTS = {
+    "aikit_files download()": "aikit-download",
+    "curl -o": "curl",
+    "openai content().write_to_file": "openai-download-content",
+    "openai streaming stream_to_file": "openai-download-streaming",
+}
+
+
+def download_once(
+    server: Server, client: str, file_id: str, destination: pathlib.Path, size: int
+) -> Sample:
+    """Runs one download by ``client``, checks the file on disk, then removes it."""
+    if client == "curl":
+        url = f"{server.base_url}/files/{file_id}/content"
+        sample = run_process(server.curl("-o", str(destination), url))
+    else:
+        command = python_client(client, server.base_url, file_id, str(destination))
+        sample = run_process(command, server.client_env())
+    if destination.stat().st_size != size:
+        raise RuntimeError(f"{client}: wrote {destination.stat().st_size} bytes, not {size}")
+    os.unlink(destination)
+    return sample
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=512)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--plain-only", action="store_true", help="skip the TLS runs")
+    parser.add_argument(
+        "--only", nargs="+", metavar="WORD", help="run only the clients whose name has a WORD"
+    )
+    args = parser.parse_args()
+    size = args.size_mib * MiB
+    with tempfile.TemporaryDirectory(prefix="aikit-bench-") as scratch_dir:
+        scratch = pathlib.Path(scratch_dir)
+        source = make_file(scratch / "source.bin", size)
+        destination = scratch / "downloaded.bin"
+        for tls in (False,) if args.plain_only else (False, True):
+            with running_server(tls, scratch) as server:
+                uploaded = run_process(
+                    server.curl(
+                        "-F", "purpose=assistants", "-F", f"file=@{source}", server.base_url + "/files"
+                    )
+                )  # fmt: skip
+                file_id = str(uploaded.output["id"])
+                names = [
+                    n
+                    for n in CLIENTS
+                    if not args.only or n.startswith("curl") or any(w in n for w in args.only)
+                ]
+                samples: dict[str, list[Sample]] = {name: [] for name in names}
+                for round_ in range(args.rounds):
+                    for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+                        samples[name].append(
+                            download_once(server, CLIENTS[name], file_id, destination, size)
+                        )
+                scheme = "HTTPS (TLS, local CA)" if tls else "plain HTTP"
+                report(
+                    f"download of {args.size_mib} MiB over {scheme}, loopback, to disk",
+                    size,
+                    samples,
+                    reference="curl -o",
+                )
+
+
+if __name__ == "__main__":
+    main()
