@@ -135,7 +135,7 @@ def test_callback_may_call_the_client_again(client: af.Client) -> None:
     def on_response(result: af.Result) -> None:
         assert isinstance(result, af.FileResult)
         assert result.file is not None
-        found.append(client.files.retrieve(result.file.id))  # type: ignore[arg-type]
+        found.append(client.files.retrieve(result.file.id))
         done.set()
 
     client.files.create(b"x", "user_data", filename="x.txt", on_response=on_response)
