@@ -299,7 +299,7 @@ def file_writer(
     async def read(response: aiohttp.ClientResponse) -> pathlib.Path:
         loop = asyncio.get_running_loop()
         total = response.content_length
-        # The name is cut so that the temporary name stays within the 255 bytes of a file name.
+        # The name is cut, so that a long destination name leaves room for the suffix.
         temporary = destination.with_name(f".{destination.name[:200]}.{secrets.token_hex(4)}.part")
         file = await loop.run_in_executor(None, _create, temporary)
         pending: asyncio.Future[None] | None = None
