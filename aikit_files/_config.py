@@ -44,17 +44,23 @@ DEFAULT_MAX_RETRIES: Final = 2
 Provider = Literal["openai", "azure"]
 
 
-def _check_seconds(name: str, value: float | None) -> None:
-    if value is None:
-        return
+def check_seconds(what: str, value: object) -> float:
+    """Checks a duration given in seconds.
+
+    Returns:
+        The duration, as a float.
+
+    Raises:
+        InvalidArgumentError: the value is negative, zero or NaN (a ``TypeError`` too when it
+            is not a number).
+    """
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidArgumentTypeError(
-            f"timeout {name} must be a number of seconds or None, not {type(value).__name__}"
+            f"{what} must be a number of seconds, not {type(value).__name__}"
         )
     if math.isnan(value) or value <= 0:
-        raise InvalidArgumentError(
-            f"timeout {name} must be a positive number of seconds, got {value!r}"
-        )
+        raise InvalidArgumentError(f"{what} must be a positive number of seconds, got {value!r}")
+    return float(value)
 
 
 @attrs.frozen
@@ -72,7 +78,9 @@ class Timeout:
 
     def __attrs_post_init__(self) -> None:
         for field in attrs.fields(Timeout):
-            _check_seconds(field.name, getattr(self, field.name))
+            value = getattr(self, field.name)
+            if value is not None:
+                check_seconds(f"timeout.{field.name}", value)
 
     @classmethod
     def coerce(cls, value: float | Timeout | None) -> Timeout:
@@ -88,8 +96,8 @@ class Timeout:
             return value
         if value is None:
             return cls(connect=None, read=None, write=None, total=None)
-        _check_seconds("", value)
-        return cls(connect=float(value), read=float(value), write=float(value))
+        seconds = check_seconds("timeout", value)
+        return cls(connect=seconds, read=seconds, write=seconds)
 
 
 def _env(environ: Mapping[str, str], name: str) -> str | None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import pathlib
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from ._calls import CallState, CallTracker
-from ._config import SIMPLE_UPLOAD_LIMIT
+from ._config import SIMPLE_UPLOAD_LIMIT, check_seconds
 from ._exceptions import (
     APITimeoutError,
     FileProcessingError,
@@ -65,16 +64,6 @@ def _check_purpose(purpose: object) -> str:
     if not purpose:
         raise InvalidArgumentError("purpose must not be empty")
     return purpose
-
-
-def _check_seconds(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidArgumentTypeError(
-            f"{name} must be a number of seconds, not {type(value).__name__}"
-        )
-    if math.isnan(value) or value <= 0:
-        raise InvalidArgumentError(f"{name} must be a positive number of seconds, got {value!r}")
-    return float(value)
 
 
 def _check_destination(destination: object) -> pathlib.Path:
@@ -386,8 +375,8 @@ class AsyncFilesAPI:
         """
         params = merge(Parameters, parameters, options)
         check_file_id(file_id)
-        interval = _check_seconds("poll_interval", poll_interval)
-        limit = _check_seconds("max_wait", max_wait)
+        interval = check_seconds("poll_interval", poll_interval)
+        limit = check_seconds("max_wait", max_wait)
         return self._start(
             lambda state: self._wait_for_processing(file_id, params, state, interval, limit),
             params,
