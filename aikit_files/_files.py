@@ -48,9 +48,9 @@ MAX_POLL_INTERVAL = 30.0
 ParametersArg = Parameters | Mapping[str, Any] | None
 
 
-def _running_loop() -> asyncio.AbstractEventLoop:
+def _require_running_loop() -> None:
     try:
-        return asyncio.get_running_loop()
+        asyncio.get_running_loop()
     except RuntimeError:
         raise RuntimeError(
             "AsyncFilesAPI methods start asyncio tasks, so they must be called from a running "
@@ -58,12 +58,11 @@ def _running_loop() -> asyncio.AbstractEventLoop:
         ) from None
 
 
-def _check_purpose(purpose: object) -> str:
+def _check_purpose(purpose: object) -> None:
     if not isinstance(purpose, str):
         raise InvalidArgumentTypeError(f"purpose must be a string, not {type(purpose).__name__}")
     if not purpose:
         raise InvalidArgumentError("purpose must not be empty")
-    return purpose
 
 
 def _check_destination(destination: object) -> pathlib.Path:
@@ -71,9 +70,9 @@ def _check_destination(destination: object) -> pathlib.Path:
         raise InvalidArgumentTypeError(
             f"destination must be a path (str or os.PathLike), not {type(destination).__name__}"
         )
-    path = pathlib.Path(os.fsdecode(destination))
     if not os.fsdecode(destination):
         raise InvalidArgumentError("destination: the path is empty")
+    path = pathlib.Path(os.fsdecode(destination))
     if path.is_dir():
         raise InvalidArgumentError(f"destination: {str(path)!r} is a directory; name the file")
     if not path.parent.is_dir():
@@ -108,7 +107,7 @@ class AsyncFilesAPI:
         field: str,
         name: str,
     ) -> asyncio.Task[T]:
-        _running_loop()
+        _require_running_loop()
         self._tracker.check_open()
         state = CallState()
         # NOTE: the coroutine is made only now, after every check: one made and then dropped
