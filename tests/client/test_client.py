@@ -32,6 +32,19 @@ async def test_headers_reach_the_server(fault_server: FaultServer) -> None:
     assert headers["User-Agent"].startswith("aikit-files")
 
 
+async def test_a_proxy_from_the_environment_is_used(
+    fault_server: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", fault_server.url)
+    # Nothing listens at the base URL: only a request sent through the proxy can succeed.
+    async with af.AsyncClient(API_KEY, base_url="http://files.invalid/v1") as client:
+        await client.files.retrieve("file-1")
+    assert fault_server.requests[0].path == "/v1/files/file-1"
+    assert fault_server.requests[0].headers["Host"] == "files.invalid"
+
+
 async def test_configuration_from_the_environment(
     fault_server: FaultServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
