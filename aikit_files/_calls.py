@@ -18,6 +18,7 @@ import attrs
 from ._exceptions import AIKitError, APIError, APIStatusError
 from ._models import ErrorInfo, RateLimit, Result
 from ._params import Callback, Parameters
+from ._protocol.responses import request_id
 
 logger = logging.getLogger("aikit_files")
 
@@ -41,11 +42,8 @@ class CallState:
 
     @property
     def request_id(self) -> str | None:
-        """The ``x-request-id`` of the last response."""
-        for key, value in self.headers.items():
-            if key.lower() == "x-request-id":
-                return value
-        return None
+        """The request id of the last response (``x-request-id``, or Azure's)."""
+        return request_id(self.headers)
 
 
 def error_infos(exc: BaseException) -> list[ErrorInfo]:
