@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 import attrs
 
@@ -226,3 +226,38 @@ def merge(
     merged = cls(**values)
     merged.validate()
     return merged
+
+
+# --- The keyword options of each call, callbacks aside: for type checkers only. ---
+
+
+class Options(TypedDict, total=False):
+    """The fields of ``Parameters`` but the callbacks, as keyword options."""
+
+    timeout: float | Timeout | None
+    max_retries: int | None
+    extra_headers: Mapping[str, str] | None
+
+
+class FileOptions(Options, total=False):
+    """The fields of ``FileParameters`` but the callbacks, as keyword options."""
+
+    expires_after: ExpiresAfter | Mapping[str, Any] | None
+    filename: str | None
+    content_type: str | None
+    on_progress: ProgressCallback | None
+
+
+class DownloadOptions(Options, total=False):
+    """The fields of ``DownloadParameters`` but the callbacks, as keyword options."""
+
+    on_progress: ProgressCallback | None
+
+
+class FileListOptions(Options, total=False):
+    """The fields of ``FileListParameters`` but the callbacks, as keyword options."""
+
+    purpose: str | None
+    limit: int | None
+    order: str | None
+    after: str | None

@@ -19,7 +19,7 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, Unpack, overload
 
 import aiohttp
 import anyio
@@ -30,8 +30,16 @@ from ._client import AsyncClient
 from ._config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Timeout
 from ._exceptions import AIKitError, InvalidArgumentError
 from ._files import AsyncFilesAPI, ParametersArg
-from ._models import ExpiresAfter, FileDeleted, FileList, OpenAIFile, Result
-from ._params import DownloadParameters, FileListParameters, Parameters, ProgressCallback
+from ._models import FileDeleted, FileList, OpenAIFile, Result
+from ._params import (
+    DownloadOptions,
+    DownloadParameters,
+    FileListOptions,
+    FileListParameters,
+    FileOptions,
+    Options,
+    Parameters,
+)
 from ._protocol.sources import UploadFile
 
 T = TypeVar("T")
@@ -121,14 +129,7 @@ class FilesAPI:
         file: UploadFile,
         purpose: str,
         parameters: None = None,
-        *,
-        expires_after: ExpiresAfter | Mapping[str, Any] | None = ...,
-        filename: str | None = ...,
-        content_type: str | None = ...,
-        on_progress: ProgressCallback | None = ...,
-        timeout: float | Timeout | None = ...,
-        max_retries: int | None = ...,
-        extra_headers: Mapping[str, str] | None = ...,
+        **options: Unpack[FileOptions],
     ) -> OpenAIFile: ...
 
     @overload
@@ -155,10 +156,7 @@ class FilesAPI:
         self,
         file_id: str,
         parameters: None = None,
-        *,
-        timeout: float | Timeout | None = ...,
-        max_retries: int | None = ...,
-        extra_headers: Mapping[str, str] | None = ...,
+        **options: Unpack[Options],
     ) -> OpenAIFile: ...
 
     @overload
@@ -182,14 +180,7 @@ class FilesAPI:
     def list(
         self,
         parameters: None = None,
-        *,
-        purpose: str | None = ...,
-        limit: int | None = ...,
-        order: str | None = ...,
-        after: str | None = ...,
-        timeout: float | Timeout | None = ...,
-        max_retries: int | None = ...,
-        extra_headers: Mapping[str, str] | None = ...,
+        **options: Unpack[FileListOptions],
     ) -> FileList: ...
 
     @overload
@@ -221,10 +212,7 @@ class FilesAPI:
         self,
         file_id: str,
         parameters: None = None,
-        *,
-        timeout: float | Timeout | None = ...,
-        max_retries: int | None = ...,
-        extra_headers: Mapping[str, str] | None = ...,
+        **options: Unpack[Options],
     ) -> FileDeleted: ...
 
     @overload
@@ -249,10 +237,7 @@ class FilesAPI:
         self,
         file_id: str,
         parameters: None = None,
-        *,
-        timeout: float | Timeout | None = ...,
-        max_retries: int | None = ...,
-        extra_headers: Mapping[str, str] | None = ...,
+        **options: Unpack[Options],
     ) -> bytes: ...
 
     @overload
@@ -278,11 +263,7 @@ class FilesAPI:
         file_id: str,
         destination: str | os.PathLike[str],
         parameters: None = None,
-        *,
-        on_progress: ProgressCallback | None = ...,
-        timeout: float | Timeout | None = ...,
-        max_retries: int | None = ...,
-        extra_headers: Mapping[str, str] | None = ...,
+        **options: Unpack[DownloadOptions],
     ) -> pathlib.Path: ...
 
     @overload
@@ -314,9 +295,7 @@ class FilesAPI:
         *,
         poll_interval: float = ...,
         max_wait: float = ...,
-        timeout: float | Timeout | None = ...,
-        max_retries: int | None = ...,
-        extra_headers: Mapping[str, str] | None = ...,
+        **options: Unpack[Options],
     ) -> OpenAIFile: ...
 
     @overload

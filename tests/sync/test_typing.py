@@ -15,6 +15,7 @@ import attrs
 import pytest
 
 import aikit_files as af
+from aikit_files._params import DownloadOptions, FileListOptions, FileOptions, Options
 
 CALLBACKS = {"on_terminate", "on_response", "on_error"}
 
@@ -39,24 +40,24 @@ def check_inferred_types(client: af.Client, path: pathlib.Path) -> None:
 
 
 OPTIONS_OF = {
-    "create": af.FileParameters,
-    "retrieve": af.Parameters,
-    "list": af.FileListParameters,
-    "delete": af.Parameters,
-    "content": af.Parameters,
-    "download": af.DownloadParameters,
-    "wait_for_processing": af.Parameters,
+    "create": (af.FileParameters, FileOptions),
+    "retrieve": (af.Parameters, Options),
+    "list": (af.FileListParameters, FileListOptions),
+    "delete": (af.Parameters, Options),
+    "content": (af.Parameters, Options),
+    "download": (af.DownloadParameters, DownloadOptions),
+    "wait_for_processing": (af.Parameters, Options),
 }
 
 
-@pytest.mark.parametrize(("name", "parameters_cls"), OPTIONS_OF.items())
-def test_blocking_overload_lists_every_option_but_callbacks(
-    name: str, parameters_cls: type[af.Parameters]
+@pytest.mark.parametrize(("name", "classes"), OPTIONS_OF.items())
+def test_blocking_overload_takes_every_option_but_callbacks(
+    name: str, classes: tuple[type[af.Parameters], type[Options]]
 ) -> None:
+    parameters_cls, options_cls = classes
+    fields = {f.name for f in attrs.fields(parameters_cls)}
+    assert set(options_cls.__annotations__) == fields - CALLBACKS
     blocking, _ = typing.get_overloads(getattr(af.FilesAPI, name))
-    keywords = {
-        p.name
-        for p in inspect.signature(blocking).parameters.values()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY
-    } - {"poll_interval", "max_wait"}
-    assert keywords == {f.name for f in attrs.fields(parameters_cls)} - CALLBACKS
+    options = inspect.signature(blocking).parameters["options"]
+    assert options.kind is inspect.Parameter.VAR_KEYWORD
+    assert options.annotation == f"Unpack[{options_cls.__name__}]"
