@@ -9,6 +9,7 @@ Run as a script, this module is the server: ``python _common.py serve PORT DATA_
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -22,7 +23,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import attrs
 
@@ -175,6 +176,33 @@ def run_process(command: Sequence[str], env: dict[str, str] | None = None) -> Sa
 def python_client(*arguments: str) -> list[str]:
     """The command line of a Python client of ``_clients.py``."""
     return [sys.executable, str(CLIENTS), *arguments]
+
+
+def parse_arguments(description: str) -> argparse.Namespace:
+    """The command line shared by the transfer benchmarks."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--size-mib", type=int, default=512)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--plain-only", action="store_true", help="skip the TLS runs")
+    parser.add_argument(
+        "--only", nargs="+", metavar="WORD", help="run only the clients whose name has a WORD"
+    )
+    return parser.parse_args()
+
+
+def run_rounds(
+    clients: Sequence[str], only: Sequence[str] | None, rounds: int, run: Callable[[str], Sample]
+) -> dict[str, list[Sample]]:
+    """Runs each client (curl always, the others as ``--only`` selects) once a round.
+
+    Each round starts one client further along, so that no client always goes first.
+    """
+    names = [n for n in clients if not only or n.startswith("curl") or any(w in n for w in only)]
+    samples: dict[str, list[Sample]] = {name: [] for name in names}
+    for round_ in range(rounds):
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            samples[name].append(run(name))
+    return samples
 
 
 def report(title: str, size: int, samples: dict[str, list[Sample]], reference: str) -> None:

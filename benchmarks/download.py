@@ -11,7 +11,6 @@ documented ``files.content()`` (then ``write_to_file``) and its streaming respon
 
 from __future__ import annotations
 
-import argparse
 import os
 import pathlib
 import tempfile
@@ -21,9 +20,11 @@ from _common import (
     Sample,
     Server,
     make_file,
+    parse_arguments,
     python_client,
     report,
     run_process,
+    run_rounds,
     running_server,
 )
 
@@ -52,14 +53,7 @@ def download_once(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mib", type=int, default=512)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--plain-only", action="store_true", help="skip the TLS runs")
-    parser.add_argument(
-        "--only", nargs="+", metavar="WORD", help="run only the clients whose name has a WORD"
-    )
-    args = parser.parse_args()
+    args = parse_arguments(__doc__.splitlines()[0])
     size = args.size_mib * MiB
     with tempfile.TemporaryDirectory(prefix="aikit-bench-") as scratch_dir:
         scratch = pathlib.Path(scratch_dir)
@@ -73,17 +67,13 @@ def main() -> None:
                     )
                 )  # fmt: skip
                 file_id = str(uploaded.output["id"])
-                names = [
-                    n
-                    for n in CLIENTS
-                    if not args.only or n.startswith("curl") or any(w in n for w in args.only)
-                ]
-                samples: dict[str, list[Sample]] = {name: [] for name in names}
-                for round_ in range(args.rounds):
-                    for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
-                        samples[name].append(
-                            download_once(server, CLIENTS[name], file_id, destination, size)
-                        )
+                samples = run_rounds(
+                    list(CLIENTS),
+                    args.only,
+                    args.rounds,
+                    # NOTE: run_rounds calls this before the loop moves on.
+                    lambda name: download_once(server, CLIENTS[name], file_id, destination, size),  # noqa: B023
+                )
                 scheme = "HTTPS (TLS, local CA)" if tls else "plain HTTP"
                 report(
                     f"download of {args.size_mib} MiB over {scheme}, loopback, to disk",

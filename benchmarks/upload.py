@@ -10,7 +10,6 @@ of the async clients. Then the time of ``import aikit_files`` against ``import o
 
 from __future__ import annotations
 
-import argparse
 import pathlib
 import tempfile
 
@@ -20,9 +19,11 @@ from _common import (
     Server,
     import_times,
     make_file,
+    parse_arguments,
     python_client,
     report,
     run_process,
+    run_rounds,
     running_server,
 )
 
@@ -53,29 +54,19 @@ CLIENTS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mib", type=int, default=512)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--plain-only", action="store_true", help="skip the TLS runs")
-    parser.add_argument(
-        "--only", nargs="+", metavar="WORD", help="run only the clients whose name has a WORD"
-    )
-    args = parser.parse_args()
+    args = parse_arguments(__doc__.splitlines()[0])
     size = args.size_mib * MiB
     with tempfile.TemporaryDirectory(prefix="aikit-bench-") as scratch_dir:
         scratch = pathlib.Path(scratch_dir)
         path = make_file(scratch / "upload.bin", size)
         for tls in (False,) if args.plain_only else (False, True):
             with running_server(tls, scratch) as server:
-                names = [
-                    n
-                    for n in CLIENTS
-                    if not args.only or n.startswith("curl") or any(w in n for w in args.only)
-                ]
-                samples: dict[str, list[Sample]] = {name: [] for name in names}
-                for round_ in range(args.rounds):
-                    for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
-                        samples[name].append(upload_once(server, CLIENTS[name], path, size))
+                samples = run_rounds(
+                    list(CLIENTS),
+                    args.only,
+                    args.rounds,
+                    lambda name: upload_once(server, CLIENTS[name], path, size),
+                )
                 scheme = "HTTPS (TLS, local CA)" if tls else "plain HTTP"
                 report(
                     f"upload of {args.size_mib} MiB over {scheme}, loopback",
