@@ -271,3 +271,12 @@ def test_script_that_forgets_close_still_delivers(local_server: ServerThread) ->
         check=True,
     )
     assert out.stdout.split() == ["200"], out.stderr
+
+
+def test_the_key_never_shows(local_server: ServerThread) -> None:
+    secret = "sk-very-secret-value"
+    with af.Client(secret, base_url=local_server.openai_base_url) as client:
+        with pytest.raises(af.AuthenticationError) as info:
+            client.files.list()
+        shown = [repr(client), repr(client.files), str(info.value), repr(info.value.body)]
+    assert all(secret not in text for text in shown)
