@@ -154,11 +154,6 @@ class CallTracker:
         self._deliveries: set[asyncio.Task[None]] = set()
         self._closing = False
 
-    @property
-    def closing(self) -> bool:
-        """Whether ``aclose`` was called."""
-        return self._closing
-
     def check_open(self) -> None:
         """Raises ``ClientClosedError`` if the client is closing or closed."""
         if self._closing:
@@ -207,11 +202,6 @@ class CallTracker:
         task.add_done_callback(on_done)
         return task
 
-    @property
-    def in_flight(self) -> int:
-        """Calls not yet ended plus callback deliveries not yet done."""
-        return len(self._calls) + len(self._deliveries)
-
     async def aclose(self, *, cancel: bool = False) -> None:
         """Refuses new calls, then waits for every call and every callback delivery to end.
 
@@ -220,10 +210,13 @@ class CallTracker:
                 ``on_terminate`` still fires, with ``cancelled`` set.
         """
         self._closing = True
-        while self._calls or self._deliveries:
+        # NOTE: a callback may close the client; the delivery running it is not waited for,
+        # since it would wait for itself.
+        running = asyncio.current_task()
+        while pending := (self._calls | self._deliveries) - {running}:
             if cancel:
                 for task in self._calls:
                     task.cancel()
             # NOTE: waiting takes no result from these tasks: a call's outcome belongs to whoever
             # awaits it, or to its callbacks.
-            await asyncio.wait(self._calls | self._deliveries)
+            await asyncio.wait(pending)

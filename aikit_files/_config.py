@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import urllib.parse
 from collections.abc import Mapping
 from typing import Final, Literal
 
@@ -173,8 +174,11 @@ class ClientConfig:
             key = api_key or _env(env, "OPENAI_API_KEY")
             url = base_url or _env(env, "OPENAI_BASE_URL") or DEFAULT_BASE_URL
             version = api_version
-        if not url.startswith(("http://", "https://")):
-            raise InvalidArgumentError(f"base_url must start with http:// or https://, got {url!r}")
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidArgumentError(
+                f"base_url must be an http:// or https:// URL with a host, got {url!r}"
+            )
         return cls(
             api_key=key,
             base_url=url.rstrip("/"),

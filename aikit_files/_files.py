@@ -129,7 +129,8 @@ class AsyncFilesAPI:
         A path is streamed from disk with an exact ``Content-Length`` and re-read from its start
         on a retry; a blob is sent from memory; a binary file object is read from its current
         position (and retried only if it is seekable); an async iterable of bytes is sent with
-        chunked encoding and never retried.
+        chunked encoding and never sent twice. A source that cannot be replayed is retried
+        only when the attempt failed before any of it was read (say, the connection failed).
 
         Args:
             file: a path, bytes-like, a binary file object, or an async iterable of bytes.

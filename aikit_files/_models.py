@@ -90,7 +90,7 @@ def _check_anchor(_instance: object, _attribute: attrs.Attribute[str], value: st
         raise InvalidArgumentError(f"expires_after.anchor must be 'created_at', got {value!r}")
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class ExpiresAfter:
     """The expiration policy of an uploaded file; checked when it is built."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
@@ -20,6 +21,12 @@ Callback = Callable[["Result"], "Awaitable[None] | None"]
 ProgressCallback = Callable[[int, "int | None"], None]
 
 P = TypeVar("P", bound="Parameters")
+
+
+#: A header name: an RFC 9110 token.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+#: What a header value may not hold: control characters but TAB.
+_HEADER_VALUE_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 @attrs.define(kw_only=True)
@@ -60,8 +67,12 @@ class Parameters:
             for key, value in self.extra_headers.items():
                 if not isinstance(key, str) or not isinstance(value, str):
                     raise InvalidArgumentTypeError("extra_headers must be a mapping of str to str")
-                if any(c in key + value for c in "\r\n\0"):
-                    raise InvalidArgumentError(f"extra_headers[{key!r}] holds a line break or NUL")
+                if not _HEADER_NAME.fullmatch(key):
+                    raise InvalidArgumentError(f"extra_headers: {key!r} is not a header name")
+                if _HEADER_VALUE_FORBIDDEN.search(value):
+                    raise InvalidArgumentError(
+                        f"extra_headers[{key!r}] holds a control character (only TAB is allowed)"
+                    )
         for name in ("on_terminate", "on_response", "on_error"):
             value = getattr(self, name)
             if value is not None and not callable(value):

@@ -2,33 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import cattrs
-
-from ._models import FileDeleted, FileList, OpenAIFile, Upload, UploadPart
 
 T = TypeVar("T")
 
 
+def _exactly(kind: type[T]) -> Callable[[Any, type[T]], T]:
+    """A structure hook that takes a JSON scalar of ``kind`` as it is, and refuses any other."""
+
+    def structure(value: Any, _: type[T]) -> T:
+        # NOTE: bool is an int in Python, never in JSON; an int is a fine float.
+        accepted = (int, float) if kind is float else (kind,)
+        if isinstance(value, accepted) and (kind is bool or not isinstance(value, bool)):
+            return cast(T, value)
+        raise TypeError(f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
+
+    return structure
+
+
 def _make_converter() -> cattrs.Converter:
-    # NOTE: responses are read leniently: unknown keys are ignored (cattrs' default) and the
-    # fields the server may extend are plain ``str``, so a new purpose or status never breaks us.
+    # NOTE: responses are read leniently in their shape (unknown keys are ignored, and the
+    # fields the server may extend are plain ``str``, so a new purpose or status never breaks
+    # us) but strictly in their scalars: cattrs would turn null into "None", "false" into True
+    # and 1.7 into 1, hiding a broken answer behind a plausible one.
     converter = cattrs.Converter(forbid_extra_keys=False)
+    for kind in (str, int, float, bool):
+        converter.register_structure_hook(kind, _exactly(kind))
     return converter
 
 
 converter = _make_converter()
-
-#: The models the API returns as JSON objects.
-WIRE_MODELS = (OpenAIFile, FileList, FileDeleted, Upload, UploadPart)
 
 
 def structure(data: Any, cls: type[T]) -> T:
     """Builds a model from decoded JSON.
 
     Raises:
-        cattrs.ClassValidationError: the JSON lacks a required field or has one of the wrong type.
+        cattrs.ClassValidationError: the JSON lacks a required field or has one of the wrong type
+            (a JSON scalar of another type is never converted).
     """
     return converter.structure(data, cls)
 

@@ -18,7 +18,7 @@ import secrets
 import ssl
 import time
 import urllib.request
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import IO, Any, TypeVar
 
 import aiohttp
@@ -31,7 +31,7 @@ from ._exceptions import AIKitError, APIConnectionError, APIStatusError, APITime
 from ._params import Parameters, ProgressCallback
 from ._protocol.multipart import MultipartForm
 from ._protocol.requests import Endpoint, RequestSpec
-from ._protocol.responses import parse_model, status_error
+from ._protocol.responses import parse_model, redirect_error, status_error
 from ._protocol.retry import RetryPolicy
 from ._protocol.sources import SourceKind, UploadSource
 
@@ -142,6 +142,25 @@ async def _read_source(
                 yield chunk
 
 
+async def _next_chunk(
+    chunks: AsyncIterator[bytes | bytearray | memoryview],
+) -> bytes | bytearray | memoryview | None:
+    """The next chunk of an upload's source, or None at its end.
+
+    Raises:
+        AIKitError: reading the source failed (the file, or the caller's async iterable); the
+            original error is its ``__cause__``.
+    """
+    try:
+        return await anext(chunks)
+    except StopAsyncIteration:
+        return None
+    except AIKitError:
+        raise
+    except Exception as exc:
+        raise AIKitError(f"reading the file to upload failed: {exc!r}") from exc
+
+
 class UploadBody:
     """The multipart body of one ``create`` call, produced afresh for each attempt."""
 
@@ -198,7 +217,7 @@ class _FormPayload(aiohttp.Payload):
             body.started = True
             sent = 0
             async with contextlib.aclosing(_read_source(body.source)) as chunks:
-                async for chunk in chunks:
+                while (chunk := await _next_chunk(chunks)) is not None:
                     await self._send(writer, chunk)
                     sent += len(chunk)
                     _report(body.on_progress, sent, body.source.size)
@@ -206,13 +225,9 @@ class _FormPayload(aiohttp.Payload):
                 _report(body.on_progress, 0, body.source.size)
             await self._send(writer, body.form.tail)
         except AIKitError as exc:
+            # NOTE: our side failed (the source, or the write timeout); a failed socket write
+            # is aiohttp's to report, and stays a connection error.
             self.failure = exc
-            raise
-        except OSError as exc:
-            # A read from the user's file failed; a failed socket write is aiohttp's to report.
-            if not isinstance(exc, aiohttp.ClientError):
-                self.failure = AIKitError(f"reading the file to upload failed: {exc}")
-                self.failure.__cause__ = exc
             raise
 
     async def _send(
@@ -249,6 +264,12 @@ def _connection_error(exc: BaseException, timeout: Timeout) -> APIConnectionErro
         error = APIConnectionError("the server closed the connection without a full response")
     elif isinstance(exc, aiohttp.ClientPayloadError):
         error = APIConnectionError(f"the response body was cut short: {exc}")
+    elif isinstance(exc, aiohttp.ClientResponseError):
+        # NOTE: not chained: its request_info holds the request's headers, the key among them.
+        # With redirects off and statuses read by us, only a proxy's refusal gets here.
+        error = APIConnectionError(f"HTTP {exc.status} from a proxy or gateway: {exc.message}")
+        error.__suppress_context__ = True
+        return error
     else:
         error = APIConnectionError(f"connection error: {exc or type(exc).__name__}")
     error.__cause__ = exc
@@ -391,6 +412,11 @@ class Transport:
         if self._owns_session and self._session is not None:
             await self._session.close()
 
+    def _redact(self, body: bytes) -> bytes:
+        """An error body with the API key blotted out, should the server have echoed it."""
+        key = self.config.api_key
+        return body.replace(key.encode(), b"[redacted]") if key else body
+
     def _settings(self, params: Parameters) -> _CallSettings:
         timeout = self.config.timeout if params.timeout is None else Timeout.coerce(params.timeout)
         policy = self._policy
@@ -465,15 +491,20 @@ class Transport:
                     data=payload,
                     timeout=client_timeout,
                     read_bufsize=READ_BUFFER,
-                    # An upload is not re-sent to wherever a redirect points.
-                    allow_redirects=body is None,
+                    # NOTE: never follow a redirect: aiohttp keeps custom headers (Azure's
+                    # api-key) across origins, and the API has no reason to redirect.
+                    allow_redirects=False,
+                    # A borrowed session may raise on statuses itself; we read them.
+                    raise_for_status=False,
                 ) as response:
                     state.observe(response.headers)
+                    if 300 <= response.status < 400:
+                        raise redirect_error(response.status, response.headers)
                     if response.status >= 400:
                         raise status_error(
                             response.status,
                             response.headers,
-                            await _error_body(response),
+                            self._redact(await _error_body(response)),
                             response.reason,
                         )
                     return await read(response)

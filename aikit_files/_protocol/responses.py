@@ -82,7 +82,19 @@ def status_error(
         body=error_body,
         code=_text(info.get("code")),
         type=_text(info.get("type")),
-        param=_text(info.get("param")),
+        # Azure names the faulty part of the request ``target``.
+        param=_text(info.get("param", info.get("target"))),
+        request_id=request_id(headers),
+    )
+
+
+def redirect_error(status: int, headers: Mapping[str, str]) -> APIStatusError:
+    """The error for a 3xx response, which the client never follows."""
+    return status_error_class(status)(
+        f"the server redirected to {header(headers, 'location')!r}; redirects are not followed, "
+        "since every request carries the API key",
+        status_code=status,
+        headers=headers,
         request_id=request_id(headers),
     )
 

@@ -252,6 +252,21 @@ async def test_aclose_cancel_terminates_calls_as_cancelled(silent_server: str) -
     assert all(t.cancelled() for t in tasks)
 
 
+async def test_a_callback_may_close_the_client(local_server: ServerThread) -> None:
+    closed = asyncio.Event()
+    client = client_for(local_server)
+
+    async def on_terminate(result: af.Result) -> None:
+        await client.aclose()
+        closed.set()
+
+    client.files.list(on_terminate=on_terminate)
+    await asyncio.wait_for(closed.wait(), 10)
+    with pytest.raises(af.ClientClosedError):
+        client.files.list()
+    await client.aclose()
+
+
 async def test_no_call_starts_after_aclose(local_server: ServerThread) -> None:
     client = client_for(local_server)
     await client.aclose()

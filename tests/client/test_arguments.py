@@ -8,6 +8,7 @@ import io
 import math
 import os
 import pathlib
+import typing
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -161,6 +162,9 @@ def test_expires_after_is_checked_when_built() -> None:
         ({"max_retries": "2"}, af.InvalidArgumentTypeError),
         ({"extra_headers": {"X-A": 1}}, af.InvalidArgumentTypeError),
         ({"extra_headers": {"X-A": "a\r\nb"}}, af.InvalidArgumentError),
+        ({"extra_headers": {"X-A": "a\x01b"}}, af.InvalidArgumentError),
+        ({"extra_headers": {"bad name": "b"}}, af.InvalidArgumentError),
+        ({"extra_headers": {"": "b"}}, af.InvalidArgumentError),
         ({"extra_headers": "X-A: b"}, af.InvalidArgumentTypeError),
         ({"on_response": "not callable"}, af.InvalidArgumentTypeError),
         ({"on_terminate": 3}, af.InvalidArgumentTypeError),
@@ -184,6 +188,12 @@ async def test_common_options_on_every_method(
     ]
     for call in calls:
         await check(fault_server, call, error)
+
+
+def test_expires_after_takes_keywords_only() -> None:
+    with pytest.raises(TypeError):
+        typing.cast(Any, af.ExpiresAfter)("created_at", 3600)
+    assert af.ExpiresAfter(anchor="created_at", seconds=3600).seconds == 3600
 
 
 def test_timeout_object_is_checked_when_built() -> None:
@@ -315,6 +325,8 @@ async def test_no_callback_fires_on_a_bad_argument(fault_server: FaultServer) ->
         ({"timeout": -1}, af.InvalidArgumentError),
         ({"max_retries": -1}, af.InvalidArgumentError),
         ({"base_url": "ftp://example"}, af.InvalidArgumentError),
+        ({"base_url": "http://"}, af.InvalidArgumentError),
+        ({"base_url": "https:///v1"}, af.InvalidArgumentError),
         ({"api_key": 12}, af.InvalidArgumentTypeError),
         ({"session": "a session"}, af.InvalidArgumentTypeError),
     ],

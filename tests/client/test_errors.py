@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import os
 import pathlib
 import socket
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -217,3 +219,60 @@ async def test_a_failing_read_is_reported_and_not_retried(
         await fault_client.files.create(BrokenFile(), "assistants")
     assert isinstance(caught.value.__cause__, OSError)
     assert len(fault_server.requests) == 1
+
+
+async def test_a_failing_async_iterable_is_reported_as_ours_and_not_retried(
+    fault_server: FaultServer, fault_client: af.AsyncClient
+) -> None:
+    started: list[int] = []
+
+    async def broken() -> AsyncIterator[bytes]:
+        started.append(1)
+        yield b"first chunk"
+        raise ValueError("the producer broke")
+
+    with pytest.raises(af.AIKitError, match="reading the file to upload failed") as caught:
+        await fault_client.files.create(broken(), "assistants")
+    assert not isinstance(caught.value, af.APIConnectionError)
+    assert isinstance(caught.value.__cause__, ValueError)
+    assert started == [1]
+
+
+@pytest.mark.parametrize("provider", ["openai", "azure"])
+async def test_redirects_are_not_followed(fault_server: FaultServer, provider: str) -> None:
+    async with FaultServer() as elsewhere:
+        fault_server.script(respond(302, {}, headers={"Location": f"{elsewhere.url}/steal"}))
+        base_url = fault_server.url if provider == "azure" else fault_server.openai_base_url
+        async with af.AsyncClient(API_KEY, base_url=base_url, provider=provider) as client:
+            with pytest.raises(af.APIStatusError, match="redirects are not followed") as caught:
+                await client.files.retrieve("file-abc123")
+        assert elsewhere.requests == []
+    assert caught.value.status_code == 302
+    assert len(fault_server.requests) == 1
+
+
+async def test_a_borrowed_session_that_raises_on_status_changes_nothing(
+    fault_server: FaultServer,
+) -> None:
+    fault_server.script(respond(404, OPENAI_ERROR))
+    async with aiohttp.ClientSession(raise_for_status=True) as session:
+        client = af.AsyncClient(**client_options(fault_server, session=session))
+        with pytest.raises(af.NotFoundError):
+            await client.files.retrieve("file-abc123")
+        await client.aclose()
+    assert len(fault_server.requests) == 1
+
+
+async def test_a_key_echoed_by_the_server_is_blotted_out(
+    fault_server: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    echo = {"error": {"message": f"Incorrect API key provided: {API_KEY}", "type": "x"}}
+    fault_server.script(respond(500, echo), respond(401, echo))
+    with caplog.at_level(logging.INFO, logger="aikit_files"):
+        async with af.AsyncClient(**client_options(fault_server)) as client:
+            with pytest.raises(af.AuthenticationError) as caught:
+                await client.files.list()
+    assert "retrying" in caplog.text
+    shown = [str(caught.value), repr(caught.value.body), caplog.text]
+    assert all(API_KEY not in text for text in shown)
+    assert "[redacted]" in str(caught.value)

@@ -104,6 +104,28 @@ def test_model_of_the_wrong_shape() -> None:
         parse_model(b'{"object": "list"}', af.OpenAIFile, {})
 
 
+@pytest.mark.parametrize(
+    ("body", "cls"),
+    [
+        ({"id": "file-1", "filename": None}, af.OpenAIFile),
+        ({"id": "file-1", "bytes": 1.7}, af.OpenAIFile),
+        ({"id": "file-1", "bytes": True}, af.OpenAIFile),
+        ({"id": 12}, af.OpenAIFile),
+        ({"data": [], "has_more": "false"}, af.FileList),
+        ({"id": "file-1", "deleted": 1}, af.FileDeleted),
+    ],
+)
+def test_scalars_of_the_wrong_type_are_not_converted(body: object, cls: type) -> None:
+    with pytest.raises(af.APIError, match="not the expected"):
+        parse_model(json.dumps(body).encode(), cls, {})
+
+
+def test_azure_target_is_the_param() -> None:
+    body = {"error": {"code": "invalidPayload", "message": "Bad purpose.", "target": "purpose"}}
+    error = status_error(400, {}, json.dumps(body).encode())
+    assert (error.code, error.param) == ("invalidPayload", "purpose")
+
+
 def page(*ids: str, has_more: bool, last_id: str | None = None) -> af.FileList:
     return af.FileList(
         data=[af.OpenAIFile(id=i) for i in ids],
