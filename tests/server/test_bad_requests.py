@@ -295,6 +295,27 @@ def flavour(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+async def assert_refused(
+    session: aiohttp.ClientSession,
+    data_dir: pathlib.Path,
+    flavour: str,
+    status: int,
+    param: str | None,
+    method: str,
+    target: yarl.URL,
+    **request: Any,
+) -> dict[str, Any]:
+    """Sends a request that must get ``status`` and ``flavour``'s envelope naming ``param``,
+    and leave the data directory as it was; returns the error object."""
+    before = disk(data_dir)
+    async with session.request(method, target, **request) as response:
+        assert response.status == status
+        assert response.content_type == "application/json"
+        error = check_envelope(flavour, status, await response.json(), param)
+    assert disk(data_dir) == before
+    return error
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("name", CASES)
 async def test_bad_request(
@@ -305,20 +326,20 @@ async def test_bad_request(
     data_dir: pathlib.Path,
 ) -> None:
     case = CASES[name]
-    before = disk(data_dir)
     query = dict(case.query)
     if flavour == "azure":
         query["api-version"] = API_VERSION
-    async with session.request(
+    await assert_refused(
+        session,
+        data_dir,
+        flavour,
+        case.status,
+        case.param,
         case.method,
         url(server, flavour, case.path).update_query(query),
         data=None if case.body is None else io.BytesIO(case.body),
         headers={**case.headers, **auth(flavour)},
-    ) as response:
-        assert response.status == case.status
-        assert response.content_type == "application/json"
-        check_envelope(flavour, case.status, await response.json(), case.param)
-    assert disk(data_dir) == before
+    )
 
 
 @pytest.mark.anyio
@@ -330,19 +351,21 @@ async def test_missing_or_wrong_key(
     session: aiohttp.ClientSession,
     data_dir: pathlib.Path,
 ) -> None:
-    before = disk(data_dir)
     headers = dict(MULTIPART)
     if key is not None:
         headers.update(auth(flavour, key))
-    async with session.post(
+    error = await assert_refused(
+        session,
+        data_dir,
+        flavour,
+        401,
+        None,
+        "POST",
         url(server, flavour, "/files").with_query({"api-version": API_VERSION}),
         data=form(PURPOSE, FILE),
         headers=headers,
-    ) as response:
-        assert response.status == 401
-        error = check_envelope(flavour, 401, await response.json(), None)
+    )
     assert "sk-wrong" not in json.dumps(error)
-    assert disk(data_dir) == before
 
 
 @pytest.mark.anyio
@@ -456,15 +479,17 @@ def test_a_chunked_body_is_refused_once_its_file_passes_the_limit(
 async def test_a_part_past_the_part_limit_is_refused(
     client_upload: str, server: ServerThread, session: aiohttp.ClientSession, data_dir: pathlib.Path
 ) -> None:
-    before = disk(data_dir)
-    async with session.post(
+    await assert_refused(
+        session,
+        data_dir,
+        "openai",
+        413,
+        None,
+        "POST",
         url(server, "openai", f"/uploads/{client_upload}/parts"),
         data=form(("data", "d", b"x" * (256 * 1024 + 1))),
         headers={**MULTIPART, **auth("openai")},
-    ) as response:
-        assert response.status == 413
-        check_envelope("openai", 413, await response.json(), None)
-    assert disk(data_dir) == before
+    )
 
 
 @pytest.fixture
@@ -495,15 +520,17 @@ async def test_bad_completes(
     session: aiohttp.ClientSession,
     data_dir: pathlib.Path,
 ) -> None:
-    before = disk(data_dir)
-    async with session.post(
+    await assert_refused(
+        session,
+        data_dir,
+        "openai",
+        status,
+        param,
+        "POST",
         url(server, "openai", f"/uploads/{client_upload}/complete"),
         json=body,
         headers=auth("openai"),
-    ) as response:
-        assert response.status == status
-        check_envelope("openai", status, await response.json(), param)
-    assert disk(data_dir) == before
+    )
 
 
 @pytest.mark.anyio
@@ -531,15 +558,17 @@ async def test_bad_imports(
     session: aiohttp.ClientSession,
     data_dir: pathlib.Path,
 ) -> None:
-    before = disk(data_dir)
-    async with session.post(
+    await assert_refused(
+        session,
+        data_dir,
+        "azure",
+        400,
+        param,
+        "POST",
         url(server, "azure", "/files/import").with_query({"api-version": API_VERSION}),
         json=body,
         headers=auth("azure"),
-    ) as response:
-        assert response.status == 400
-        check_envelope("azure", 400, await response.json(), param)
-    assert disk(data_dir) == before
+    )
 
 
 @pytest.fixture
@@ -568,15 +597,17 @@ async def test_bad_parts(
     session: aiohttp.ClientSession,
     data_dir: pathlib.Path,
 ) -> None:
-    before = disk(data_dir)
-    async with session.post(
+    await assert_refused(
+        session,
+        data_dir,
+        "openai",
+        400,
+        param,
+        "POST",
         url(server, "openai", f"/uploads/{upload_with_a_part[0]}/parts"),
         data=body,
         headers={**MULTIPART, **auth("openai")},
-    ) as response:
-        assert response.status == 400
-        check_envelope("openai", 400, await response.json(), param)
-    assert disk(data_dir) == before
+    )
 
 
 def test_a_part_listed_twice_or_too_few_bytes(
