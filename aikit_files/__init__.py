@@ -6,7 +6,6 @@ objects, and its asynchronous-call pattern (``on_terminate``, ``on_response``, `
 
 from __future__ import annotations
 
-from ._calls import ClientClosedError
 from ._client import AsyncClient
 from ._config import Timeout
 from ._exceptions import (
@@ -17,6 +16,7 @@ from ._exceptions import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     ConflictError,
     FileProcessingError,
     InternalServerError,
@@ -26,6 +26,7 @@ from ._exceptions import (
     PermissionDeniedError,
     RateLimitError,
     RequestTooLargeError,
+    SyncInEventLoopError,
     UnprocessableEntityError,
 )
 from ._files import AsyncFilesAPI
@@ -46,7 +47,7 @@ from ._models import (
     UploadPart,
 )
 from ._params import DownloadParameters, FileListParameters, FileParameters, Parameters
-from ._sync import Client, FilesAPI, SyncInEventLoopError
+from ._sync import Client, FilesAPI
 
 __version__ = "0.1.0"
 

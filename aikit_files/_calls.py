@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from ._exceptions import AIKitError, APIError, APIStatusError
+from ._exceptions import APIError, APIStatusError, ClientClosedError
 from ._models import ErrorInfo, RateLimit, Result
 from ._params import Callback, Parameters
 from ._protocol.responses import request_id
@@ -23,10 +23,6 @@ from ._protocol.responses import request_id
 logger = logging.getLogger("aikit_files")
 
 T = TypeVar("T")
-
-
-class ClientClosedError(AIKitError):
-    """A call was started on a client that is closed or closing."""
 
 
 @attrs.define

@@ -5,6 +5,8 @@
     AIKitError
      ├── InvalidArgumentError (also a ValueError)   bad argument, raised before any I/O
      │    └── InvalidArgumentTypeError (also a TypeError)
+     ├── ClientClosedError                          a call started on a closed (or closing) client
+     ├── SyncInEventLoopError (also a RuntimeError) the sync client would deadlock where it is used
      ├── FileProcessingError                        the server failed to process a file
      └── APIError                                   the call failed talking to the API
           ├── APIConnectionError                    no usable response (network, TLS, ...)
@@ -40,6 +42,14 @@ class InvalidArgumentError(AIKitError, ValueError):
 
 class InvalidArgumentTypeError(InvalidArgumentError, TypeError):
     """An argument is of the wrong type."""
+
+
+class ClientClosedError(AIKitError):
+    """A call was started on a client that is closed or closing."""
+
+
+class SyncInEventLoopError(AIKitError, RuntimeError):
+    """The sync client was used where blocking would deadlock: on its own event loop's thread."""
 
 
 class FileProcessingError(AIKitError):

@@ -9,13 +9,14 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from ._calls import CallState, CallTracker
-from ._config import SIMPLE_UPLOAD_LIMIT, check_seconds
+from ._config import check_seconds
 from ._exceptions import (
     APITimeoutError,
     FileProcessingError,
     InvalidArgumentError,
     InvalidArgumentTypeError,
 )
+from ._limits import SIMPLE_UPLOAD_LIMIT
 from ._models import (
     ContentResult,
     DownloadResult,

@@ -12,8 +12,8 @@ from typing import Any
 
 import attrs
 
-from ._config import EXPIRES_AFTER_MAX, EXPIRES_AFTER_MIN
 from ._exceptions import InvalidArgumentError, InvalidArgumentTypeError
+from ._limits import EXPIRES_AFTER_MAX, EXPIRES_AFTER_MIN
 
 
 @attrs.frozen
@@ -136,6 +136,37 @@ class UploadPart:
     """Unix time (seconds) when the Part was created."""
     object: str = "upload.part"
     """Always ``upload.part``."""
+
+
+# --- The error body: written by the local server, read by the client. ---
+
+
+@attrs.frozen(kw_only=True)
+class ErrorDetail:
+    """The ``error`` object of an error response.
+
+    OpenAI sends ``message``, ``type``, ``param`` and ``code`` (each key present, null allowed);
+    Azure (the Microsoft REST guidelines) sends ``code``, ``message`` and, when it has one,
+    ``target``, its name for the faulty parameter.
+    """
+
+    message: str
+    """What went wrong."""
+    type: str | None = None
+    """OpenAI's error type (``invalid_request_error``, ``server_error``, ...)."""
+    param: str | None = None
+    """OpenAI: the parameter at fault."""
+    code: str | None = None
+    """OpenAI's error code, or Azure's ``ErrorCode`` (``invalidPayload``, ``notFound``, ...)."""
+    target: str | None = None
+    """Azure: the parameter at fault."""
+
+
+@attrs.frozen
+class ErrorBody:
+    """An error response's body: ``{"error": {...}}`` on both OpenAI and Azure."""
+
+    error: ErrorDetail
 
 
 # --- Result objects: what on_response / on_error / on_terminate receive (4D's OpenAIResult). ---

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 import attrs
 
-from ._config import LIST_LIMIT_MAX, LIST_LIMIT_MIN, Timeout, check_max_retries
+from ._config import Timeout, check_max_retries
 from ._exceptions import InvalidArgumentError, InvalidArgumentTypeError
+from ._limits import LIST_LIMIT_MAX, LIST_LIMIT_MIN
 from ._models import ExpiresAfter
 
 if TYPE_CHECKING:

@@ -25,10 +25,10 @@ import aiohttp
 import anyio
 import anyio.from_thread
 
-from ._calls import ClientClosedError, deliver_blocking
+from ._calls import deliver_blocking
 from ._client import AsyncClient
 from ._config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Timeout
-from ._exceptions import AIKitError, InvalidArgumentError
+from ._exceptions import AIKitError, ClientClosedError, InvalidArgumentError, SyncInEventLoopError
 from ._files import AsyncFilesAPI, ParametersArg
 from ._models import FileDeleted, FileList, OpenAIFile, Result
 from ._params import (
@@ -45,10 +45,6 @@ from ._protocol.sources import UploadFile
 T = TypeVar("T")
 
 _CALLBACK_NAMES = ("on_terminate", "on_response", "on_error")
-
-
-class SyncInEventLoopError(AIKitError, RuntimeError):
-    """The sync wrapper was used from a thread that runs an event loop; use ``AsyncClient``."""
 
 
 def _refuse_running_loop(what: str) -> None:

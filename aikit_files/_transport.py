@@ -25,9 +25,16 @@ import aiohttp
 import attrs
 from aiohttp.abc import AbstractStreamWriter
 
-from ._calls import CallState, ClientClosedError
-from ._config import ClientConfig, MiB, Timeout
-from ._exceptions import AIKitError, APIConnectionError, APIStatusError, APITimeoutError
+from ._calls import CallState
+from ._config import ClientConfig, Timeout
+from ._exceptions import (
+    AIKitError,
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    ClientClosedError,
+)
+from ._limits import MiB
 from ._params import Parameters, ProgressCallback
 from ._protocol.multipart import MultipartForm
 from ._protocol.requests import Endpoint, RequestSpec

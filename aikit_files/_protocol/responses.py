@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from aikit_files._exceptions import APIError, APIStatusError, status_error_class
+from aikit_files._models import ErrorDetail
 from aikit_files._serde import structure
 
 T = TypeVar("T")
@@ -43,14 +44,37 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+def error_detail(decoded: object) -> ErrorDetail | None:
+    """Reads the error object of a decoded error body, leniently, into the shared wire model.
+
+    Takes OpenAI's ``{"error": {"message", "type", "param", "code"}}``, Azure's
+    ``{"error": {"code", "message", "target"}}``, ``{"error": "text"}`` and a bare
+    ``{"message": ...}`` (as gateways send); scalars of another type become text. None when the
+    body is no JSON object.
+    """
+    if not isinstance(decoded, dict):
+        return None
+    error = decoded.get("error")
+    if isinstance(error, str):
+        return ErrorDetail(message=error)
+    info: Mapping[str, Any] = error if isinstance(error, dict) else decoded
+    message = info.get("message")
+    return ErrorDetail(
+        message=message if isinstance(message, str) else "",
+        type=_text(info.get("type")),
+        param=_text(info.get("param")),
+        code=_text(info.get("code")),
+        target=_text(info.get("target")),
+    )
+
+
 def status_error(
     status: int, headers: Mapping[str, str], body: bytes, reason: str | None = None
 ) -> APIStatusError:
     """Builds the error for a 4xx or 5xx response.
 
-    Reads OpenAI's ``{"error": {"message", "type", "param", "code"}}``, Azure's
-    ``{"error": {"code", "message"}}``, a bare ``{"message": ...}`` (as gateways send), or any
-    other body, whose text then becomes the message.
+    The body is read by ``error_detail``; when it holds no message, its text (cut short) becomes
+    the message, or else the reason phrase.
 
     Args:
         status: the HTTP status.
@@ -60,30 +84,20 @@ def status_error(
     """
     decoded = _decode(body)
     text = body.decode("utf-8", "replace").strip()
-    info: Mapping[str, Any] = {}
+    detail = error_detail(decoded)
     error_body: object = decoded if decoded is not None else (text or None)
-    message: str | None = None
-    if isinstance(decoded, dict):
-        error = decoded.get("error")
-        if isinstance(error, dict):
-            info, error_body = error, error
-        elif isinstance(error, str):
-            message = error
-        else:
-            info = decoded
-    if message is None and isinstance(info.get("message"), str) and info["message"]:
-        message = info["message"]
-    if message is None:
-        message = text[:_TEXT_IN_MESSAGE] or reason or f"HTTP {status}"
+    if isinstance(decoded, dict) and isinstance(decoded.get("error"), dict):
+        error_body = decoded["error"]
+    if detail is None:
+        detail = ErrorDetail(message="")
     return status_error_class(status)(
-        message,
+        detail.message or text[:_TEXT_IN_MESSAGE] or reason or f"HTTP {status}",
         status_code=status,
         headers=headers,
         body=error_body,
-        code=_text(info.get("code")),
-        type=_text(info.get("type")),
-        # Azure names the faulty part of the request ``target``.
-        param=_text(info.get("param", info.get("target"))),
+        code=detail.code,
+        type=detail.type,
+        param=detail.param if detail.param is not None else detail.target,
         request_id=request_id(headers),
     )
 

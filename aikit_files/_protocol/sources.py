@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
 
-from aikit_files._config import UPLOAD_LIMIT
 from aikit_files._exceptions import InvalidArgumentError, InvalidArgumentTypeError
+from aikit_files._limits import UPLOAD_LIMIT
 
 if TYPE_CHECKING:
     from _typeshed import SupportsRead

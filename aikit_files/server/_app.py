@@ -20,7 +20,7 @@ from typing import Any, Final
 import aiohttp
 from aiohttp import web
 
-from aikit_files._config import LIST_LIMIT_MAX, LIST_LIMIT_MIN
+from aikit_files._limits import LIST_LIMIT_MAX, LIST_LIMIT_MIN
 from aikit_files._models import FileDeleted, FileList
 
 from ._azure import Processor, import_file

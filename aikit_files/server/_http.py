@@ -10,7 +10,7 @@ import attrs
 from aiohttp import web
 
 from aikit_files import _serde
-from aikit_files._config import KNOWN_PURPOSES
+from aikit_files._limits import KNOWN_PURPOSES
 
 from ._errors import Flavour, azure_error_body, bad_request, openai_error_body
 from ._multipart import FormReader

@@ -8,7 +8,7 @@ from typing import Final
 
 import attrs
 
-from aikit_files._config import (
+from aikit_files._limits import (
     BATCH_FILE_LIMIT,
     EXPIRES_AFTER_MAX,
     EXPIRES_AFTER_MIN,
