@@ -8,10 +8,6 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from aiohttp import web
-
-from .server import create_app
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -32,12 +28,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _serve_until_signalled(args: argparse.Namespace) -> None:
-    runner = web.AppRunner(create_app(args.data_dir, api_key=args.api_key), access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, args.host, args.port)
-        await site.start()
-        host, port = runner.addresses[0][:2]
+    from .server import create_app
+    from .server._runner import serving
+
+    app = create_app(args.data_dir, api_key=args.api_key)
+    async with serving(app, args.host, args.port) as (host, port):
         # NOTE: scripts (and the benchmark) read this line to learn the port.
         print(f"aikit-files: serving http://{host}:{port} (data in {args.data_dir})", flush=True)
         stop = asyncio.Event()
@@ -45,8 +40,6 @@ async def _serve_until_signalled(args: argparse.Namespace) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         await stop.wait()
-    finally:
-        await runner.cleanup()
 
 
 def _serve(args: argparse.Namespace) -> int:
