@@ -10,36 +10,17 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Coroutine, Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
-
-import attrs
 
 from ._exceptions import APIError, APIStatusError, ClientClosedError
 from ._models import ErrorInfo, RateLimit, Result
 from ._params import Callback, Parameters
-from ._protocol.responses import request_id
+from ._protocol.responses import Reply, request_id
 
 logger = logging.getLogger("aikit_files")
 
 T = TypeVar("T")
-
-
-@attrs.define
-class CallState:
-    """What one call learned from the server so far; the transport fills it in."""
-
-    headers: Mapping[str, str] = attrs.Factory(dict)
-    """The headers of the last response received."""
-
-    def observe(self, headers: Mapping[str, str]) -> None:
-        """Records the headers of a response."""
-        self.headers = headers
-
-    @property
-    def request_id(self) -> str | None:
-        """The request id of the last response (``x-request-id``, or Azure's)."""
-        return request_id(self.headers)
 
 
 def error_infos(exc: BaseException) -> list[ErrorInfo]:
@@ -60,46 +41,41 @@ def error_infos(exc: BaseException) -> list[ErrorInfo]:
     return [ErrorInfo(message=message, type=type(exc).__name__)]
 
 
+def _meta(headers: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "headers": headers,
+        "rate_limit": RateLimit.from_headers(headers),
+        "request_id": request_id(headers),
+    }
+
+
 def build_result(
-    result_cls: type[Result],
-    field: str | None,
-    task: asyncio.Task[Any],
-    state: CallState,
+    result_type: type[Result], task: asyncio.Task[Any], reply: Reply[Any] | None
 ) -> Result:
-    """Builds the result object of a finished call's task."""
-    headers: Mapping[str, str] = state.headers
+    """Builds the result object of a finished call's task.
+
+    Args:
+        result_type: the call's result class.
+        task: the call's task, done.
+        reply: the reply the call's value came from, when it succeeded.
+    """
     if task.cancelled():
-        return result_cls(
+        cancelled = asyncio.CancelledError()
+        return result_type(
             success=False,
-            errors=error_infos(asyncio.CancelledError()),
+            errors=error_infos(cancelled),
             cancelled=True,
-            headers=headers,
-            rate_limit=RateLimit.from_headers(headers),
-            request_id=state.request_id,
-            exception=asyncio.CancelledError(),
+            exception=cancelled,
+            **_meta({}),
         )
     exc = task.exception()
     if exc is not None:
-        if isinstance(exc, APIStatusError):
-            headers = exc.headers
-        return result_cls(
-            success=False,
-            errors=error_infos(exc),
-            headers=headers,
-            rate_limit=RateLimit.from_headers(headers),
-            request_id=getattr(exc, "request_id", None) or state.request_id,
-            exception=exc,
-        )
-    value = task.result()
-    fields: dict[str, Any] = {field: value} if field is not None else {}
-    return result_cls(
-        success=True,
-        headers=headers,
-        rate_limit=RateLimit.from_headers(headers),
-        request_id=state.request_id,
-        value=value,
-        **fields,
-    )
+        meta = _meta(exc.headers if isinstance(exc, APIStatusError) else {})
+        if isinstance(exc, APIError) and exc.request_id:
+            meta["request_id"] = exc.request_id
+        return result_type(success=False, errors=error_infos(exc), exception=exc, **meta)
+    assert reply is not None
+    return result_type.succeeded(reply.value, **_meta(reply.headers))
 
 
 def callbacks_in_order(params: Parameters, result: Result) -> list[Callback]:
@@ -108,38 +84,42 @@ def callbacks_in_order(params: Parameters, result: Result) -> list[Callback]:
     return [cb for cb in (first, params.on_terminate) if cb is not None]
 
 
-def _log_failure(callback: Callback) -> None:
-    logger.exception("callback %r raised; the other callbacks still run", callback)
-
-
 async def deliver(params: Parameters, result: Result) -> None:
-    """Runs a result's callbacks in order; one that raises is logged and harms nothing else."""
+    """Runs a result's callbacks in order; one that raises is logged and harms nothing else.
+
+    A coroutine function's coroutine is awaited before the next callback runs.
+    """
     for callback in callbacks_in_order(params, result):
         try:
             outcome = callback(result)
             if inspect.isawaitable(outcome):
                 await outcome
         except Exception:
-            _log_failure(callback)
+            logger.exception("callback %r raised; the other callbacks still run", callback)
 
 
-async def _await(awaitable: Awaitable[object]) -> None:
-    await awaitable
+class _Call:
+    """One call: runs the operation and keeps the reply its value came from."""
+
+    __slots__ = ("reply",)
+
+    def __init__(self) -> None:
+        self.reply: Reply[Any] | None = None
+
+    async def run(self, operation: Coroutine[Any, Any, Reply[T]]) -> T:
+        reply = await operation
+        self.reply = reply
+        return reply.value
 
 
-def deliver_blocking(params: Parameters, result: Result) -> None:
-    """``deliver`` for a thread with no event loop: what the sync wrapper's callbacks run on.
-
-    A plain callback runs as it is (so it may call the sync client again); a coroutine function's
-    coroutine runs to completion on an event loop of its own.
-    """
-    for callback in callbacks_in_order(params, result):
-        try:
-            outcome = callback(result)
-            if inspect.isawaitable(outcome):
-                asyncio.run(_await(outcome))
-        except Exception:
-            _log_failure(callback)
+def _running_loop() -> asyncio.AbstractEventLoop:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        raise RuntimeError(
+            "the methods of the async client start asyncio tasks, so they must be called from a "
+            "running event loop (inside async code); from synchronous code, use af.Client"
+        ) from None
 
 
 class CallTracker:
@@ -155,43 +135,51 @@ class CallTracker:
         if self._closing:
             raise ClientClosedError("the client is closed; no new call can start")
 
+    @property
+    def idle(self) -> bool:
+        """Whether no call and no callback delivery is running."""
+        return not self._calls and not self._deliveries
+
     def start(
         self,
-        coro: Coroutine[Any, Any, T],
+        operation: Coroutine[Any, Any, Reply[T]],
         *,
         params: Parameters,
-        state: CallState,
-        result_cls: type[Result],
-        field: str | None,
+        result_type: type[Result],
         name: str,
     ) -> asyncio.Task[T]:
-        """Runs ``coro`` as a task whose result goes to ``params``' callbacks when it completes.
+        """Runs ``operation`` as a task whose result goes to ``params``' callbacks when it ends.
 
         Args:
-            coro: the call itself; it reports responses into ``state``.
+            operation: the call itself; it returns the reply its value comes from.
             params: the call's effective parameters (its callbacks).
-            state: filled in by the transport while the call runs.
-            result_cls: the result object to build when the call ends.
-            field: the field of ``result_cls`` that receives the call's value.
+            result_type: the result object to build when the call ends.
             name: the task's name, for debugging.
 
         Returns:
             The call's task: awaiting it gives the call's value or raises its error.
+
+        Raises:
+            ClientClosedError: the client is closing or closed (``operation`` is then closed).
+            RuntimeError: no event loop runs in this thread.
         """
-        if self._closing:
-            coro.close()
+        try:
             self.check_open()
-        task = asyncio.get_running_loop().create_task(coro, name=name)
+            loop = _running_loop()
+        except BaseException:
+            # NOTE: a coroutine dropped unawaited would warn; it never started, so close it.
+            operation.close()
+            raise
+        call = _Call()
+        task = loop.create_task(call.run(operation), name=name)
         self._calls.add(task)
 
         def on_done(done: asyncio.Task[T]) -> None:
             self._calls.discard(done)
             if not params.has_callbacks:
                 return
-            result = build_result(result_cls, field, done, state)
-            delivery = asyncio.get_running_loop().create_task(
-                deliver(params, result), name=f"{name}:callbacks"
-            )
+            result = build_result(result_type, done, call.reply)
+            delivery = loop.create_task(deliver(params, result), name=f"{name}:callbacks")
             self._deliveries.add(delivery)
             delivery.add_done_callback(self._deliveries.discard)
 

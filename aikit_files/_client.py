@@ -10,6 +10,7 @@ from ._calls import CallTracker
 from ._config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ClientConfig, Timeout
 from ._exceptions import InvalidArgumentError, InvalidArgumentTypeError
 from ._files import AsyncFilesAPI
+from ._protocol.requests import Endpoint
 from ._transport import Transport
 
 
@@ -71,7 +72,7 @@ class AsyncClient:
             raise InvalidArgumentError(f"no API key: pass api_key= or set {variable}")
         self._tracker = CallTracker()
         self._transport = Transport(self._config, session)
-        self.files = AsyncFilesAPI(self._transport, self._tracker)
+        self.files = AsyncFilesAPI(self._transport, Endpoint(self._config), self._tracker)
         """The Files API."""
 
     def __repr__(self) -> str:

@@ -7,6 +7,8 @@
      │    └── InvalidArgumentTypeError (also a TypeError)
      ├── ClientClosedError                          a call started on a closed (or closing) client
      ├── SyncInEventLoopError (also a RuntimeError) the sync client would deadlock where it is used
+     ├── LocalIOError                               this machine's side failed: reading what
+     │                                              to upload, or writing a download (no retry)
      ├── FileProcessingError                        the server failed to process a file
      └── APIError                                   the call failed talking to the API
           ├── APIConnectionError                    no usable response (network, TLS, ...)
@@ -50,6 +52,14 @@ class ClientClosedError(AIKitError):
 
 class SyncInEventLoopError(AIKitError, RuntimeError):
     """The sync client was used where blocking would deadlock: on its own event loop's thread."""
+
+
+class LocalIOError(AIKitError):
+    """This side of the call failed: reading the file (or stream) to upload, or writing a download.
+
+    Told apart from a network failure by its type: it is never retried, and its message names
+    the path when there is one; the original error is its ``__cause__``.
+    """
 
 
 class FileProcessingError(AIKitError):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import pathlib
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from typing import Any, TypeVar
 
-from ._calls import CallState, CallTracker
+from ._calls import CallTracker
 from ._config import check_seconds
 from ._exceptions import (
     APITimeoutError,
@@ -16,6 +16,7 @@ from ._exceptions import (
     InvalidArgumentError,
     InvalidArgumentTypeError,
 )
+from ._io.sinks import bytes_sink, file_sink, json_sink
 from ._limits import SIMPLE_UPLOAD_LIMIT
 from ._models import (
     ContentResult,
@@ -37,9 +38,10 @@ from ._params import (
 )
 from ._protocol.multipart import build_form, form_fields, guess_content_type
 from ._protocol.pagination import next_page
-from ._protocol.requests import check_file_id
+from ._protocol.requests import Endpoint, FormBody, check_file_id
+from ._protocol.responses import Reply
 from ._protocol.sources import UploadFile, describe_source
-from ._transport import Transport, UploadBody, file_writer, json_reader, read_bytes
+from ._transport import Transport
 
 T = TypeVar("T")
 
@@ -49,14 +51,10 @@ MAX_POLL_INTERVAL = 30.0
 ParametersArg = Parameters | Mapping[str, Any] | None
 
 
-def _require_running_loop() -> None:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        raise RuntimeError(
-            "AsyncFilesAPI methods start asyncio tasks, so they must be called from a running "
-            "event loop (inside async code); from synchronous code, use af.Client"
-        ) from None
+#: The sinks of the JSON answers, made once.
+_FILE = json_sink(OpenAIFile)
+_FILE_LIST = json_sink(FileList)
+_FILE_DELETED = json_sink(FileDeleted)
 
 
 def _check_purpose(purpose: object) -> None:
@@ -92,9 +90,9 @@ class AsyncFilesAPI:
     referenced until it has ended and its callbacks have run.
     """
 
-    def __init__(self, transport: Transport, tracker: CallTracker) -> None:
+    def __init__(self, transport: Transport, endpoint: Endpoint, tracker: CallTracker) -> None:
         self._transport = transport
-        self._endpoint = transport.endpoint
+        self._endpoint = endpoint
         self._tracker = tracker
 
     def __repr__(self) -> str:
@@ -102,24 +100,13 @@ class AsyncFilesAPI:
 
     def _start(
         self,
-        call: Callable[[CallState], Coroutine[Any, Any, T]],
+        operation: Coroutine[Any, Any, Reply[T]],
         params: Parameters,
-        result_cls: type[Result],
-        field: str,
+        result_type: type[Result],
         name: str,
     ) -> asyncio.Task[T]:
-        _require_running_loop()
-        self._tracker.check_open()
-        state = CallState()
-        # NOTE: the coroutine is made only now, after every check: one made and then dropped
-        # by a failed check would warn that it was never awaited.
         return self._tracker.start(
-            call(state),
-            params=params,
-            state=state,
-            result_cls=result_cls,
-            field=field,
-            name=f"aikit_files.{name}",
+            operation, params=params, result_type=result_type, name=f"aikit_files.{name}"
         )
 
     def create(
@@ -160,14 +147,11 @@ class AsyncFilesAPI:
             filename=filename,
             content_type=params.content_type or guess_content_type(filename),
         )
-        body = UploadBody(source, form, params.on_progress)
+        spec = self._endpoint.create_file(FormBody(form, source))
         return self._start(
-            lambda state: self._transport.request(
-                self._endpoint.create_file(), params, state, json_reader(OpenAIFile), body
-            ),
+            self._transport.send(spec, params, _FILE, on_progress=params.on_progress),
             params,
             FileResult,
-            "file",
             "create",
         )
 
@@ -185,18 +169,10 @@ class AsyncFilesAPI:
         """
         params = merge(Parameters, parameters, options)
         check_file_id(file_id)
-        return self._start(
-            lambda state: self._retrieve(file_id, params, state),
-            params,
-            FileResult,
-            "file",
-            "retrieve",
-        )
+        return self._start(self._retrieve(file_id, params), params, FileResult, "retrieve")
 
-    async def _retrieve(self, file_id: str, params: Parameters, state: CallState) -> OpenAIFile:
-        return await self._transport.request(
-            self._endpoint.retrieve_file(file_id), params, state, json_reader(OpenAIFile)
-        )
+    def _retrieve(self, file_id: str, params: Parameters) -> Coroutine[Any, Any, Reply[OpenAIFile]]:
+        return self._transport.send(self._endpoint.retrieve_file(file_id), params, _FILE)
 
     def list(
         self, parameters: FileListParameters | Mapping[str, Any] | None = None, **options: Any
@@ -214,12 +190,9 @@ class AsyncFilesAPI:
         """
         params = merge(FileListParameters, parameters, options)
         return self._start(
-            lambda state: self._transport.request(
-                self._endpoint.list_files(params), params, state, json_reader(FileList)
-            ),
+            self._transport.send(self._endpoint.list_files(params), params, _FILE_LIST),
             params,
             FileListResult,
-            "page",
             "list",
         )
 
@@ -246,12 +219,10 @@ class AsyncFilesAPI:
         page_params: FileListParameters | None = params
         while page_params is not None:
             self._tracker.check_open()
-            page = await self._transport.request(
-                self._endpoint.list_files(page_params),
-                page_params,
-                CallState(),
-                json_reader(FileList),
+            reply = await self._transport.send(
+                self._endpoint.list_files(page_params), page_params, _FILE_LIST
             )
+            page = reply.value
             for file in page.data:
                 yield file
             page_params = next_page(page_params, page)
@@ -270,12 +241,9 @@ class AsyncFilesAPI:
         params = merge(Parameters, parameters, options)
         check_file_id(file_id)
         return self._start(
-            lambda state: self._transport.request(
-                self._endpoint.delete_file(file_id), params, state, json_reader(FileDeleted)
-            ),
+            self._transport.send(self._endpoint.delete_file(file_id), params, _FILE_DELETED),
             params,
             FileDeletedResult,
-            "deleted",
             "delete",
         )
 
@@ -295,12 +263,9 @@ class AsyncFilesAPI:
         params = merge(Parameters, parameters, options)
         check_file_id(file_id)
         return self._start(
-            lambda state: self._transport.request(
-                self._endpoint.file_content(file_id), params, state, read_bytes
-            ),
+            self._transport.send(self._endpoint.file_content(file_id), params, bytes_sink),
             params,
             ContentResult,
-            "content",
             "content",
         )
 
@@ -333,16 +298,11 @@ class AsyncFilesAPI:
         params = merge(DownloadParameters, parameters, options)
         check_file_id(file_id)
         path = _check_destination(destination)
+        spec = self._endpoint.file_content(file_id)
         return self._start(
-            lambda state: self._transport.request(
-                self._endpoint.file_content(file_id),
-                params,
-                state,
-                file_writer(path, params.on_progress),
-            ),
+            self._transport.send(spec, params, file_sink(path, params.on_progress)),
             params,
             DownloadResult,
-            "path",
             "download",
         )
 
@@ -379,28 +339,23 @@ class AsyncFilesAPI:
         interval = check_seconds("poll_interval", poll_interval)
         limit = check_seconds("max_wait", max_wait)
         return self._start(
-            lambda state: self._wait_for_processing(file_id, params, state, interval, limit),
+            self._wait_for_processing(file_id, params, interval, limit),
             params,
             FileResult,
-            "file",
             "wait_for_processing",
         )
 
     async def _wait_for_processing(
-        self,
-        file_id: str,
-        params: Parameters,
-        state: CallState,
-        poll_interval: float,
-        max_wait: float,
-    ) -> OpenAIFile:
+        self, file_id: str, params: Parameters, poll_interval: float, max_wait: float
+    ) -> Reply[OpenAIFile]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max_wait
         pause = poll_interval
         while True:
-            file = await self._retrieve(file_id, params, state)
+            reply = await self._retrieve(file_id, params)
+            file = reply.value
             if file.status == "processed":
-                return file
+                return reply
             if file.status == "error":
                 raise FileProcessingError(
                     f"the server failed to process file {file_id}: "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pathlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Self
 
 import attrs
 
@@ -239,15 +239,21 @@ class Result:
     cancelled: bool = False
     """True when the call was cancelled (by the caller, or by a client shutdown that cancels)."""
     headers: Mapping[str, str] = attrs.Factory(dict)
-    """The headers of the last response, if any was received."""
+    """The headers of the response that gave the value (for a call of several requests, the
+    one that produced it) or the error; empty when no response was received."""
     rate_limit: RateLimit | None = None
     """The parsed ``x-ratelimit-*`` headers, if the response had any."""
     request_id: str | None = None
-    """The ``x-request-id`` of the last response, if any."""
+    """The ``x-request-id`` (or Azure's ``apim-request-id``) of that response, if any."""
     exception: BaseException | None = attrs.field(default=None, repr=False, eq=False)
     """The exception the call ended with, if it failed."""
     value: Any = attrs.field(default=None, repr=False, eq=False)
     """What awaiting the call returned, if it succeeded."""
+
+    @classmethod
+    def succeeded(cls, value: Any, **meta: Any) -> Self:
+        """The result of a call that returned ``value``; ``meta`` holds the common fields."""
+        return cls(success=True, value=value, **meta)
 
     def raise_for_error(self) -> None:
         """Raises the exception the call failed with, as 4D's ``throw()``; no-op on success."""
@@ -262,6 +268,10 @@ class FileResult(Result):
     file: OpenAIFile | None = None
     """The file, on success."""
 
+    @classmethod
+    def succeeded(cls, value: OpenAIFile, **meta: Any) -> Self:
+        return cls(success=True, value=value, file=value, **meta)
+
 
 @attrs.frozen(kw_only=True)
 class FileListResult(Result):
@@ -269,6 +279,10 @@ class FileListResult(Result):
 
     page: FileList | None = None
     """The page, on success."""
+
+    @classmethod
+    def succeeded(cls, value: FileList, **meta: Any) -> Self:
+        return cls(success=True, value=value, page=value, **meta)
 
     @property
     def files(self) -> list[OpenAIFile]:
@@ -298,6 +312,10 @@ class FileDeletedResult(Result):
     deleted: FileDeleted | None = None
     """The ``FileDeleted`` object, on success (as in 4D)."""
 
+    @classmethod
+    def succeeded(cls, value: FileDeleted, **meta: Any) -> Self:
+        return cls(success=True, value=value, deleted=value, **meta)
+
 
 @attrs.frozen(kw_only=True)
 class ContentResult(Result):
@@ -306,6 +324,10 @@ class ContentResult(Result):
     content: bytes | None = None
     """The file's content, on success."""
 
+    @classmethod
+    def succeeded(cls, value: bytes, **meta: Any) -> Self:
+        return cls(success=True, value=value, content=value, **meta)
+
 
 @attrs.frozen(kw_only=True)
 class DownloadResult(Result):
@@ -313,3 +335,7 @@ class DownloadResult(Result):
 
     path: pathlib.Path | None = None
     """Where the content was written, on success."""
+
+    @classmethod
+    def succeeded(cls, value: pathlib.Path, **meta: Any) -> Self:
+        return cls(success=True, value=value, path=value, **meta)

@@ -7,33 +7,37 @@ callbacks it blocks and returns the value (or raises); with any callback it retu
 the event loop's thread.
 """
 
+# NOTE: the methods decorated with @bridge are signatures without a body (the bridge runs the
+# async twin), hence no return statement.
+# mypy: disable-error-code="empty-body"
+
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 import functools
 import importlib
+import inspect
 import os
 import pathlib
 import threading
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
-from typing import Any, TypeVar, Unpack, overload
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, Self, TypeVar, Unpack, overload
 
 import aiohttp
 import anyio
 import anyio.from_thread
 
-from ._calls import deliver_blocking
 from ._client import AsyncClient
 from ._config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Timeout
 from ._exceptions import AIKitError, ClientClosedError, InvalidArgumentError, SyncInEventLoopError
-from ._files import AsyncFilesAPI, ParametersArg
+from ._files import AsyncFilesAPI
 from ._models import FileDeleted, FileList, OpenAIFile, Result
 from ._params import (
+    Callback,
     DownloadOptions,
-    DownloadParameters,
     FileListOptions,
     FileListParameters,
     FileOptions,
@@ -43,6 +47,8 @@ from ._params import (
 from ._protocol.sources import UploadFile
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+P = ParamSpec("P")
 
 _CALLBACK_NAMES = ("on_terminate", "on_response", "on_error")
 
@@ -73,126 +79,181 @@ def _user_callbacks(parameters: object, options: Mapping[str, Any]) -> Parameter
     return callbacks if callbacks.has_callbacks else None
 
 
+_callback_thread = threading.local()
+
+
+def _run_on_this_thread(callback: Callback, result: Result) -> None:
+    """Runs a user's callback on a worker thread; a coroutine function's coroutine runs to its
+    end on an event loop of its own. A plain callback may call the sync client again."""
+    _callback_thread.active = True
+    try:
+        outcome = callback(result)
+        if inspect.isawaitable(outcome):
+            asyncio.run(_await(outcome))
+    finally:
+        _callback_thread.active = False
+
+
+async def _await(awaitable: Awaitable[object]) -> None:
+    await awaitable
+
+
+def _off_the_loop(callback: Callback) -> Callback:
+    """The callback the async layer runs: it hands ``callback`` to a worker thread and waits
+    for it, so callbacks run in order, never on the loop's thread, and ``close()`` waits for
+    them."""
+
+    async def hop(result: Result) -> None:
+        await anyio.to_thread.run_sync(_run_on_this_thread, callback, result)
+
+    return hop
+
+
 async def _await_call(start: Callable[[], asyncio.Task[T]]) -> T:
     return await start()
 
 
-class FilesAPI:
-    """The Files API for scripts: the methods of ``AsyncFilesAPI``, blocking or with a Future.
+class _SyncCall(Protocol[P, T_co]):
+    """A sync method as type checkers see it: blocking, it returns the value; given a callback
+    (or a parameters object, which may hold one), it returns the value or a Future."""
 
-    Each method is typed twice: with no ``parameters`` object and no callback it blocks and
-    returns the value; otherwise it returns the value, or a Future when a callback is given.
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T_co: ...
+
+    @overload
+    def __call__(self, *args: Any, **kwargs: Any) -> T_co | concurrent.futures.Future[T_co]: ...
+
+
+class _Bridge(Generic[P, T]):
+    """A method of a sync API that runs its async twin (the method of the same name).
+
+    It decorates the blocking signature of the method, with no body: the bridge takes the
+    async twin's arguments, checks them there, and blocks for the value, or, when a callback is
+    given, returns a ``concurrent.futures.Future`` at once.
     """
 
-    def __init__(self, files: AsyncFilesAPI, portal: anyio.from_thread.BlockingPortal):
-        self._files = files
+    def __init__(self, blocking: Callable[Concatenate[Any, P], T]) -> None:
+        functools.update_wrapper(self, blocking)
+        self.__name__ = blocking.__name__
+
+    def __call__(self, api: _SyncAPI, *args: Any, **kwargs: Any) -> Any:
+        """The method called on the class, with the API as its first argument."""
+        return api._call(self.__name__, *args, **kwargs)
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any]) -> Self: ...
+
+    @overload
+    def __get__(self, instance: _SyncAPI, owner: type[Any]) -> _SyncCall[P, T]: ...
+
+    def __get__(self, instance: _SyncAPI | None, owner: type[Any]) -> Any:
+        if instance is None:
+            return self
+        return functools.partial(instance._call, self.__name__)
+
+
+bridge = _Bridge
+
+
+class _SyncAPI:
+    """What the sync APIs share: running their async twin's methods through the portal."""
+
+    def __init__(self, api: Any, portal: anyio.from_thread.BlockingPortal):
+        self._api = api
         self._portal = portal
         self._closed = False
+        # Where ``parameters`` stands among the positional arguments of each method.
+        self._parameters_at: dict[str, int] = {}
 
     def _run(self, func: Callable[..., Any], *args: Any) -> Any:
         """Runs ``func`` on the loop's thread (awaiting it if it is async) and returns its value."""
-        _refuse_running_loop("a FilesAPI call")
+        _refuse_running_loop(f"a {type(self).__name__} call")
         if self._closed:
             raise ClientClosedError("the client is closed; no new call can start")
         return self._portal.call(func, *args)
 
-    def _call(
-        self,
-        method: Callable[..., asyncio.Task[T]],
-        *args: Any,
-        parameters: Any,
-        options: dict[str, Any],
-    ) -> T | concurrent.futures.Future[T]:
+    def _parameters_index(self, name: str, method: Callable[..., Any]) -> int:
+        index = self._parameters_at.get(name)
+        if index is None:
+            index = list(inspect.signature(method).parameters).index("parameters")
+            self._parameters_at[name] = index
+        return index
+
+    def _call(self, name: str, *args: Any, **options: Any) -> Any:
+        method: Callable[..., asyncio.Task[Any]] = getattr(self._api, name)
+        index = self._parameters_index(name, method)
+        parameters = options.get("parameters", args[index] if len(args) > index else None)
         callbacks = _user_callbacks(parameters, options)
         if callbacks is None:
-            start = functools.partial(method, *args, parameters, **options)
-            value: T = self._run(_await_call, start)
-            return value
+            return self._run(_await_call, functools.partial(method, *args, **options))
+        for callback_name in _CALLBACK_NAMES:
+            callback = getattr(callbacks, callback_name)
+            options[callback_name] = None if callback is None else _off_the_loop(callback)
+        start = functools.partial(method, *args, **options)
+        return self._run(_future_of, start)
 
-        async def relay(result: Result) -> None:
-            # NOTE: the async layer awaits this, so close() still waits for the user's callbacks,
-            # which run in order on a worker thread, never on the event loop's thread.
-            await anyio.to_thread.run_sync(_deliver_on_thread, callbacks, result)
 
-        options = {**options, "on_response": None, "on_error": None, "on_terminate": relay}
-        start = functools.partial(method, *args, parameters, **options)
-        future: concurrent.futures.Future[T] = self._run(_future_of, start)
-        return future
+class FilesAPI(_SyncAPI):
+    """The Files API for scripts: the methods of ``AsyncFilesAPI``, blocking or with a Future.
 
-    @overload
+    Without callbacks a call blocks and returns the value (or raises); with any callback it
+    returns a ``concurrent.futures.Future`` at once, and the callbacks run later on a worker
+    thread, never on the event loop's thread.
+    """
+
+    _api: AsyncFilesAPI
+
+    @bridge
     def create(
         self,
         file: UploadFile,
         purpose: str,
         parameters: None = None,
         **options: Unpack[FileOptions],
-    ) -> OpenAIFile: ...
-
-    @overload
-    def create(
-        self,
-        file: UploadFile,
-        purpose: str,
-        parameters: ParametersArg = None,
-        **options: Any,
-    ) -> OpenAIFile | concurrent.futures.Future[OpenAIFile]: ...
-
-    def create(
-        self,
-        file: UploadFile,
-        purpose: str,
-        parameters: ParametersArg = None,
-        **options: Any,
-    ) -> OpenAIFile | concurrent.futures.Future[OpenAIFile]:
+    ) -> OpenAIFile:
         """Uploads a file; see ``AsyncFilesAPI.create``."""
-        return self._call(self._files.create, file, purpose, parameters=parameters, options=options)
 
-    @overload
+    @bridge
     def retrieve(
-        self,
-        file_id: str,
-        parameters: None = None,
-        **options: Unpack[Options],
-    ) -> OpenAIFile: ...
-
-    @overload
-    def retrieve(
-        self,
-        file_id: str,
-        parameters: ParametersArg = None,
-        **options: Any,
-    ) -> OpenAIFile | concurrent.futures.Future[OpenAIFile]: ...
-
-    def retrieve(
-        self,
-        file_id: str,
-        parameters: ParametersArg = None,
-        **options: Any,
-    ) -> OpenAIFile | concurrent.futures.Future[OpenAIFile]:
+        self, file_id: str, parameters: None = None, **options: Unpack[Options]
+    ) -> OpenAIFile:
         """Returns a file's metadata; see ``AsyncFilesAPI.retrieve``."""
-        return self._call(self._files.retrieve, file_id, parameters=parameters, options=options)
 
-    @overload
-    def list(
-        self,
-        parameters: None = None,
-        **options: Unpack[FileListOptions],
-    ) -> FileList: ...
-
-    @overload
-    def list(
-        self,
-        parameters: FileListParameters | Mapping[str, Any] | None = None,
-        **options: Any,
-    ) -> FileList | concurrent.futures.Future[FileList]: ...
-
-    def list(
-        self,
-        parameters: FileListParameters | Mapping[str, Any] | None = None,
-        **options: Any,
-    ) -> FileList | concurrent.futures.Future[FileList]:
+    @bridge
+    def list(self, parameters: None = None, **options: Unpack[FileListOptions]) -> FileList:
         """Returns one page of files; see ``AsyncFilesAPI.list``."""
-        return self._call(self._files.list, parameters=parameters, options=options)
+
+    @bridge
+    def delete(
+        self, file_id: str, parameters: None = None, **options: Unpack[Options]
+    ) -> FileDeleted:
+        """Deletes a file; see ``AsyncFilesAPI.delete``."""
+
+    @bridge
+    def content(self, file_id: str, parameters: None = None, **options: Unpack[Options]) -> bytes:
+        """Returns a file's content; see ``AsyncFilesAPI.content``."""
+
+    @bridge
+    def download(
+        self,
+        file_id: str,
+        destination: str | os.PathLike[str],
+        parameters: None = None,
+        **options: Unpack[DownloadOptions],
+    ) -> pathlib.Path:
+        """Streams a file's content to ``destination``; see ``AsyncFilesAPI.download``."""
+
+    @bridge
+    def wait_for_processing(
+        self,
+        file_id: str,
+        parameters: None = None,
+        *,
+        poll_interval: float = 1.0,
+        max_wait: float = 1800.0,
+        **options: Unpack[Options],
+    ) -> OpenAIFile:
+        """Polls a file until it is processed; see ``AsyncFilesAPI.wait_for_processing``."""
 
     def iterate(
         self,
@@ -200,140 +261,8 @@ class FilesAPI:
         **options: Any,
     ) -> Iterator[OpenAIFile]:
         """Returns an iterator over every file, fetching pages as it goes; takes no callbacks."""
-        pages = self._run(functools.partial(self._files.iterate, parameters, **options))
+        pages = self._run(functools.partial(self._api.iterate, parameters, **options))
         return _iterate(self._portal, pages)
-
-    @overload
-    def delete(
-        self,
-        file_id: str,
-        parameters: None = None,
-        **options: Unpack[Options],
-    ) -> FileDeleted: ...
-
-    @overload
-    def delete(
-        self,
-        file_id: str,
-        parameters: ParametersArg = None,
-        **options: Any,
-    ) -> FileDeleted | concurrent.futures.Future[FileDeleted]: ...
-
-    def delete(
-        self,
-        file_id: str,
-        parameters: ParametersArg = None,
-        **options: Any,
-    ) -> FileDeleted | concurrent.futures.Future[FileDeleted]:
-        """Deletes a file; see ``AsyncFilesAPI.delete``."""
-        return self._call(self._files.delete, file_id, parameters=parameters, options=options)
-
-    @overload
-    def content(
-        self,
-        file_id: str,
-        parameters: None = None,
-        **options: Unpack[Options],
-    ) -> bytes: ...
-
-    @overload
-    def content(
-        self,
-        file_id: str,
-        parameters: ParametersArg = None,
-        **options: Any,
-    ) -> bytes | concurrent.futures.Future[bytes]: ...
-
-    def content(
-        self,
-        file_id: str,
-        parameters: ParametersArg = None,
-        **options: Any,
-    ) -> bytes | concurrent.futures.Future[bytes]:
-        """Returns a file's content; see ``AsyncFilesAPI.content``."""
-        return self._call(self._files.content, file_id, parameters=parameters, options=options)
-
-    @overload
-    def download(
-        self,
-        file_id: str,
-        destination: str | os.PathLike[str],
-        parameters: None = None,
-        **options: Unpack[DownloadOptions],
-    ) -> pathlib.Path: ...
-
-    @overload
-    def download(
-        self,
-        file_id: str,
-        destination: str | os.PathLike[str],
-        parameters: DownloadParameters | Mapping[str, Any] | None = None,
-        **options: Any,
-    ) -> pathlib.Path | concurrent.futures.Future[pathlib.Path]: ...
-
-    def download(
-        self,
-        file_id: str,
-        destination: str | os.PathLike[str],
-        parameters: DownloadParameters | Mapping[str, Any] | None = None,
-        **options: Any,
-    ) -> pathlib.Path | concurrent.futures.Future[pathlib.Path]:
-        """Streams a file's content to ``destination``; see ``AsyncFilesAPI.download``."""
-        return self._call(
-            self._files.download, file_id, destination, parameters=parameters, options=options
-        )
-
-    @overload
-    def wait_for_processing(
-        self,
-        file_id: str,
-        parameters: None = None,
-        *,
-        poll_interval: float = ...,
-        max_wait: float = ...,
-        **options: Unpack[Options],
-    ) -> OpenAIFile: ...
-
-    @overload
-    def wait_for_processing(
-        self,
-        file_id: str,
-        parameters: ParametersArg = None,
-        *,
-        poll_interval: float = ...,
-        max_wait: float = ...,
-        **options: Any,
-    ) -> OpenAIFile | concurrent.futures.Future[OpenAIFile]: ...
-
-    def wait_for_processing(
-        self,
-        file_id: str,
-        parameters: ParametersArg = None,
-        *,
-        poll_interval: float = 1.0,
-        max_wait: float = 1800.0,
-        **options: Any,
-    ) -> OpenAIFile | concurrent.futures.Future[OpenAIFile]:
-        """Polls a file until it is processed; see ``AsyncFilesAPI.wait_for_processing``."""
-        return self._call(
-            functools.partial(
-                self._files.wait_for_processing, poll_interval=poll_interval, max_wait=max_wait
-            ),
-            file_id,
-            parameters=parameters,
-            options=options,
-        )
-
-
-_callback_thread = threading.local()
-
-
-def _deliver_on_thread(callbacks: Parameters, result: Result) -> None:
-    _callback_thread.active = True
-    try:
-        deliver_blocking(callbacks, result)
-    finally:
-        _callback_thread.active = False
 
 
 def _future_of(start: Callable[[], asyncio.Task[T]]) -> concurrent.futures.Future[T]:

@@ -1,10 +1,13 @@
-"""Reading responses: models from JSON bodies, ``APIStatusError`` from error bodies, request ids."""
+"""Reading responses: models from JSON bodies, ``APIStatusError`` from error bodies, request ids,
+and ``Reply``, a value with the headers of the response it came from."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
+
+import attrs
 
 from aikit_files._exceptions import APIError, APIStatusError, status_error_class
 from aikit_files._models import ErrorDetail
@@ -14,6 +17,15 @@ T = TypeVar("T")
 
 #: How much of an unreadable error body goes into the message.
 _TEXT_IN_MESSAGE = 500
+
+
+@attrs.frozen
+class Reply(Generic[T]):
+    """What one request brought back: the value read from its response, and that response's
+    headers (request id, rate limits). The operation decides which reply fills its result."""
+
+    value: T
+    headers: Mapping[str, str] = attrs.field(repr=False)
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:

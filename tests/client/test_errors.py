@@ -206,7 +206,7 @@ class BrokenFile:
 async def test_a_file_that_shrinks_fails_and_is_not_retried(
     fault_server: FaultServer, fault_client: af.AsyncClient
 ) -> None:
-    with pytest.raises(af.AIKitError, match="changed during the upload") as caught:
+    with pytest.raises(af.LocalIOError, match="changed during the upload") as caught:
         await fault_client.files.create(ShrinkingFile(), "assistants")
     assert not isinstance(caught.value, af.APIError)
     assert len(fault_server.requests) == 1
@@ -215,7 +215,7 @@ async def test_a_file_that_shrinks_fails_and_is_not_retried(
 async def test_a_failing_read_is_reported_and_not_retried(
     fault_server: FaultServer, fault_client: af.AsyncClient
 ) -> None:
-    with pytest.raises(af.AIKitError, match="reading the file to upload failed") as caught:
+    with pytest.raises(af.LocalIOError, match="reading the file to upload failed") as caught:
         await fault_client.files.create(BrokenFile(), "assistants")
     assert isinstance(caught.value.__cause__, OSError)
     assert len(fault_server.requests) == 1
@@ -231,7 +231,7 @@ async def test_a_failing_async_iterable_is_reported_as_ours_and_not_retried(
         yield b"first chunk"
         raise ValueError("the producer broke")
 
-    with pytest.raises(af.AIKitError, match="reading the file to upload failed") as caught:
+    with pytest.raises(af.LocalIOError, match="reading the file to upload failed") as caught:
         await fault_client.files.create(broken(), "assistants")
     assert not isinstance(caught.value, af.APIConnectionError)
     assert isinstance(caught.value.__cause__, ValueError)

@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 import aikit_files as af
 from aikit_files._config import ClientConfig
-from aikit_files._protocol.requests import Endpoint, check_file_id, file_path
+from aikit_files._protocol.multipart import build_form
+from aikit_files._protocol.requests import Endpoint, FormBody, check_file_id, file_path
+from aikit_files._protocol.sources import describe_source
 
 
 def openai_endpoint(organization: str | None = None, project: str | None = None) -> Endpoint:
@@ -45,8 +47,13 @@ def test_openai_headers_and_urls() -> None:
     assert "api-key" not in spec.headers
 
 
+def a_form() -> FormBody:
+    form = build_form([("purpose", "user_data")], filename="a.txt", content_type="text/plain")
+    return FormBody(form, describe_source(b"hello"))
+
+
 def test_openai_without_organization_sends_no_such_header() -> None:
-    headers = openai_endpoint().create_file().headers
+    headers = openai_endpoint().create_file(a_form()).headers
     assert "OpenAI-Organization" not in headers
     assert "OpenAI-Project" not in headers
 
@@ -82,7 +89,7 @@ def test_content_accepts_any_type() -> None:
 def test_key_is_not_in_reprs() -> None:
     endpoint = openai_endpoint()
     assert "sk-secret" not in repr(endpoint)
-    assert "sk-secret" not in repr(endpoint.create_file())
+    assert "sk-secret" not in repr(endpoint.create_file(a_form()))
 
 
 @pytest.mark.parametrize(

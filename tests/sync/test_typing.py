@@ -1,4 +1,5 @@
-"""The sync wrapper's overloads: what a type checker infers, and that they list every option.
+"""The sync wrapper's typing: what a type checker infers, and that the blocking form of each
+method lists every option.
 
 ``check_inferred_types`` is never run: mypy (part of ``make test``) checks its ``assert_type``s.
 """
@@ -8,7 +9,6 @@ from __future__ import annotations
 import concurrent.futures
 import inspect
 import pathlib
-import typing
 from typing import assert_type
 
 import attrs
@@ -57,7 +57,7 @@ def test_blocking_overload_takes_every_option_but_callbacks(
     parameters_cls, options_cls = classes
     fields = {f.name for f in attrs.fields(parameters_cls)}
     assert set(options_cls.__annotations__) == fields - CALLBACKS
-    blocking, _ = typing.get_overloads(getattr(af.FilesAPI, name))
+    blocking = getattr(af.FilesAPI, name).__wrapped__
     options = inspect.signature(blocking).parameters["options"]
     assert options.kind is inspect.Parameter.VAR_KEYWORD
     assert options.annotation == f"Unpack[{options_cls.__name__}]"

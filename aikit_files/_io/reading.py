@@ -1,0 +1,148 @@
+"""Reading what an upload sends: a path, a blob, a file object or an async iterable, or a byte
+range of one, in chunks read by worker threads one chunk ahead, with an optional running MD5."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterable
+from typing import IO, TYPE_CHECKING, Any
+
+from aikit_files._exceptions import LocalIOError
+from aikit_files._limits import MiB
+from aikit_files._protocol.sources import SourceKind, UploadSource
+
+if TYPE_CHECKING:
+    from hashlib import _Hash as Hash
+
+#: Bytes read from a file per step: big enough that the hop to a worker thread is a small cost,
+#: small enough that a few of them in flight stay a few MiB.
+CHUNK_SIZE = MiB
+
+Chunk = bytes | bytearray | memoryview
+
+
+async def settle(future: asyncio.Future[Any] | None) -> None:
+    """Waits for a worker thread's job to end, so that its file can be closed safely."""
+    if future is None:
+        return
+    await asyncio.wait([future])
+    if not future.cancelled():
+        # NOTE: mark any exception as retrieved; the caller is already failing for a reason.
+        future.exception()
+
+
+async def _read_file(file: IO[bytes], size: int | None) -> AsyncGenerator[bytes, None]:
+    """Reads ``size`` bytes (or to the end, if None) in worker threads, one chunk ahead."""
+    loop = asyncio.get_running_loop()
+    remaining = size
+
+    def next_read() -> asyncio.Future[bytes] | None:
+        if remaining == 0:
+            return None
+        count = CHUNK_SIZE if remaining is None else min(CHUNK_SIZE, remaining)
+        return loop.run_in_executor(None, file.read, count)
+
+    pending = next_read()
+    try:
+        while pending is not None:
+            chunk = await pending
+            pending = None
+            if not isinstance(chunk, bytes | bytearray | memoryview):
+                raise LocalIOError(
+                    f"the file object's read() returned {type(chunk).__name__}, not bytes"
+                )
+            if not chunk:
+                if remaining:
+                    raise LocalIOError(
+                        f"the file ended {remaining} bytes early: it changed during the upload"
+                    )
+                return
+            if remaining is not None:
+                remaining -= len(chunk)
+            # The next chunk is read while this one is being sent.
+            pending = next_read()
+            yield chunk
+    finally:
+        await settle(pending)
+
+
+async def _read_stream(stream: AsyncIterable[Any]) -> AsyncGenerator[Chunk, None]:
+    async for chunk in stream:
+        if not isinstance(chunk, bytes | bytearray | memoryview):
+            raise LocalIOError(f"the async iterable yielded {type(chunk).__name__}, not bytes")
+        if chunk:
+            yield chunk
+
+
+async def _read_range(
+    source: UploadSource, offset: int, length: int | None
+) -> AsyncGenerator[Chunk, None]:
+    loop = asyncio.get_running_loop()
+    if source.kind is SourceKind.BLOB:
+        view: memoryview = source.value
+        end = len(view) if length is None else offset + length
+        for start in range(offset, end, CHUNK_SIZE):
+            yield view[start : min(start + CHUNK_SIZE, end)]
+    elif source.kind is SourceKind.STREAM:
+        async with contextlib.aclosing(_read_stream(source.value)) as chunks:
+            async for chunk in chunks:
+                yield chunk
+    elif source.kind is SourceKind.PATH:
+        file: IO[bytes] = await loop.run_in_executor(None, open, source.value, "rb", 0)
+        try:
+            if offset:
+                await loop.run_in_executor(None, file.seek, offset)
+            # NOTE: closed explicitly, so that its read in flight ends before the file closes.
+            async with contextlib.aclosing(_read_file(file, length)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+        finally:
+            await loop.run_in_executor(None, file.close)
+    else:
+        if source.seekable:
+            await loop.run_in_executor(None, source.value.seek, source.start + offset)
+        async with contextlib.aclosing(_read_file(source.value, length)) as chunks:
+            async for chunk in chunks:
+                yield chunk
+
+
+async def read_source(
+    source: UploadSource,
+    offset: int = 0,
+    length: int | None = None,
+    *,
+    digest: Hash | None = None,
+) -> AsyncGenerator[Chunk, None]:
+    """The bytes of ``source`` from ``offset``, ``length`` of them (to its end if None), in
+    chunks; no read happens on the event loop's thread.
+
+    Args:
+        source: what to read.
+        offset: where to start, from the source's start (a file object's ``start``).
+        length: how many bytes; None reads to the end (to the size described, when known).
+        digest: fed every chunk, in order, as it is read (an MD5 of what was sent).
+
+    Raises:
+        LocalIOError: reading failed (the file, or the caller's iterable), or a file ended
+            before ``length`` bytes; the original error is its ``__cause__``.
+    """
+    if length is None and source.size is not None:
+        # NOTE: a known size is what the request declared: a file that ends sooner has changed.
+        length = source.size - offset
+    chunks = _read_range(source, offset, length)
+    try:
+        while True:
+            try:
+                chunk = await anext(chunks)
+            except StopAsyncIteration:
+                return
+            except LocalIOError:
+                raise
+            except Exception as exc:
+                raise LocalIOError(f"reading the file to upload failed: {exc!r}") from exc
+            if digest is not None:
+                digest.update(chunk)
+            yield chunk
+    finally:
+        await chunks.aclose()

@@ -1,0 +1,126 @@
+"""Where a response's body goes: a model built from JSON, bytes in memory, or a file on disk.
+
+A sink reads a successful response into the call's value. The file sink streams to a temporary
+file beside the destination and renames it once complete, so nothing half-written is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import pathlib
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import IO, TypeVar
+
+import aiohttp
+
+from aikit_files._exceptions import LocalIOError
+from aikit_files._params import ProgressCallback
+from aikit_files._protocol.responses import parse_model
+
+from .body import report
+from .reading import CHUNK_SIZE, settle
+
+T = TypeVar("T")
+
+#: Reads a successful response into a call's value.
+Sink = Callable[[aiohttp.ClientResponse], Awaitable[T]]
+
+#: How much of an error response is read: error bodies are small; a huge one is cut.
+ERROR_BODY_LIMIT = 1024 * 1024
+
+
+def json_sink(cls: type[T]) -> Sink[T]:
+    """A sink that builds a ``cls`` model from the response's JSON."""
+
+    async def read(response: aiohttp.ClientResponse) -> T:
+        return parse_model(await response.read(), cls, response.headers)
+
+    return read
+
+
+async def bytes_sink(response: aiohttp.ClientResponse) -> bytes:
+    """A sink that returns the whole body."""
+    return await response.read()
+
+
+async def error_body(response: aiohttp.ClientResponse) -> bytes:
+    """Up to ``ERROR_BODY_LIMIT`` bytes of an error response; what arrived, if it breaks off."""
+    chunks: list[bytes] = []
+    size = 0
+    with contextlib.suppress(aiohttp.ClientError, OSError):
+        async for chunk in response.content.iter_any():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= ERROR_BODY_LIMIT:
+                break
+    return b"".join(chunks)[:ERROR_BODY_LIMIT]
+
+
+def _write_chunks(file: IO[bytes], chunks: list[bytes]) -> None:
+    for chunk in chunks:
+        file.write(chunk)
+
+
+def _create(path: pathlib.Path) -> IO[bytes]:
+    # O_EXCL: never write into a file someone else made; 0o666 lets the umask decide the mode,
+    # as for any file the user creates.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    return open(fd, "wb")
+
+
+def file_sink(
+    destination: pathlib.Path, on_progress: ProgressCallback | None
+) -> Sink[pathlib.Path]:
+    """A sink that streams the body to a temporary file beside ``destination``, then renames it.
+
+    The file appears under its name only once complete; on any failure the temporary file is
+    removed, so nothing half-written is left behind. Writes happen in a worker thread while the
+    next bytes arrive.
+    """
+
+    async def read(response: aiohttp.ClientResponse) -> pathlib.Path:
+        loop = asyncio.get_running_loop()
+        total = response.content_length
+        # The name is cut, so that a long destination name leaves room for the suffix.
+        temporary = destination.with_name(f".{destination.name[:200]}.{secrets.token_hex(4)}.part")
+        file = await loop.run_in_executor(None, _create, temporary)
+        pending: asyncio.Future[None] | None = None
+        try:
+            received = 0
+            batch: list[bytes] = []
+            batched = 0
+            async for chunk in response.content.iter_any():
+                batch.append(chunk)
+                batched += len(chunk)
+                received += len(chunk)
+                if batched >= CHUNK_SIZE:
+                    if pending is not None:
+                        await pending
+                    pending = loop.run_in_executor(None, _write_chunks, file, batch)
+                    batch, batched = [], 0
+                report(on_progress, received, total)
+            if pending is not None:
+                await pending
+            pending = None
+            await loop.run_in_executor(None, _write_chunks, file, batch)
+            if received == 0:
+                report(on_progress, 0, total)
+            await loop.run_in_executor(None, file.close)
+            await loop.run_in_executor(None, os.replace, temporary, destination)
+        except BaseException as exc:
+            await settle(pending)
+            # NOTE: cleanup runs here, on the loop's thread, even when cancelled: it is two quick
+            # system calls on an error path, and must happen whatever else is interrupted.
+            with contextlib.suppress(OSError):
+                file.close()
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            if isinstance(exc, OSError) and not isinstance(exc, aiohttp.ClientError):
+                raise LocalIOError(f"writing {destination} failed: {exc}") from exc
+            raise
+        return destination
+
+    return read
