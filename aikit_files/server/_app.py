@@ -24,9 +24,9 @@ from aikit_files._limits import LIST_LIMIT_MAX, LIST_LIMIT_MIN
 from aikit_files._models import FileDeleted, FileList
 
 from ._azure import Processor, import_file
-from ._errors import ApiError, Flavour, bad_request, not_found
+from ._errors import ApiError, bad_request, not_found
+from ._flavours import AZURE, Flavour, flavour_of
 from ._http import (
-    AZURE,
     FLAVOUR,
     STATE,
     Handler,
@@ -35,7 +35,6 @@ from ._http import (
     awaits_continue,
     check_declared_size,
     created,
-    flavour_of,
     json_response,
     new_record,
     receive_part,
@@ -70,7 +69,7 @@ _FILE_FIELDS: Final = ("purpose", "expires_after[anchor]", "expires_after[second
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Renders every failure in the flavour's error envelope, and drops a half-read request."""
-    flavour = flavour_of(request)
+    flavour = flavour_of(request.path)
     request[FLAVOUR] = flavour
     try:
         return await handler(request)

@@ -1,4 +1,4 @@
-"""What the handlers share: the two flavours, the server's state, and request/response helpers."""
+"""What the handlers share: the server's state, and request/response helpers."""
 
 from __future__ import annotations
 
@@ -10,33 +10,16 @@ import attrs
 from aiohttp import web
 
 from aikit_files import _serde
-from aikit_files._limits import KNOWN_PURPOSES
 
-from ._errors import Flavour, azure_error_body, bad_request, openai_error_body
+from ._errors import bad_request, too_large
+from ._flavours import AZURE, Flavour
 from ._multipart import FormReader
-from ._rules import Settings, expires_at, too_large
+from ._rules import Settings, expires_at
 from ._storage import FileRecord, Store, TempFile
 
 if TYPE_CHECKING:
     from ._azure import Processor
     from ._uploads import Uploads
-
-OPENAI: Final = Flavour(
-    name="openai",
-    error_body=openai_error_body,
-    create_status=200,
-    purposes=frozenset(KNOWN_PURPOSES),
-    lifecycle=False,
-)
-#: Azure's spec adds result purposes to the upload enum; we accept OpenAI's too, as newer
-#: Azure API versions do.
-AZURE: Final = Flavour(
-    name="azure",
-    error_body=azure_error_body,
-    create_status=201,
-    purposes=frozenset(KNOWN_PURPOSES) | {"fine-tune-results", "assistants_output"},
-    lifecycle=True,
-)
 
 #: Room for the form's framing (boundaries, part headers, text fields) beyond the file's bytes.
 FORM_ALLOWANCE: Final = 64 * 1024
@@ -57,11 +40,6 @@ FLAVOUR: Final = web.RequestKey("flavour", Flavour)
 _CONTINUED: Final = web.RequestKey("continued", bool)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def flavour_of(request: web.Request) -> Flavour:
-    """The flavour of the route a request addresses, by its path prefix."""
-    return AZURE if request.path.startswith("/openai/") else OPENAI
 
 
 def json_response(

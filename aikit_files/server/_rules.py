@@ -18,7 +18,7 @@ from aikit_files._limits import (
     UPLOAD_PART_LIMIT,
 )
 
-from ._errors import ApiError, bad_request
+from ._errors import bad_request, too_large
 
 #: Files of these purposes must be JSON Lines, named ``*.jsonl``.
 JSONL_PURPOSES: Final = frozenset({"batch", "fine-tune"})
@@ -50,13 +50,6 @@ class Settings:
     def limit_for(self, purpose: str | None) -> int:
         """The largest file of ``purpose`` (the general limit while the purpose is unknown)."""
         return self.batch_file_limit if purpose == "batch" else self.file_limit
-
-
-def too_large(what: str, limit: int) -> ApiError:
-    """A 413 for a body or file larger than ``limit`` bytes."""
-    return ApiError(
-        413, f"{what} exceeds the maximum size of {limit} bytes.", code="file_too_large"
-    )
 
 
 def check_purpose(purpose: str | None, allowed: frozenset[str]) -> str:

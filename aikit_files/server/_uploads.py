@@ -24,9 +24,9 @@ from aiohttp import web
 from aikit_files import _serde
 from aikit_files._models import OpenAIFile, Upload, UploadPart
 
-from ._errors import bad_request, not_found
+from ._errors import bad_request, not_found, too_large
+from ._flavours import AZURE
 from ._http import (
-    AZURE,
     FLAVOUR,
     STATE,
     add_file,
@@ -40,7 +40,7 @@ from ._http import (
 )
 from ._ids import PART_ID, UPLOAD_ID, new_part_id, new_upload_id, part_created_at
 from ._multipart import FormReader
-from ._rules import Settings, check_file, check_purpose, expires_after_seconds, too_large
+from ._rules import Settings, check_file, check_purpose, expires_after_seconds
 from ._storage import Deadlines, Store, TempFile, fsync_dir, unlink_all, unlink_quietly
 
 log = logging.getLogger("aikit_files.server")
