@@ -1,4 +1,4 @@
-"""The errors the server refuses a request with; the middleware renders them in the route's flavour."""
+"""The errors the server refuses a request with, and their constructors (400, 404, 413)."""
 
 from __future__ import annotations
 

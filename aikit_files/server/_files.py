@@ -1,5 +1,8 @@
-"""The files service: making files (processed at once, or through Azure's lifecycle), reading,
-listing and deleting them, over the ``Store``."""
+"""The files service over the ``Store``: create, import, retrieve, list, delete, content.
+
+A new file is ``processed`` at once (OpenAI), or goes through Azure's lifecycle, its content
+checked in the background by the ``Processor``.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The two flavours of the API (OpenAI under ``/v1``, Azure under ``/openai``) and their error bodies.
+"""The two flavours of the API (OpenAI under ``/v1``, Azure under ``/openai``), their error bodies.
 
 Both flavours write one wire model, ``ErrorBody(ErrorDetail(...))``, the one the client reads;
 each sends its own keys of it.

@@ -1,5 +1,7 @@
-"""What handlers read and write: JSON bodies, forms streamed to disk, ``100 Continue``, and the
-answers (JSON, a create's status and ``Location``)."""
+"""What handlers read and write: JSON bodies, forms streamed to disk, 100-continue, answers.
+
+Answers are JSON models; a create's status and ``Location`` follow the route's flavour.
+"""
 
 from __future__ import annotations
 

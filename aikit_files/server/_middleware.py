@@ -1,5 +1,4 @@
-"""What every request goes through: the error envelope, credentials, ``api-version``, expiry,
-and the ``x-request-id`` of every answer."""
+"""What every request goes through: error envelope, credentials, api-version, expiry, request id."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""The server's settings, and the rules a request's values follow: a new file's purpose, name,
-size and expiry, an Upload's size, an import's URL, a listing's page.
+"""The server's settings, and the rules a request's values follow.
 
-Each rule is a pure function that returns the value checked (converted where the wire sends
+They cover a new file's purpose, name, size and expiry, an Upload's size, an import's URL and a
+listing's page. Each rule is a pure function that returns the value checked (converted where the wire sends
 text) or raises the ``ApiError`` that refuses it.
 """
 

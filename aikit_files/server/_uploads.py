@@ -1,5 +1,4 @@
-"""The Uploads store: Uploads on disk and their Parts; creating, filling, completing (into a
-new file) and cancelling them.
+"""The Uploads store: Uploads and their Parts on disk; create, add a Part, complete, cancel.
 
 An Upload lives in ``uploads/<upload id>/``: ``upload.json`` and one file per Part, named by the
 Part's id (which carries its ``created_at``). Completing it copies the Parts, in the order
