@@ -1,24 +1,6 @@
-"""The errors the server answers with, and the two API flavours that shape their bodies."""
+"""The errors the server refuses a request with, and their constructors (400, 404, 413)."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from typing import Any, Final
-
-import attrs
-
-#: OpenAI's ``error.type`` for each status; anything else 4xx is an ``invalid_request_error``.
-_OPENAI_TYPES: Final = {401: "invalid_request_error", 429: "rate_limit_error"}
-#: Azure's ``error.code`` (its ``ErrorCode`` enum) for each status.
-_AZURE_CODES: Final = {
-    400: "invalidPayload",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "notFound",
-    409: "conflict",
-    413: "invalidPayload",
-    429: "tooManyRequests",
-}
 
 
 class ApiError(Exception):
@@ -51,43 +33,8 @@ def not_found(kind: str, object_id: str, param: str) -> ApiError:
     return ApiError(404, f"No such {kind} object: {object_id}", param=param)
 
 
-def openai_error_body(error: ApiError) -> dict[str, Any]:
-    """OpenAI's envelope: ``{"error": {"message", "type", "param", "code"}}``."""
-    status = error.status
-    kind = _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
-    return {
-        "error": {
-            "message": error.message,
-            "type": kind,
-            "param": error.param,
-            "code": error.code,
-        }
-    }
-
-
-def azure_error_body(error: ApiError) -> dict[str, Any]:
-    """Azure's envelope (Microsoft REST guidelines): ``{"error": {"code", "message", "target"}}``."""
-    code = error.azure_code or _AZURE_CODES.get(
-        error.status, "internalFailure" if error.status >= 500 else "invalidPayload"
+def too_large(what: str, limit: int) -> ApiError:
+    """A 413 for a body or file larger than ``limit`` bytes."""
+    return ApiError(
+        413, f"{what} exceeds the maximum size of {limit} bytes.", code="file_too_large"
     )
-    body: dict[str, Any] = {"code": code, "message": error.message}
-    if error.param is not None:
-        body["target"] = error.param
-    return {"error": body}
-
-
-@attrs.frozen
-class Flavour:
-    """What differs between the OpenAI routes (``/v1``) and the Azure routes (``/openai``)."""
-
-    name: str
-    """``openai`` or ``azure``."""
-    error_body: Callable[[ApiError], dict[str, Any]]
-    """Renders an error in this flavour's envelope."""
-    create_status: int
-    """The status of a successful ``POST /files`` (and ``/files/import``)."""
-    purposes: frozenset[str]
-    """The purposes ``POST /files`` and ``POST /uploads`` accept."""
-    lifecycle: bool
-    """Whether new files go ``pending`` → ``running`` → ``processed``/``error`` (Azure) rather
-    than being ``processed`` at once (OpenAI)."""

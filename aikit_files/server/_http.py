@@ -1,77 +1,41 @@
-"""What the handlers share: the two flavours, the server's state, and request/response helpers."""
+"""What handlers read and write: JSON bodies, forms streamed to disk, 100-continue, answers.
+
+Answers are JSON models; a create's status and ``Location`` follow the route's flavour.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, Final
 
 import attrs
 from aiohttp import web
 
 from aikit_files import _serde
-from aikit_files._limits import KNOWN_PURPOSES
+from aikit_files._models import OpenAIFile
 
-from ._errors import Flavour, azure_error_body, bad_request, openai_error_body
-from ._multipart import FormReader
-from ._rules import Settings, expires_at, too_large
-from ._storage import FileRecord, Store, TempFile
-
-if TYPE_CHECKING:
-    from ._azure import Processor
-    from ._uploads import Uploads
-
-OPENAI: Final = Flavour(
-    name="openai",
-    error_body=openai_error_body,
-    create_status=200,
-    purposes=frozenset(KNOWN_PURPOSES),
-    lifecycle=False,
-)
-#: Azure's spec adds result purposes to the upload enum; we accept OpenAI's too, as newer
-#: Azure API versions do.
-AZURE: Final = Flavour(
-    name="azure",
-    error_body=azure_error_body,
-    create_status=201,
-    purposes=frozenset(KNOWN_PURPOSES) | {"fine-tune-results", "assistants_output"},
-    lifecycle=True,
-)
+from ._errors import bad_request, too_large
+from ._flavours import AZURE
+from ._multipart import FormReader, Part
+from ._state import FLAVOUR
+from ._storage import Store, TempFile
 
 #: Room for the form's framing (boundaries, part headers, text fields) beyond the file's bytes.
 FORM_ALLOWANCE: Final = 64 * 1024
 
-
-@attrs.define
-class ServerState:
-    """Everything the handlers share."""
-
-    settings: Settings
-    store: Store
-    uploads: Uploads
-    processor: Processor
-
-
-STATE: Final = web.AppKey("state", ServerState)
-FLAVOUR: Final = web.RequestKey("flavour", Flavour)
 _CONTINUED: Final = web.RequestKey("continued", bool)
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# --- 100 Continue ----------------------------------------------------------------------------
 
 
-def flavour_of(request: web.Request) -> Flavour:
-    """The flavour of the route a request addresses, by its path prefix."""
-    return AZURE if request.path.startswith("/openai/") else OPENAI
-
-
-def json_response(
-    model: object, *, status: int = 200, extra: dict[str, Any] | None = None
-) -> web.Response:
-    """A JSON answer with ``model`` (and ``extra`` keys beyond the model's fields)."""
-    body = _serde.unstructure(model)
-    if extra:
-        body.update(extra)
-    return web.json_response(body, status=status)
+async def defer_continue(request: web.Request) -> None:
+    """Holds ``100 Continue`` back until a handler wants the body (``start_body``), so that a
+    request refused on its headers alone is refused before the client sends the body."""
+    if request.headers.get("Expect", "").lower() != "100-continue":
+        raise web.HTTPExpectationFailed(text="Only 'Expect: 100-continue' is supported.")
 
 
 def awaits_continue(request: web.Request) -> bool:
@@ -87,6 +51,9 @@ async def start_body(request: web.Request) -> None:
     if awaits_continue(request):
         request[_CONTINUED] = True
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+
+# --- reading ---------------------------------------------------------------------------------
 
 
 def check_declared_size(request: web.Request, limit: int) -> None:
@@ -121,50 +88,107 @@ async def read_json(request: web.Request, fields: frozenset[str]) -> dict[str, A
     return body
 
 
-async def receive_part(form: FormReader, content: TempFile, limit: int) -> None:
-    """Streams the current part of ``form`` into ``content``, counting its bytes.
+def required_text(body: Mapping[str, Any], name: str) -> str:
+    """The non-empty string ``body[name]``.
 
     Raises:
-        ApiError: 413 as soon as the part passes ``limit`` bytes; 400 for a malformed body.
+        ApiError: 400 when it is missing, empty or not a string.
     """
-    async for chunk in form.chunks():
-        if content.size + len(chunk) > limit:
-            raise too_large("The file", limit)
-        await content.write(chunk)
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise bad_request(f"Missing required parameter: {name!r}.", name)
+    return value
 
 
-def new_record(
+@attrs.frozen
+class Form:
+    """A form read to its end by ``receive_form``."""
+
+    fields: Mapping[str, str]
+    """Its text fields."""
+    file: Part
+    """The part that carried the file."""
+    content: TempFile
+    """The file's bytes, received but not finished."""
+
+
+@contextlib.asynccontextmanager
+async def receive_form(
     request: web.Request,
-    filename: str,
-    purpose: str,
-    size: int | None,
-    expires_after: int | None,
-) -> FileRecord:
-    """The record of a file accepted now: processed at once (OpenAI) or in a while (Azure)."""
-    state = request.app[STATE]
-    now = state.settings.clock()
-    created_at = int(now)
-    lifecycle = request[FLAVOUR].lifecycle
-    return FileRecord(
-        id=state.store.new_record_id(created_at),
-        filename=filename,
-        purpose=purpose,
-        created_at=created_at,
-        bytes=size,
-        expires_at=expires_at(created_at, purpose, expires_after),
-        outcome=None if lifecycle else "processed",
-        accepted_at=now,
-        processing_delay=state.settings.processing_delay if lifecycle else 0.0,
-    )
+    store: Store,
+    *,
+    declared_limit: int,
+    file_field: str,
+    text_fields: Mapping[str, Callable[[str], object]],
+    accept_file: Callable[[Part, Mapping[str, str]], int],
+) -> AsyncIterator[Form]:
+    """Reads a ``multipart/form-data`` body of text fields and one file, streaming the file to
+    a temporary file of ``store``, which is removed when the block exits unless it was moved
+    into place meanwhile.
+
+    Every check runs as soon as what it needs has arrived, so that a bad form is refused
+    before its file is read, or as soon as the file passes its limit.
+
+    Args:
+        request: The request.
+        store: Where the file is received.
+        declared_limit: The largest file: a body declared longer than that and its form's
+            framing is refused on its headers, before ``100 Continue``.
+        file_field: The name of the field that carries the file.
+        text_fields: The text fields accepted, each with the check of its value (which raises
+            an ``ApiError``), run when the field arrives.
+        accept_file: Called when the file's part begins, with the text fields read so far:
+            refuses the file (raising an ``ApiError``) or returns the largest size it may have.
+
+    Raises:
+        ApiError: 413 when the body or the file is too large; 400 when the body is not a
+            well-formed form, a field is unknown or given twice, or the file is missing.
+    """
+    check_declared_size(request, declared_limit)
+    reader = FormReader.of(request)
+    await start_body(request)
+    async with store.receive() as content:
+        fields: dict[str, str] = {}
+        file: Part | None = None
+        while (part := await reader.next_part()) is not None:
+            name = part.name
+            if name in fields or (name == file_field and file is not None):
+                raise bad_request(f"The form field {name!r} is given twice.", name)
+            if name == file_field:
+                limit = accept_file(part, fields)
+                file = part
+                async for chunk in reader.chunks():
+                    if content.size + len(chunk) > limit:
+                        raise too_large("The file", limit)
+                    await content.write(chunk)
+            elif name in text_fields:
+                fields[name] = value = await reader.text(name)
+                text_fields[name](value)
+            else:
+                raise bad_request(f"Unrecognized request argument supplied: {name}.", name)
+        if file is None:
+            raise bad_request(f"Missing required parameter: {file_field!r}.", file_field)
+        yield Form(fields, file, content)
 
 
-async def add_file(request: web.Request, record: FileRecord, content: TempFile | None) -> None:
-    """Stores a new file; on the Azure routes its processing starts (unless it awaits an
-    import, which starts it once fetched)."""
-    state = request.app[STATE]
-    await state.store.add(record, content)
-    if request[FLAVOUR].lifecycle and content is not None:
-        state.processor.process(record)
+# --- writing ---------------------------------------------------------------------------------
+
+
+def json_response(
+    model: object,
+    *,
+    status: int = 200,
+    extra: dict[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> web.Response:
+    """A JSON answer with ``model`` (and ``extra`` keys beyond the model's fields)."""
+    body = _serde.unstructure(model)
+    if extra:
+        body.update(extra)
+    response = web.json_response(body, status=status)
+    if headers:
+        response.headers.update(headers)
+    return response
 
 
 def location(request: web.Request, path: str) -> dict[str, str]:
@@ -174,10 +198,10 @@ def location(request: web.Request, path: str) -> dict[str, str]:
     return {"Location": f"{request.url.origin()}/openai/{path}"}
 
 
-def created(request: web.Request, record: FileRecord) -> web.StreamResponse:
+def created(request: web.Request, file: OpenAIFile) -> web.Response:
     """The answer to a file create: 200 (OpenAI) or 201 with a ``Location`` (Azure)."""
-    response = json_response(
-        record.file(request.app[STATE].settings.clock()), status=request[FLAVOUR].create_status
+    return json_response(
+        file,
+        status=request[FLAVOUR].create_status,
+        headers=location(request, f"files/{file.id}"),
     )
-    response.headers.update(location(request, f"files/{record.id}"))
-    return response

@@ -1,4 +1,9 @@
-"""The server's settings, and the rules a new file must follow (purpose, name, size, expiry)."""
+"""The server's settings, and the rules a request's values follow.
+
+They cover a new file's purpose, name, size and expiry, an Upload's size, an import's URL and a
+listing's page. Each rule is a pure function that returns the value checked (converted where the wire sends
+text) or raises the ``ApiError`` that refuses it.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +12,22 @@ from collections.abc import Callable
 from typing import Final
 
 import attrs
+import yarl
 
 from aikit_files._limits import (
     BATCH_FILE_LIMIT,
     EXPIRES_AFTER_MAX,
     EXPIRES_AFTER_MIN,
+    LIST_LIMIT_MAX,
+    LIST_LIMIT_MIN,
     SIMPLE_UPLOAD_LIMIT,
     UPLOAD_EXPIRY_SECONDS,
     UPLOAD_LIMIT,
     UPLOAD_PART_LIMIT,
 )
 
-from ._errors import ApiError, bad_request
+from ._errors import bad_request, too_large
+from ._ids import FILE_ID
 
 #: Files of these purposes must be JSON Lines, named ``*.jsonl``.
 JSONL_PURPOSES: Final = frozenset({"batch", "fine-tune"})
@@ -51,12 +60,9 @@ class Settings:
         """The largest file of ``purpose`` (the general limit while the purpose is unknown)."""
         return self.batch_file_limit if purpose == "batch" else self.file_limit
 
-
-def too_large(what: str, limit: int) -> ApiError:
-    """A 413 for a body or file larger than ``limit`` bytes."""
-    return ApiError(
-        413, f"{what} exceeds the maximum size of {limit} bytes.", code="file_too_large"
-    )
+    def upload_limit_for(self, purpose: str) -> int:
+        """The largest file of ``purpose`` that an Upload may assemble."""
+        return self.batch_file_limit if purpose == "batch" else self.upload_limit
 
 
 def check_purpose(purpose: str | None, allowed: frozenset[str]) -> str:
@@ -146,3 +152,84 @@ def expires_after_seconds(anchor: object, seconds: object) -> int | None:
             )
     check_expires_anchor(anchor)
     return check_expires_seconds(seconds)
+
+
+def check_expires_after(policy: object) -> int | None:
+    """The ``seconds`` of a JSON ``expires_after`` object, or None when there is none.
+
+    Raises:
+        ApiError: 400 when it is not an object, or not a valid policy.
+    """
+    if policy is not None and not isinstance(policy, dict):
+        raise bad_request("'expires_after' must be an object.", "expires_after")
+    fields = policy or {}
+    return expires_after_seconds(fields.get("anchor"), fields.get("seconds"))
+
+
+def check_upload_bytes(settings: Settings, purpose: str, size: object) -> int:
+    """Returns ``size``, the ``bytes`` announced by a new Upload of ``purpose``.
+
+    Raises:
+        ApiError: 400 unless it is a non-negative integer within the Upload limit.
+    """
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise bad_request("'bytes' must be a non-negative integer.", "bytes")
+    limit = settings.upload_limit_for(purpose)
+    if size > limit:
+        raise bad_request(f"'bytes' exceeds the maximum size of {limit} bytes.", "bytes")
+    return size
+
+
+def check_content_url(value: object) -> yarl.URL:
+    """The URL an import fetches its content from.
+
+    Raises:
+        ApiError: 400 unless it is an http or https URL with a host.
+    """
+    url = yarl.URL(value) if isinstance(value, str) else None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise bad_request("'content_url' must be an http or https URL.", "content_url")
+    return url
+
+
+def check_limit(text: str | None) -> int:
+    """The page size a listing asks for (the largest when it does not say).
+
+    Raises:
+        ApiError: 400 unless it is an integer within bounds.
+    """
+    text = str(LIST_LIMIT_MAX) if text is None else text
+    limit = int(text) if text.strip().lstrip("+-").isdecimal() else 0
+    if not LIST_LIMIT_MIN <= limit <= LIST_LIMIT_MAX:
+        raise bad_request(
+            f"Invalid value for 'limit': {text!r}. It must be an integer between "
+            f"{LIST_LIMIT_MIN} and {LIST_LIMIT_MAX}.",
+            "limit",
+        )
+    return limit
+
+
+def check_order(text: str | None) -> str:
+    """The order of a listing: ``desc`` (newest first, when it does not say) or ``asc``.
+
+    Raises:
+        ApiError: 400 for any other value.
+    """
+    order = "desc" if text is None else text
+    if order not in ("asc", "desc"):
+        raise bad_request(
+            f"Invalid value for 'order': {order!r}. Supported values are: 'asc', 'desc'.", "order"
+        )
+    return order
+
+
+def check_after(text: str | None) -> str | None:
+    """The listing's cursor: the file id the page starts after, or None (empty is None).
+
+    Raises:
+        ApiError: 400 when it is not a file id.
+    """
+    after = text or None
+    if after is not None and not FILE_ID.fullmatch(after):
+        raise bad_request(f"Invalid value for 'after': {after!r} is not a file id.", "after")
+    return after

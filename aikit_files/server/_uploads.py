@@ -1,5 +1,4 @@
-"""The Uploads API: Uploads on disk, their Parts, and the handlers that create, fill, complete
-and cancel them.
+"""The Uploads store: Uploads and their Parts on disk; create, add a Part, complete, cancel.
 
 An Upload lives in ``uploads/<upload id>/``: ``upload.json`` and one file per Part, named by the
 Part's id (which carries its ``created_at``). Completing it copies the Parts, in the order
@@ -16,37 +15,19 @@ import json
 import logging
 import pathlib
 import shutil
-from typing import Final
 
 import attrs
-from aiohttp import web
 
 from aikit_files import _serde
 from aikit_files._models import OpenAIFile, Upload, UploadPart
 
-from ._errors import bad_request, not_found
-from ._http import (
-    AZURE,
-    FLAVOUR,
-    STATE,
-    add_file,
-    check_declared_size,
-    json_response,
-    location,
-    new_record,
-    read_json,
-    receive_part,
-    start_body,
-)
+from ._errors import bad_request, not_found, too_large
+from ._files import Files
 from ._ids import PART_ID, UPLOAD_ID, new_part_id, new_upload_id, part_created_at
-from ._multipart import FormReader
-from ._rules import Settings, check_file, check_purpose, expires_after_seconds, too_large
+from ._rules import Settings
 from ._storage import Deadlines, Store, TempFile, fsync_dir, unlink_all, unlink_quietly
 
 log = logging.getLogger("aikit_files.server")
-
-_CREATE_FIELDS: Final = frozenset({"bytes", "filename", "mime_type", "purpose", "expires_after"})
-_COMPLETE_FIELDS: Final = frozenset({"part_ids", "md5"})
 
 
 @attrs.frozen
@@ -108,11 +89,18 @@ def part_id_of(value: object) -> str | None:
 
 
 class Uploads:
-    """The Uploads of one data directory."""
+    """The Uploads of one data directory.
 
-    def __init__(self, store: Store, settings: Settings):
+    Args:
+        store: Where Uploads, their Parts and the files they make are kept.
+        settings: The server's settings (its clock, the limits, how long an Upload stays open).
+        files: What makes the file of a completed Upload.
+    """
+
+    def __init__(self, store: Store, settings: Settings, files: Files):
         self._store = store
         self._settings = settings
+        self._files = files
         self._uploads: dict[str, OpenUpload] = {}
         self._expiry = Deadlines()
 
@@ -179,8 +167,39 @@ class Uploads:
         if status != "pending":
             raise bad_request(f"Upload {upload.record.id} is {status}: it no longer changes.")
 
-    async def create(self, record: UploadRecord) -> None:
-        """Makes a new Upload durable and known."""
+    async def create(
+        self,
+        *,
+        filename: str,
+        purpose: str,
+        mime_type: str,
+        size: int,
+        file_expires_after: int | None,
+    ) -> Upload:
+        """Makes a new Upload durable and known; it takes Parts until it expires.
+
+        Args:
+            filename: The name of the file to make, already checked against its purpose.
+            purpose: Its purpose, already checked.
+            mime_type: Its MIME type.
+            size: Its size in bytes, already checked: the Parts must add up to it.
+            file_expires_after: Seconds the file lives after its creation; None for its
+                purpose's default.
+
+        Returns:
+            The new Upload.
+        """
+        now = int(self._settings.clock())
+        record = UploadRecord(
+            id=new_upload_id(),
+            bytes=size,
+            created_at=now,
+            filename=filename,
+            purpose=purpose,
+            mime_type=mime_type,
+            expires_at=now + self._settings.upload_expiry,
+            file_expires_after=file_expires_after,
+        )
 
         def make() -> None:
             self._dir(record.id).mkdir()
@@ -189,14 +208,24 @@ class Uploads:
 
         await asyncio.to_thread(make)
         self._index(OpenUpload(record))
+        return record.upload()
 
-    async def add_part(self, upload: OpenUpload, content: TempFile, created_at: int) -> str:
-        """Moves a received Part (finished) into its Upload; returns the Part's id.
+    async def add_part(self, upload: OpenUpload, content: TempFile) -> UploadPart:
+        """Adds a Part to the Upload.
+
+        Args:
+            upload: The Upload.
+            content: The Part's bytes, received but not finished (this finishes them).
+
+        Returns:
+            The new Part.
 
         Raises:
             ApiError: 400 when the Upload stopped taking Parts meanwhile; 413 when the Parts
                 would pass the Upload limit.
         """
+        await content.finish()
+        created_at = int(self._settings.clock())
         async with upload.lock:
             self.check_pending(upload)
             limit = self._settings.upload_limit
@@ -211,19 +240,49 @@ class Uploads:
 
             await asyncio.to_thread(move)
             upload.parts[part_id] = content.size
-            return part_id
+        return UploadPart(
+            id=part_id, upload_id=upload.record.id, created_at=part_created_at(part_id)
+        )
 
-    async def assemble(
-        self, upload: OpenUpload, raw_ids: list[object], content: TempFile, md5: str | None
-    ) -> None:
-        """Copies the Parts named by ``raw_ids``, in order, into ``content`` (then finished).
+    async def complete(
+        self, upload: OpenUpload, part_ids: list[object], md5: str | None, *, lifecycle: bool
+    ) -> Upload:
+        """Makes the Upload's file from the Parts named by ``part_ids``, in that order.
 
-        The caller holds the Upload's lock.
+        Args:
+            upload: The Upload.
+            part_ids: Part ids, or Azure block ids, as the client sent them.
+            md5: The hex MD5 the file must have, if the client gave one.
+            lifecycle: Whether the new file goes through Azure's lifecycle (see
+                ``Files.create``).
+
+        Returns:
+            The completed Upload, with its file.
 
         Raises:
             ApiError: 400 when the Upload is not pending, a Part is unknown or listed twice, or
                 the Parts' size or MD5 differ from what was announced.
         """
+        async with upload.lock, self._store.receive() as content:
+            await self._assemble(upload, part_ids, content, md5)
+            record = upload.record
+            file_record = await self._files.create(
+                filename=record.filename,
+                purpose=record.purpose,
+                content=content,
+                expires_after=record.file_expires_after,
+                lifecycle=lifecycle,
+            )
+            await self._finish(
+                upload, attrs.evolve(upload.record, status="completed", file_id=file_record.id)
+            )
+        return upload.record.upload(self._files.file(file_record))
+
+    async def _assemble(
+        self, upload: OpenUpload, raw_ids: list[object], content: TempFile, md5: str | None
+    ) -> None:
+        """Copies the Parts named by ``raw_ids``, in order, into ``content``; the caller holds
+        the Upload's lock."""
         self.check_pending(upload)
         record = upload.record
         part_ids: dict[str, None] = {}  # ordered, and quick to search
@@ -248,126 +307,18 @@ class Uploads:
                 f"The md5 checksum does not match the Parts (theirs is {digest.hexdigest()}).",
                 "md5",
             )
-        await content.finish()
 
-    async def completed(self, upload: OpenUpload, file_id: str) -> None:
-        """Records that the Upload made the file ``file_id``, and drops its Parts."""
-        await self._finish(upload, attrs.evolve(upload.record, status="completed", file_id=file_id))
+    async def cancel(self, upload: OpenUpload) -> Upload:
+        """Cancels a pending Upload; cancelling twice is harmless.
 
-    async def cancel(self, upload: OpenUpload) -> None:
-        """Cancels a pending Upload; cancelling twice is harmless."""
-        if upload.record.status != "cancelled":
-            self.check_pending(upload)
-            await self._finish(upload, attrs.evolve(upload.record, status="cancelled"))
+        Returns:
+            The cancelled Upload.
 
-
-# --- handlers --------------------------------------------------------------------------------
-
-
-def _upload_of(request: web.Request) -> OpenUpload:
-    return request.app[STATE].uploads.get(request.match_info["upload_id"])
-
-
-async def create_upload(request: web.Request) -> web.StreamResponse:
-    """``POST /uploads``: ``bytes``, ``filename``, ``mime_type``, ``purpose``,
-    ``expires_after``."""
-    state = request.app[STATE]
-    settings = state.settings
-    body = await read_json(request, _CREATE_FIELDS)
-    purpose = check_purpose(body.get("purpose"), request[FLAVOUR].purposes)
-    for name in ("filename", "mime_type"):
-        if not isinstance(body.get(name), str) or not body[name]:
-            raise bad_request(f"Missing required parameter: {name!r}.", name)
-    size = body.get("bytes")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise bad_request("'bytes' must be a non-negative integer.", "bytes")
-    limit = settings.batch_file_limit if purpose == "batch" else settings.upload_limit
-    if size > limit:
-        raise bad_request(f"'bytes' exceeds the maximum size of {limit} bytes.", "bytes")
-    check_file(settings, purpose, body["filename"], None)
-    expires_after = body.get("expires_after")
-    if expires_after is not None and not isinstance(expires_after, dict):
-        raise bad_request("'expires_after' must be an object.", "expires_after")
-    policy = expires_after or {}
-    now = int(settings.clock())
-    record = UploadRecord(
-        id=new_upload_id(),
-        bytes=size,
-        created_at=now,
-        filename=body["filename"],
-        purpose=purpose,
-        mime_type=body["mime_type"],
-        expires_at=now + settings.upload_expiry,
-        file_expires_after=expires_after_seconds(policy.get("anchor"), policy.get("seconds")),
-    )
-    await state.uploads.create(record)
-    response = json_response(record.upload())
-    response.headers.update(location(request, f"uploads/{record.id}"))
-    return response
-
-
-async def add_upload_part(request: web.Request) -> web.StreamResponse:
-    """``POST /uploads/{upload_id}/parts``: a multipart form with one field, ``data``."""
-    state = request.app[STATE]
-    settings = state.settings
-    upload = _upload_of(request)
-    state.uploads.check_pending(upload)
-    check_declared_size(request, settings.part_limit)
-    form = FormReader.of(request)
-    await start_body(request)
-    async with state.store.receive() as content:
-        received = False
-        while (part := await form.next_part()) is not None:
-            if part.name != "data" or received:
-                raise bad_request(
-                    f"Unrecognized request argument supplied: {part.name}."
-                    if part.name != "data"
-                    else "The form field 'data' is given twice.",
-                    part.name,
-                )
-            await receive_part(form, content, settings.part_limit)
-            received = True
-        if not received:
-            raise bad_request("Missing required parameter: 'data'.", "data")
-        await content.finish()
-        created_at = int(settings.clock())
-        part_id = await state.uploads.add_part(upload, content, created_at)
-    extra = {"azure_block_id": block_id(part_id)} if request[FLAVOUR] is AZURE else None
-    return json_response(
-        UploadPart(id=part_id, upload_id=upload.record.id, created_at=part_created_at(part_id)),
-        extra=extra,
-    )
-
-
-async def complete_upload(request: web.Request) -> web.StreamResponse:
-    """``POST /uploads/{upload_id}/complete``: ``part_ids`` in order, and an optional ``md5``."""
-    state = request.app[STATE]
-    uploads = state.uploads
-    upload = _upload_of(request)
-    body = await read_json(request, _COMPLETE_FIELDS)
-    raw_ids = body.get("part_ids")
-    if not isinstance(raw_ids, list):
-        raise bad_request(
-            "Missing required parameter: 'part_ids' (a list of Part ids).", "part_ids"
-        )
-    md5 = body.get("md5")
-    if md5 is not None and not isinstance(md5, str):
-        raise bad_request("'md5' must be a string.", "md5")
-    async with upload.lock, state.store.receive() as content:
-        await uploads.assemble(upload, raw_ids, content, md5 or None)
-        record = upload.record
-        file_record = new_record(
-            request, record.filename, record.purpose, record.bytes, record.file_expires_after
-        )
-        await add_file(request, file_record, content)
-        await uploads.completed(upload, file_record.id)
-    file = file_record.file(state.settings.clock())
-    return json_response(upload.record.upload(file))
-
-
-async def cancel_upload(request: web.Request) -> web.StreamResponse:
-    """``POST /uploads/{upload_id}/cancel``."""
-    upload = _upload_of(request)
-    async with upload.lock:
-        await request.app[STATE].uploads.cancel(upload)
-    return json_response(upload.record.upload())
+        Raises:
+            ApiError: 400 when the Upload is completed or expired.
+        """
+        async with upload.lock:
+            if upload.record.status != "cancelled":
+                self.check_pending(upload)
+                await self._finish(upload, attrs.evolve(upload.record, status="cancelled"))
+        return upload.record.upload()

@@ -1,13 +1,17 @@
-"""Helpers of the server tests: a fake clock, a server that uses it, and a look at the disk."""
+"""Helpers of the server tests: a fake clock, a server that uses it, the SDK of each flavour, raw
+requests (forms, URLs as written, credentials), the check of a refusal, and a look at the disk."""
 
 from __future__ import annotations
 
 import pathlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
+import aiohttp
 import openai
 import pytest
+import yarl
 
 from aikit_files.server import ServerThread
 
@@ -72,6 +76,14 @@ def azure(server: ServerThread) -> Iterator[openai.AzureOpenAI]:
         yield sdk
 
 
+@pytest.fixture(params=["openai", "azure"])
+def sdk(
+    request: pytest.FixtureRequest, client: openai.OpenAI, azure: openai.AzureOpenAI
+) -> openai.OpenAI:
+    """The SDK client of each flavour (``AzureOpenAI`` is an ``OpenAI``)."""
+    return client if request.param == "openai" else azure
+
+
 def disk(data_dir: pathlib.Path) -> set[str]:
     """Every path under the data directory, relative to it."""
     return {str(path.relative_to(data_dir)) for path in data_dir.rglob("*")}
@@ -84,3 +96,73 @@ def eventually(check: Callable[[], bool], what: str) -> None:
             return
         time.sleep(0.01)
     raise AssertionError(f"never happened: {what}")
+
+
+BOUNDARY = "test-boundary-7f3a"
+
+
+def form(*parts: tuple[str, str | None, bytes]) -> bytes:
+    """A multipart body of ``(name, filename or None, value)`` parts."""
+    body = b""
+    for name, filename, value in parts:
+        disposition = f'form-data; name="{name}"'
+        if filename is not None:
+            disposition += f'; filename="{filename}"'
+        body += f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
+        body += value + b"\r\n"
+    return body + f"--{BOUNDARY}--\r\n".encode()
+
+
+MULTIPART = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as opened:
+        yield opened
+
+
+def url(server: ServerThread, flavour: str, path: str) -> yarl.URL:
+    """The route's URL, kept as written (no normalisation of ``..`` or ``%2F``)."""
+    prefix = "/v1" if flavour == "openai" else "/openai"
+    return yarl.URL(server.url + prefix + path, encoded=True)
+
+
+def auth(flavour: str, key: str = API_KEY) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"} if flavour == "openai" else {"api-key": key}
+
+
+def check_envelope(flavour: str, status: int, body: Any, param: str | None) -> dict[str, Any]:
+    """The error object of an envelope of ``flavour``'s shape."""
+    error = body["error"]
+    assert isinstance(error["message"], str)
+    assert error["message"]
+    if flavour == "openai":
+        assert set(error) == {"message", "type", "param", "code"}
+        assert error["type"] == ("server_error" if status >= 500 else "invalid_request_error")
+        assert error["param"] == param
+    else:
+        assert isinstance(error["code"], str)
+        assert error.get("target") == param
+    return dict(error)
+
+
+async def assert_refused(
+    session: aiohttp.ClientSession,
+    data_dir: pathlib.Path,
+    flavour: str,
+    status: int,
+    param: str | None,
+    method: str,
+    target: yarl.URL,
+    **request: Any,
+) -> dict[str, Any]:
+    """Sends a request that must get ``status`` and ``flavour``'s envelope naming ``param``,
+    and leave the data directory as it was; returns the error object."""
+    before = disk(data_dir)
+    async with session.request(method, target, **request) as response:
+        assert response.status == status
+        assert response.content_type == "application/json"
+        error = check_envelope(flavour, status, await response.json(), param)
+    assert disk(data_dir) == before
+    return error

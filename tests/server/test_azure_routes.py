@@ -7,6 +7,7 @@ import http.server
 import pathlib
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import aiohttp
 import openai
@@ -14,7 +15,7 @@ import pytest
 
 from aikit_files.server import ServerThread
 
-from .conftest import API_KEY, API_VERSION, FakeClock, disk, eventually
+from .conftest import API_KEY, API_VERSION, FakeClock, assert_refused, auth, disk, eventually, url
 
 
 @pytest.fixture
@@ -171,3 +172,41 @@ def test_parts_carry_an_azure_block_id_that_complete_accepts(azure: openai.Azure
     done = azure.uploads.complete(upload.id, part_ids=blocks)
     assert done.file is not None
     assert azure.files.content(done.file.id).content == b"abcd"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        (
+            {"purpose": "fine-tune", "filename": "a.jsonl", "content_url": "file:///etc/passwd"},
+            "content_url",
+        ),
+        (
+            {"purpose": "fine-tune", "filename": "a.jsonl", "content_url": "/etc/passwd"},
+            "content_url",
+        ),
+        ({"purpose": "fine-tune", "filename": "a.jsonl"}, "content_url"),
+        ({"purpose": "fine-tune", "content_url": "http://x/a"}, "filename"),
+        ({"purpose": "fine-tune", "filename": "a.txt", "content_url": "http://x/a"}, "file"),
+        ({"purpose": "nope", "filename": "a.jsonl", "content_url": "http://x/a"}, "purpose"),
+    ],
+)
+async def test_bad_imports(
+    body: dict[str, Any],
+    param: str,
+    server: ServerThread,
+    session: aiohttp.ClientSession,
+    data_dir: pathlib.Path,
+) -> None:
+    await assert_refused(
+        session,
+        data_dir,
+        "azure",
+        400,
+        param,
+        "POST",
+        url(server, "azure", "/files/import").with_query({"api-version": API_VERSION}),
+        json=body,
+        headers=auth("azure"),
+    )

@@ -6,37 +6,30 @@ import asyncio
 import io
 import json
 import pathlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import attrs
 import openai
 import pytest
-import yarl
 
 from aikit_files.server import ServerThread
 
-from .conftest import API_KEY, API_VERSION, disk
-
-BOUNDARY = "test-boundary-7f3a"
-
-
-def form(*parts: tuple[str, str | None, bytes]) -> bytes:
-    """A multipart body of ``(name, filename or None, value)`` parts."""
-    body = b""
-    for name, filename, value in parts:
-        disposition = f'form-data; name="{name}"'
-        if filename is not None:
-            disposition += f'; filename="{filename}"'
-        body += f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
-        body += value + b"\r\n"
-    return body + f"--{BOUNDARY}--\r\n".encode()
-
+from .conftest import (
+    API_KEY,
+    API_VERSION,
+    BOUNDARY,
+    MULTIPART,
+    assert_refused,
+    auth,
+    check_envelope,
+    disk,
+    form,
+    url,
+)
 
 FILE = ("file", "a.txt", b"hello")
 PURPOSE = ("purpose", None, b"assistants")
-MULTIPART = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
 
 
 @attrs.frozen
@@ -259,61 +252,9 @@ CASES: dict[str, Case] = {
 }
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as opened:
-        yield opened
-
-
-def url(server: ServerThread, flavour: str, path: str) -> yarl.URL:
-    """The route's URL, kept as written (no normalisation of ``..`` or ``%2F``)."""
-    prefix = "/v1" if flavour == "openai" else "/openai"
-    return yarl.URL(server.url + prefix + path, encoded=True)
-
-
-def auth(flavour: str, key: str = API_KEY) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"} if flavour == "openai" else {"api-key": key}
-
-
-def check_envelope(flavour: str, status: int, body: Any, param: str | None) -> dict[str, Any]:
-    """The error object of an envelope of ``flavour``'s shape."""
-    error = body["error"]
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    if flavour == "openai":
-        assert set(error) == {"message", "type", "param", "code"}
-        assert error["type"] == ("server_error" if status >= 500 else "invalid_request_error")
-        assert error["param"] == param
-    else:
-        assert isinstance(error["code"], str)
-        assert error.get("target") == param
-    return dict(error)
-
-
 @pytest.fixture(params=["openai", "azure"])
 def flavour(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-async def assert_refused(
-    session: aiohttp.ClientSession,
-    data_dir: pathlib.Path,
-    flavour: str,
-    status: int,
-    param: str | None,
-    method: str,
-    target: yarl.URL,
-    **request: Any,
-) -> dict[str, Any]:
-    """Sends a request that must get ``status`` and ``flavour``'s envelope naming ``param``,
-    and leave the data directory as it was; returns the error object."""
-    before = disk(data_dir)
-    async with session.request(method, target, **request) as response:
-        assert response.status == status
-        assert response.content_type == "application/json"
-        error = check_envelope(flavour, status, await response.json(), param)
-    assert disk(data_dir) == before
-    return error
 
 
 @pytest.mark.anyio
@@ -472,153 +413,6 @@ def test_a_chunked_body_is_refused_once_its_file_passes_the_limit(
     assert refused.value.status_code == 413
     check_envelope("openai", 413, {"error": refused.value.body}, None)
     assert stream.left > 600 * 1024 * 1024
-    assert disk(data_dir) == before
-
-
-@pytest.mark.anyio
-async def test_a_part_past_the_part_limit_is_refused(
-    client_upload: str, server: ServerThread, session: aiohttp.ClientSession, data_dir: pathlib.Path
-) -> None:
-    await assert_refused(
-        session,
-        data_dir,
-        "openai",
-        413,
-        None,
-        "POST",
-        url(server, "openai", f"/uploads/{client_upload}/parts"),
-        data=form(("data", "d", b"x" * (256 * 1024 + 1))),
-        headers={**MULTIPART, **auth("openai")},
-    )
-
-
-@pytest.fixture
-def client_upload(client: openai.OpenAI) -> str:
-    upload = client.uploads.create(
-        bytes=3, filename="a.txt", mime_type="text/plain", purpose="assistants"
-    )
-    return upload.id
-
-
-@pytest.mark.anyio
-@pytest.mark.parametrize(
-    ("body", "status", "param"),
-    [
-        ({}, 400, "part_ids"),
-        ({"part_ids": "part_x"}, 400, "part_ids"),
-        ({"part_ids": ["part_" + "0" * 32]}, 400, "part_ids"),
-        ({"part_ids": []}, 400, "part_ids"),
-        ({"part_ids": [], "md5": 5}, 400, "md5"),
-    ],
-)
-async def test_bad_completes(
-    body: dict[str, Any],
-    status: int,
-    param: str,
-    client_upload: str,
-    server: ServerThread,
-    session: aiohttp.ClientSession,
-    data_dir: pathlib.Path,
-) -> None:
-    await assert_refused(
-        session,
-        data_dir,
-        "openai",
-        status,
-        param,
-        "POST",
-        url(server, "openai", f"/uploads/{client_upload}/complete"),
-        json=body,
-        headers=auth("openai"),
-    )
-
-
-@pytest.mark.anyio
-@pytest.mark.parametrize(
-    ("body", "param"),
-    [
-        (
-            {"purpose": "fine-tune", "filename": "a.jsonl", "content_url": "file:///etc/passwd"},
-            "content_url",
-        ),
-        (
-            {"purpose": "fine-tune", "filename": "a.jsonl", "content_url": "/etc/passwd"},
-            "content_url",
-        ),
-        ({"purpose": "fine-tune", "filename": "a.jsonl"}, "content_url"),
-        ({"purpose": "fine-tune", "content_url": "http://x/a"}, "filename"),
-        ({"purpose": "fine-tune", "filename": "a.txt", "content_url": "http://x/a"}, "file"),
-        ({"purpose": "nope", "filename": "a.jsonl", "content_url": "http://x/a"}, "purpose"),
-    ],
-)
-async def test_bad_imports(
-    body: dict[str, Any],
-    param: str,
-    server: ServerThread,
-    session: aiohttp.ClientSession,
-    data_dir: pathlib.Path,
-) -> None:
-    await assert_refused(
-        session,
-        data_dir,
-        "azure",
-        400,
-        param,
-        "POST",
-        url(server, "azure", "/files/import").with_query({"api-version": API_VERSION}),
-        json=body,
-        headers=auth("azure"),
-    )
-
-
-@pytest.fixture
-def upload_with_a_part(client: openai.OpenAI) -> tuple[str, str]:
-    upload = client.uploads.create(
-        bytes=6, filename="a.txt", mime_type="text/plain", purpose="assistants"
-    )
-    return upload.id, client.uploads.parts.create(upload.id, data=b"abc").id
-
-
-@pytest.mark.anyio
-@pytest.mark.parametrize(
-    ("name", "body", "param"),
-    [
-        ("no data", form(("other", None, b"x")), "other"),
-        ("empty form", form(), "data"),
-        ("data twice", form(("data", "d", b"x"), ("data", "d", b"y")), "data"),
-    ],
-)
-async def test_bad_parts(
-    name: str,
-    body: bytes,
-    param: str,
-    upload_with_a_part: tuple[str, str],
-    server: ServerThread,
-    session: aiohttp.ClientSession,
-    data_dir: pathlib.Path,
-) -> None:
-    await assert_refused(
-        session,
-        data_dir,
-        "openai",
-        400,
-        param,
-        "POST",
-        url(server, "openai", f"/uploads/{upload_with_a_part[0]}/parts"),
-        data=body,
-        headers={**MULTIPART, **auth("openai")},
-    )
-
-
-def test_a_part_listed_twice_or_too_few_bytes(
-    upload_with_a_part: tuple[str, str], client: openai.OpenAI, data_dir: pathlib.Path
-) -> None:
-    upload_id, part_id = upload_with_a_part
-    before = disk(data_dir)
-    for part_ids in ([part_id, part_id], [part_id]):
-        with pytest.raises(openai.BadRequestError) as refused:
-            client.uploads.complete(upload_id, part_ids=part_ids)
-        assert refused.value.param == "part_ids"
     assert disk(data_dir) == before
 
 

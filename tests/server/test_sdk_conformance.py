@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import pathlib
 
 import openai
@@ -11,14 +10,6 @@ import pytest
 from aikit_files.server import ServerThread
 
 from .conftest import API_KEY, FakeClock
-
-
-@pytest.fixture(params=["openai", "azure"])
-def sdk(
-    request: pytest.FixtureRequest, client: openai.OpenAI, azure: openai.AzureOpenAI
-) -> openai.OpenAI:
-    """The SDK client of each flavour (``AzureOpenAI`` is an ``OpenAI``)."""
-    return client if request.param == "openai" else azure
 
 
 @pytest.fixture
@@ -140,63 +131,6 @@ def test_exceptions(sdk: openai.OpenAI, server: ServerThread, jsonl: pathlib.Pat
     wrong = sdk.with_options(api_key="sk-wrong")
     with pytest.raises(openai.AuthenticationError):
         wrong.files.list()
-
-
-def test_upload_file_chunked_in_several_parts(sdk: openai.OpenAI, tmp_path: pathlib.Path) -> None:
-    path = tmp_path / "large.jsonl"
-    path.write_bytes(b'{"n": 12345}\n' * 50_000)  # 650 000 bytes: 5 parts of 150 000
-    md5 = hashlib.md5(path.read_bytes()).hexdigest()
-    upload = sdk.uploads.upload_file_chunked(
-        file=path, mime_type="text/jsonl", purpose="fine-tune", part_size=150_000, md5=md5
-    )
-    assert upload.status == "completed"
-    assert upload.file is not None
-    assert upload.file.bytes == path.stat().st_size
-    assert upload.file.filename == "large.jsonl"
-    assert sdk.files.content(upload.file.id).content == path.read_bytes()
-
-
-def test_upload_with_a_wrong_md5_is_refused(sdk: openai.OpenAI, tmp_path: pathlib.Path) -> None:
-    path = tmp_path / "data.bin"
-    path.write_bytes(b"0123456789" * 1000)
-    with pytest.raises(openai.BadRequestError) as refused:
-        sdk.uploads.upload_file_chunked(
-            file=path,
-            mime_type="application/octet-stream",
-            purpose="assistants",
-            part_size=3000,
-            md5="0" * 32,
-        )
-    assert refused.value.status_code == 400
-
-
-def test_upload_parts_by_hand_in_another_order(sdk: openai.OpenAI) -> None:
-    upload = sdk.uploads.create(
-        bytes=6, filename="abc.txt", mime_type="text/plain", purpose="assistants"
-    )
-    assert (upload.status, upload.object) == ("pending", "upload")
-    assert upload.expires_at == upload.created_at + 3600
-    second = sdk.uploads.parts.create(upload.id, data=b"def")
-    first = sdk.uploads.parts.create(upload.id, data=b"abc")
-    assert (first.object, first.upload_id) == ("upload.part", upload.id)
-    done = sdk.uploads.complete(upload.id, part_ids=[first.id, second.id])
-    assert done.file is not None
-    assert sdk.files.content(done.file.id).content == b"abcdef"
-    with pytest.raises(openai.BadRequestError):
-        sdk.uploads.parts.create(upload.id, data=b"more")
-
-
-def test_cancel_upload(sdk: openai.OpenAI) -> None:
-    upload = sdk.uploads.create(
-        bytes=3, filename="a.txt", mime_type="text/plain", purpose="assistants"
-    )
-    part = sdk.uploads.parts.create(upload.id, data=b"abc")
-    cancelled = sdk.uploads.cancel(upload.id)
-    assert cancelled.status == "cancelled"
-    with pytest.raises(openai.BadRequestError):
-        sdk.uploads.complete(upload.id, part_ids=[part.id])
-    with pytest.raises(openai.NotFoundError):
-        sdk.uploads.cancel("upload_0")
 
 
 def test_sdk_keys_are_checked(server: ServerThread) -> None:

@@ -1,4 +1,4 @@
-"""Azure's background processing of files (import fetch, JSON Lines check), and the import route.
+"""Azure's background processing of files: the fetch of an import, and the JSON Lines check.
 
 A file made on the Azure routes has no outcome when it is accepted; the ``Processor`` finds one
 (``processed``, or ``error`` with ``status_details``) and stores it. What clients see meanwhile,
@@ -17,11 +17,8 @@ from typing import Any, Final
 import aiohttp
 import attrs
 import yarl
-from aiohttp import web
 
-from ._errors import bad_request
-from ._http import FLAVOUR, STATE, add_file, created, new_record, read_json
-from ._rules import JSONL_PURPOSES, Settings, check_file, check_purpose
+from ._rules import JSONL_PURPOSES, Settings
 from ._storage import FileRecord, Store
 
 log = logging.getLogger("aikit_files.server")
@@ -151,26 +148,3 @@ class Processor:
             )
             return
         await self._process(record)
-
-
-_IMPORT_FIELDS: Final = frozenset({"purpose", "filename", "content_url"})
-
-
-async def import_file(request: web.Request) -> web.StreamResponse:
-    """``POST /openai/files/import``: ``purpose``, ``filename``, ``content_url``; the content is
-    fetched in the background, and the file is ``pending`` meanwhile."""
-    state = request.app[STATE]
-    body = await read_json(request, _IMPORT_FIELDS)
-    purpose = check_purpose(body.get("purpose"), request[FLAVOUR].purposes)
-    filename = body.get("filename")
-    if not isinstance(filename, str) or not filename:
-        raise bad_request("Missing required parameter: 'filename'.", "filename")
-    check_file(state.settings, purpose, filename, None)
-    raw_url = body.get("content_url")
-    url = yarl.URL(raw_url) if isinstance(raw_url, str) else None
-    if url is None or url.scheme not in ("http", "https") or not url.host:
-        raise bad_request("'content_url' must be an http or https URL.", "content_url")
-    record = new_record(request, filename, purpose, None, None)
-    await add_file(request, record, None)
-    state.processor.start_import(record, url)
-    return created(request, record)

@@ -1,0 +1,129 @@
+"""What every request goes through: error envelope, credentials, api-version, expiry, request id."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import re
+from typing import Final
+
+import aiohttp
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from ._errors import ApiError, bad_request
+from ._flavours import AZURE, Flavour, flavour_of
+from ._http import awaits_continue
+from ._ids import new_request_id
+from ._state import FLAVOUR, STATE
+
+log = logging.getLogger("aikit_files.server")
+
+#: How long, and how many bytes, a refused request's body is discarded before the connection
+#: closes (see ``_answer_and_close``).
+LINGER_SECONDS: Final = 1.0
+LINGER_BYTES: Final = 8 * 1024 * 1024
+_API_VERSION: Final = re.compile(r"\d{4}-\d{2}-\d{2}(-preview)?")
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Renders every failure in the flavour's error envelope, and drops a half-read request."""
+    flavour = flavour_of(request.path)
+    request[FLAVOUR] = flavour
+    try:
+        return await handler(request)
+    except ApiError as error:
+        failure = error
+    except web.HTTPException as http_error:
+        if http_error.status < 400:
+            raise
+        failure = ApiError(http_error.status, _http_message(request, http_error))
+    except Exception:
+        log.exception("unexpected error serving %s %s", request.method, request.path)
+        failure = ApiError(500, "The server had an error while processing your request.")
+    response = web.json_response(flavour.error_body(failure), status=failure.status)
+    if not request.content.is_eof():
+        await _answer_and_close(request, response)
+    return response
+
+
+async def _answer_and_close(request: web.Request, response: web.StreamResponse) -> None:
+    """Sends the answer to a request whose body is not all read, then closes the connection.
+
+    The rest of the body is not read (aiohttp would drain it for up to its lingering time, to
+    keep the connection). A client still sending is given a little time, and bytes, to take
+    the answer before the close, which might otherwise reset the connection under it.
+    """
+    response.force_close()
+    with contextlib.suppress(ConnectionError, TimeoutError, aiohttp.ClientPayloadError):
+        await response.prepare(request)
+        await response.write_eof()
+        if not awaits_continue(request):
+            discarded = 0
+            async with asyncio.timeout(LINGER_SECONDS):
+                while discarded < LINGER_BYTES and (chunk := await request.content.readany()):
+                    discarded += len(chunk)
+    request.protocol.force_close()
+
+
+def _http_message(request: web.Request, error: web.HTTPException) -> str:
+    if error.status == 404:
+        return f"Invalid URL ({request.method} {request.path})."
+    if error.status == 405:
+        return f"Method {request.method} is not allowed on {request.path}."
+    if error.status == 413:
+        return f"The request body exceeds the maximum size of {request.client_max_size} bytes."
+    return error.reason
+
+
+def _presented_key(request: web.Request, flavour: Flavour) -> str | None:
+    if flavour is AZURE:
+        return request.headers.get("api-key") or None
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuses API requests without a key, or with a key other than the configured one."""
+    if not request.path.startswith(("/v1/", "/openai/")):
+        return await handler(request)
+    flavour = request[FLAVOUR]
+    expected = request.app[STATE].settings.api_key
+    presented = _presented_key(request, flavour)
+    # NOTE: messages never repeat the key, not even a part of it.
+    if presented is None:
+        where = "an 'api-key' header" if flavour is AZURE else "an Authorization header (Bearer)"
+        raise ApiError(401, f"No API key provided: send it in {where}.", code="missing_api_key")
+    if expected is not None and not hmac.compare_digest(presented.encode(), expected.encode()):
+        raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
+    return await handler(request)
+
+
+@web.middleware
+async def api_version_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Requires ``api-version`` on the Azure routes."""
+    if request[FLAVOUR] is AZURE:
+        version = request.query.get("api-version")
+        if not version:
+            raise bad_request("Missing required query parameter: 'api-version'.", "api-version")
+        if not _API_VERSION.fullmatch(version):
+            raise bad_request(f"Unsupported api-version: {version!r}.", "api-version")
+    return await handler(request)
+
+
+@web.middleware
+async def expiry_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Removes expired files and Uploads before a request looks at them."""
+    state = request.app[STATE]
+    await state.store.purge_expired()
+    await state.uploads.purge_expired()
+    return await handler(request)
+
+
+async def stamp_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """Gives every answer, errors included, an ``x-request-id``, as the real API does."""
+    response.headers["x-request-id"] = new_request_id()

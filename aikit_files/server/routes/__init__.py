@@ -1,0 +1,1 @@
+"""The handlers, one module a feature: ``/files``, ``/uploads``, and Azure's ``/files/import``."""

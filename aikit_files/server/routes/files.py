@@ -1,0 +1,106 @@
+"""The ``/files`` routes: create (a streamed form), list, retrieve, delete, content."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from aiohttp import web
+
+from aikit_files.server._errors import bad_request
+from aikit_files.server._flavours import Flavour
+from aikit_files.server._http import created, json_response, receive_form
+from aikit_files.server._multipart import Part
+from aikit_files.server._rules import (
+    Settings,
+    check_after,
+    check_expires_anchor,
+    check_expires_seconds,
+    check_file,
+    check_limit,
+    check_order,
+    check_purpose,
+    expires_after_seconds,
+)
+from aikit_files.server._state import FLAVOUR, STATE
+
+
+async def create_file(request: web.Request) -> web.StreamResponse:
+    """``POST /files``: a multipart form (``file``, ``purpose``, ``expires_after[...]``)."""
+    flavour = request[FLAVOUR]
+    state = request.app[STATE]
+    settings = state.settings
+    async with receive_form(
+        request,
+        state.store,
+        declared_limit=settings.file_limit,
+        file_field="file",
+        text_fields=_text_fields(flavour),
+        accept_file=lambda part, fields: _accept_file(settings, part, fields),
+    ) as form:
+        filename = _filename(form.file)
+        purpose = check_purpose(form.fields.get("purpose"), flavour.purposes)
+        check_file(settings, purpose, filename, form.content.size)
+        expires_after = expires_after_seconds(
+            form.fields.get("expires_after[anchor]"), form.fields.get("expires_after[seconds]")
+        )
+        record = await state.files.create(
+            filename=filename,
+            purpose=purpose,
+            content=form.content,
+            expires_after=expires_after,
+            lifecycle=flavour.lifecycle,
+        )
+    return created(request, state.files.file(record))
+
+
+def _text_fields(flavour: Flavour) -> dict[str, Callable[[str], object]]:
+    # Checked as soon as each arrives, so that a bad form fails before its file is read.
+    return {
+        "purpose": lambda value: check_purpose(value, flavour.purposes),
+        "expires_after[anchor]": check_expires_anchor,
+        "expires_after[seconds]": check_expires_seconds,
+    }
+
+
+def _filename(part: Part) -> str:
+    return part.filename or "upload"
+
+
+def _accept_file(settings: Settings, part: Part, fields: Mapping[str, str]) -> int:
+    """Refuses a ``file`` that is a text field, or whose name its purpose (if it came first)
+    does not accept; returns the largest size it may have."""
+    if part.filename is None:
+        raise bad_request("'file' must be a file, not a text field.", "file")
+    purpose = fields.get("purpose")
+    if purpose is not None:
+        check_file(settings, purpose, _filename(part), None)
+    return settings.limit_for(purpose)
+
+
+async def list_files(request: web.Request) -> web.StreamResponse:
+    """``GET /files``: ``purpose``, ``limit``, ``order``, ``after``."""
+    query = request.query
+    return json_response(
+        request.app[STATE].files.list(
+            purpose=query.get("purpose") or None,
+            limit=check_limit(query.get("limit")),
+            order=check_order(query.get("order")),
+            after=check_after(query.get("after")),
+        )
+    )
+
+
+async def retrieve_file(request: web.Request) -> web.StreamResponse:
+    """``GET /files/{file_id}``."""
+    return json_response(request.app[STATE].files.retrieve(request.match_info["file_id"]))
+
+
+async def delete_file(request: web.Request) -> web.StreamResponse:
+    """``DELETE /files/{file_id}``."""
+    return json_response(await request.app[STATE].files.delete(request.match_info["file_id"]))
+
+
+async def file_content(request: web.Request) -> web.StreamResponse:
+    """``GET /files/{file_id}/content``: streamed from disk, with its Content-Length."""
+    path = request.app[STATE].files.content(request.match_info["file_id"])
+    return web.FileResponse(path, headers={"Content-Type": "application/octet-stream"})

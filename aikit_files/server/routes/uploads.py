@@ -1,0 +1,91 @@
+"""The ``/uploads`` routes: create an Upload, add a Part (a streamed form), complete, cancel."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aiohttp import web
+
+from aikit_files.server._errors import bad_request
+from aikit_files.server._flavours import AZURE
+from aikit_files.server._http import json_response, location, read_json, receive_form, required_text
+from aikit_files.server._rules import (
+    check_expires_after,
+    check_file,
+    check_purpose,
+    check_upload_bytes,
+)
+from aikit_files.server._state import FLAVOUR, STATE
+from aikit_files.server._uploads import OpenUpload, block_id
+
+_CREATE_FIELDS: Final = frozenset({"bytes", "filename", "mime_type", "purpose", "expires_after"})
+_COMPLETE_FIELDS: Final = frozenset({"part_ids", "md5"})
+
+
+def _upload_of(request: web.Request) -> OpenUpload:
+    return request.app[STATE].uploads.get(request.match_info["upload_id"])
+
+
+async def create_upload(request: web.Request) -> web.StreamResponse:
+    """``POST /uploads``: ``bytes``, ``filename``, ``mime_type``, ``purpose``,
+    ``expires_after``."""
+    state = request.app[STATE]
+    settings = state.settings
+    body = await read_json(request, _CREATE_FIELDS)
+    purpose = check_purpose(body.get("purpose"), request[FLAVOUR].purposes)
+    filename = required_text(body, "filename")
+    mime_type = required_text(body, "mime_type")
+    size = check_upload_bytes(settings, purpose, body.get("bytes"))
+    check_file(settings, purpose, filename, None)
+    upload = await state.uploads.create(
+        filename=filename,
+        purpose=purpose,
+        mime_type=mime_type,
+        size=size,
+        file_expires_after=check_expires_after(body.get("expires_after")),
+    )
+    return json_response(upload, headers=location(request, f"uploads/{upload.id}"))
+
+
+async def add_upload_part(request: web.Request) -> web.StreamResponse:
+    """``POST /uploads/{upload_id}/parts``: a multipart form with one field, ``data``."""
+    state = request.app[STATE]
+    uploads = state.uploads
+    upload = _upload_of(request)
+    # NOTE: an Upload that takes no more Parts is reported before the body is read.
+    uploads.check_pending(upload)
+    part_limit = state.settings.part_limit
+    async with receive_form(
+        request,
+        state.store,
+        declared_limit=part_limit,
+        file_field="data",
+        text_fields={},
+        accept_file=lambda part, fields: part_limit,
+    ) as form:
+        part = await uploads.add_part(upload, form.content)
+    extra = {"azure_block_id": block_id(part.id)} if request[FLAVOUR] is AZURE else None
+    return json_response(part, extra=extra)
+
+
+async def complete_upload(request: web.Request) -> web.StreamResponse:
+    """``POST /uploads/{upload_id}/complete``: ``part_ids`` in order, and an optional ``md5``."""
+    upload = _upload_of(request)
+    body = await read_json(request, _COMPLETE_FIELDS)
+    part_ids = body.get("part_ids")
+    if not isinstance(part_ids, list):
+        raise bad_request(
+            "Missing required parameter: 'part_ids' (a list of Part ids).", "part_ids"
+        )
+    md5 = body.get("md5")
+    if md5 is not None and not isinstance(md5, str):
+        raise bad_request("'md5' must be a string.", "md5")
+    completed = await request.app[STATE].uploads.complete(
+        upload, part_ids, md5 or None, lifecycle=request[FLAVOUR].lifecycle
+    )
+    return json_response(completed)
+
+
+async def cancel_upload(request: web.Request) -> web.StreamResponse:
+    """``POST /uploads/{upload_id}/cancel``."""
+    return json_response(await request.app[STATE].uploads.cancel(_upload_of(request)))

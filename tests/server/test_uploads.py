@@ -1,0 +1,181 @@
+"""The Uploads routes: the SDK's chunked upload, Parts by hand, cancel, and what they refuse."""
+
+from __future__ import annotations
+
+import hashlib
+import pathlib
+from typing import Any
+
+import aiohttp
+import openai
+import pytest
+
+from aikit_files.server import ServerThread
+
+from .conftest import MULTIPART, assert_refused, auth, disk, form, url
+
+
+def test_upload_file_chunked_in_several_parts(sdk: openai.OpenAI, tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "large.jsonl"
+    path.write_bytes(b'{"n": 12345}\n' * 50_000)  # 650 000 bytes: 5 parts of 150 000
+    md5 = hashlib.md5(path.read_bytes()).hexdigest()
+    upload = sdk.uploads.upload_file_chunked(
+        file=path, mime_type="text/jsonl", purpose="fine-tune", part_size=150_000, md5=md5
+    )
+    assert upload.status == "completed"
+    assert upload.file is not None
+    assert upload.file.bytes == path.stat().st_size
+    assert upload.file.filename == "large.jsonl"
+    assert sdk.files.content(upload.file.id).content == path.read_bytes()
+
+
+def test_upload_with_a_wrong_md5_is_refused(sdk: openai.OpenAI, tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"0123456789" * 1000)
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk.uploads.upload_file_chunked(
+            file=path,
+            mime_type="application/octet-stream",
+            purpose="assistants",
+            part_size=3000,
+            md5="0" * 32,
+        )
+    assert refused.value.status_code == 400
+
+
+def test_upload_parts_by_hand_in_another_order(sdk: openai.OpenAI) -> None:
+    upload = sdk.uploads.create(
+        bytes=6, filename="abc.txt", mime_type="text/plain", purpose="assistants"
+    )
+    assert (upload.status, upload.object) == ("pending", "upload")
+    assert upload.expires_at == upload.created_at + 3600
+    second = sdk.uploads.parts.create(upload.id, data=b"def")
+    first = sdk.uploads.parts.create(upload.id, data=b"abc")
+    assert (first.object, first.upload_id) == ("upload.part", upload.id)
+    done = sdk.uploads.complete(upload.id, part_ids=[first.id, second.id])
+    assert done.file is not None
+    assert sdk.files.content(done.file.id).content == b"abcdef"
+    with pytest.raises(openai.BadRequestError):
+        sdk.uploads.parts.create(upload.id, data=b"more")
+
+
+def test_cancel_upload(sdk: openai.OpenAI) -> None:
+    upload = sdk.uploads.create(
+        bytes=3, filename="a.txt", mime_type="text/plain", purpose="assistants"
+    )
+    part = sdk.uploads.parts.create(upload.id, data=b"abc")
+    cancelled = sdk.uploads.cancel(upload.id)
+    assert cancelled.status == "cancelled"
+    with pytest.raises(openai.BadRequestError):
+        sdk.uploads.complete(upload.id, part_ids=[part.id])
+    with pytest.raises(openai.NotFoundError):
+        sdk.uploads.cancel("upload_0")
+
+
+@pytest.mark.anyio
+async def test_a_part_past_the_part_limit_is_refused(
+    client_upload: str, server: ServerThread, session: aiohttp.ClientSession, data_dir: pathlib.Path
+) -> None:
+    await assert_refused(
+        session,
+        data_dir,
+        "openai",
+        413,
+        None,
+        "POST",
+        url(server, "openai", f"/uploads/{client_upload}/parts"),
+        data=form(("data", "d", b"x" * (256 * 1024 + 1))),
+        headers={**MULTIPART, **auth("openai")},
+    )
+
+
+@pytest.fixture
+def client_upload(client: openai.OpenAI) -> str:
+    upload = client.uploads.create(
+        bytes=3, filename="a.txt", mime_type="text/plain", purpose="assistants"
+    )
+    return upload.id
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("body", "status", "param"),
+    [
+        ({}, 400, "part_ids"),
+        ({"part_ids": "part_x"}, 400, "part_ids"),
+        ({"part_ids": ["part_" + "0" * 32]}, 400, "part_ids"),
+        ({"part_ids": []}, 400, "part_ids"),
+        ({"part_ids": [], "md5": 5}, 400, "md5"),
+    ],
+)
+async def test_bad_completes(
+    body: dict[str, Any],
+    status: int,
+    param: str,
+    client_upload: str,
+    server: ServerThread,
+    session: aiohttp.ClientSession,
+    data_dir: pathlib.Path,
+) -> None:
+    await assert_refused(
+        session,
+        data_dir,
+        "openai",
+        status,
+        param,
+        "POST",
+        url(server, "openai", f"/uploads/{client_upload}/complete"),
+        json=body,
+        headers=auth("openai"),
+    )
+
+
+@pytest.fixture
+def upload_with_a_part(client: openai.OpenAI) -> tuple[str, str]:
+    upload = client.uploads.create(
+        bytes=6, filename="a.txt", mime_type="text/plain", purpose="assistants"
+    )
+    return upload.id, client.uploads.parts.create(upload.id, data=b"abc").id
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("name", "body", "param"),
+    [
+        ("no data", form(("other", None, b"x")), "other"),
+        ("empty form", form(), "data"),
+        ("data twice", form(("data", "d", b"x"), ("data", "d", b"y")), "data"),
+    ],
+)
+async def test_bad_parts(
+    name: str,
+    body: bytes,
+    param: str,
+    upload_with_a_part: tuple[str, str],
+    server: ServerThread,
+    session: aiohttp.ClientSession,
+    data_dir: pathlib.Path,
+) -> None:
+    await assert_refused(
+        session,
+        data_dir,
+        "openai",
+        400,
+        param,
+        "POST",
+        url(server, "openai", f"/uploads/{upload_with_a_part[0]}/parts"),
+        data=body,
+        headers={**MULTIPART, **auth("openai")},
+    )
+
+
+def test_a_part_listed_twice_or_too_few_bytes(
+    upload_with_a_part: tuple[str, str], client: openai.OpenAI, data_dir: pathlib.Path
+) -> None:
+    upload_id, part_id = upload_with_a_part
+    before = disk(data_dir)
+    for part_ids in ([part_id, part_id], [part_id]):
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.uploads.complete(upload_id, part_ids=part_ids)
+        assert refused.value.param == "part_ids"
+    assert disk(data_dir) == before
