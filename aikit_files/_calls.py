@@ -143,7 +143,6 @@ class CallTracker:
     def start(
         self,
         operation: Coroutine[Any, Any, Reply[T]],
-        *,
         params: Parameters,
         result_type: type[Result],
         name: str,
@@ -154,7 +153,7 @@ class CallTracker:
             operation: the call itself; it returns the reply its value comes from.
             params: the call's effective parameters (its callbacks).
             result_type: the result object to build when the call ends.
-            name: the task's name, for debugging.
+            name: the operation's name, for the task's name.
 
         Returns:
             The call's task: awaiting it gives the call's value or raises its error.
@@ -171,6 +170,7 @@ class CallTracker:
             operation.close()
             raise
         call = _Call()
+        name = f"aikit_files.{name}"
         task = loop.create_task(call.run(operation), name=name)
         self._calls.add(task)
 

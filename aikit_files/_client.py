@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Unpack
 
 import aiohttp
 
 from ._calls import CallTracker
-from ._config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ClientConfig, Timeout
+from ._config import ClientConfig, ClientOptions
 from ._exceptions import InvalidArgumentError, InvalidArgumentTypeError
 from ._files import AsyncFilesAPI
 from ._protocol.requests import Endpoint
@@ -28,27 +29,20 @@ class AsyncClient:
         self,
         api_key: str | None = None,
         *,
-        base_url: str | None = None,
-        organization: str | None = None,
-        project: str | None = None,
-        provider: str = "openai",
-        api_version: str | None = None,
-        timeout: float | Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
         session: aiohttp.ClientSession | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
         """Configures the client; nothing is connected until the first call.
 
         Args:
             api_key: the API key (``Authorization: Bearer`` for OpenAI, ``api-key`` for Azure).
-            base_url: for OpenAI the API root with its ``/v1``; for Azure the resource endpoint.
-            organization: sent as ``OpenAI-Organization``.
-            project: sent as ``OpenAI-Project``.
-            provider: ``"openai"`` or ``"azure"``.
-            api_version: Azure's ``api-version``; ``2024-10-21`` by default.
-            timeout: seconds for connect, read and write alike, or an ``af.Timeout``.
-            max_retries: retries of a failed call, for every call that does not set its own.
             session: an ``aiohttp.ClientSession`` to use; it stays open after ``aclose``.
+            **options: ``base_url`` (for OpenAI the API root with its ``/v1``; for Azure the
+                resource endpoint), ``organization`` (``OpenAI-Organization``), ``project``
+                (``OpenAI-Project``), ``provider`` (``"openai"`` or ``"azure"``),
+                ``api_version`` (Azure's; ``2024-10-21`` by default), ``timeout`` (seconds
+                for connect, read and write alike, or an ``af.Timeout``; 600 by default),
+                ``max_retries`` (2 by default): see ``ClientOptions``.
 
         Raises:
             InvalidArgumentError: an argument is malformed, or no API key is given or set.
@@ -57,18 +51,11 @@ class AsyncClient:
             raise InvalidArgumentTypeError(
                 f"session must be an aiohttp.ClientSession, not {type(session).__name__}"
             )
-        self._config = ClientConfig.resolve(
-            api_key,
-            base_url=base_url,
-            organization=organization,
-            project=project,
-            provider=provider,
-            api_version=api_version,
-            timeout=timeout,
-            max_retries=max_retries,
-        )
+        self._config = ClientConfig.resolve(api_key, **options)
         if not self._config.api_key:
-            variable = "AZURE_OPENAI_API_KEY" if provider == "azure" else "OPENAI_API_KEY"
+            variable = (
+                "AZURE_OPENAI_API_KEY" if self._config.provider == "azure" else "OPENAI_API_KEY"
+            )
             raise InvalidArgumentError(f"no API key: pass api_key= or set {variable}")
         self._tracker = CallTracker()
         self._transport = Transport(self._config, session)

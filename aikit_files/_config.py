@@ -6,7 +6,7 @@ import math
 import os
 import urllib.parse
 from collections.abc import Mapping
-from typing import Final, Literal
+from typing import Final, Literal, TypedDict, Unpack
 
 import attrs
 
@@ -76,6 +76,26 @@ class Timeout:
         return cls(connect=seconds, read=seconds, write=seconds)
 
 
+class ClientOptions(TypedDict, total=False):
+    """The arguments of ``AsyncClient`` and ``Client`` after ``api_key``, all optional."""
+
+    base_url: str | None
+    """For OpenAI the API root with its ``/v1`` (``OPENAI_BASE_URL``, else
+    ``https://api.openai.com/v1``); for Azure the resource endpoint (``AZURE_OPENAI_ENDPOINT``)."""
+    organization: str | None
+    """Sent as ``OpenAI-Organization`` (``OPENAI_ORG_ID``)."""
+    project: str | None
+    """Sent as ``OpenAI-Project`` (``OPENAI_PROJECT_ID``)."""
+    provider: str
+    """``"openai"`` (the default) or ``"azure"``."""
+    api_version: str | None
+    """Azure's ``api-version`` (``OPENAI_API_VERSION``, else ``2024-10-21``)."""
+    timeout: float | Timeout | None
+    """Seconds for connect, read and write alike (600 by default), or a ``Timeout``."""
+    max_retries: int
+    """Retries of a failed call, for every call that does not set its own (2 by default)."""
+
+
 def _env(environ: Mapping[str, str], name: str) -> str | None:
     value = environ.get(name)
     return value if value else None
@@ -107,20 +127,30 @@ class ClientConfig:
         cls,
         api_key: str | None = None,
         *,
-        base_url: str | None = None,
-        organization: str | None = None,
-        project: str | None = None,
-        provider: str = "openai",
-        api_version: str | None = None,
-        timeout: float | Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
         environ: Mapping[str, str] | None = None,
+        **options: Unpack[ClientOptions],
     ) -> ClientConfig:
         """Builds the configuration as openai-python does: arguments first, then the environment.
 
+        Args:
+            api_key: the API key, or None to read it from the environment.
+            environ: the environment to read (``os.environ`` by default).
+            **options: the clients' other arguments (``ClientOptions``).
+
         Raises:
-            InvalidArgumentError: an argument is malformed, or a required value is missing.
+            InvalidArgumentError: an argument is malformed or unknown, or a required value is
+                missing.
         """
+        unknown = set(options) - set(ClientOptions.__annotations__)
+        if unknown:
+            raise InvalidArgumentTypeError(f"unexpected argument(s): {', '.join(sorted(unknown))}")
+        base_url = options.get("base_url")
+        organization = options.get("organization")
+        project = options.get("project")
+        provider = options.get("provider", "openai")
+        api_version = options.get("api_version")
+        timeout = options.get("timeout", DEFAULT_TIMEOUT)
+        max_retries = options.get("max_retries", DEFAULT_MAX_RETRIES)
         env = os.environ if environ is None else environ
         version: str | None
         if provider not in ("openai", "azure"):

@@ -6,7 +6,7 @@ import asyncio
 import os
 import pathlib
 from collections.abc import AsyncIterator, Coroutine, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from ._calls import CallTracker
 from ._config import check_seconds
@@ -27,7 +27,6 @@ from ._models import (
     FileListResult,
     FileResult,
     OpenAIFile,
-    Result,
 )
 from ._params import (
     DownloadParameters,
@@ -42,8 +41,6 @@ from ._protocol.requests import Endpoint, FormBody, check_file_id
 from ._protocol.responses import Reply
 from ._protocol.sources import UploadFile, describe_source
 from ._transport import Transport
-
-T = TypeVar("T")
 
 #: The longest pause between two polls of ``wait_for_processing``, however long it has waited.
 MAX_POLL_INTERVAL = 30.0
@@ -98,17 +95,6 @@ class AsyncFilesAPI:
     def __repr__(self) -> str:
         return f"AsyncFilesAPI({self._endpoint!r})"
 
-    def _start(
-        self,
-        operation: Coroutine[Any, Any, Reply[T]],
-        params: Parameters,
-        result_type: type[Result],
-        name: str,
-    ) -> asyncio.Task[T]:
-        return self._tracker.start(
-            operation, params=params, result_type=result_type, name=f"aikit_files.{name}"
-        )
-
     def create(
         self, file: UploadFile, purpose: str, parameters: ParametersArg = None, **options: Any
     ) -> asyncio.Task[OpenAIFile]:
@@ -148,7 +134,7 @@ class AsyncFilesAPI:
             content_type=params.content_type or guess_content_type(filename),
         )
         spec = self._endpoint.create_file(FormBody(form, source))
-        return self._start(
+        return self._tracker.start(
             self._transport.send(spec, params, _FILE, on_progress=params.on_progress),
             params,
             FileResult,
@@ -169,7 +155,7 @@ class AsyncFilesAPI:
         """
         params = merge(Parameters, parameters, options)
         check_file_id(file_id)
-        return self._start(self._retrieve(file_id, params), params, FileResult, "retrieve")
+        return self._tracker.start(self._retrieve(file_id, params), params, FileResult, "retrieve")
 
     def _retrieve(self, file_id: str, params: Parameters) -> Coroutine[Any, Any, Reply[OpenAIFile]]:
         return self._transport.send(self._endpoint.retrieve_file(file_id), params, _FILE)
@@ -189,7 +175,7 @@ class AsyncFilesAPI:
             ``has_more``.
         """
         params = merge(FileListParameters, parameters, options)
-        return self._start(
+        return self._tracker.start(
             self._transport.send(self._endpoint.list_files(params), params, _FILE_LIST),
             params,
             FileListResult,
@@ -240,7 +226,7 @@ class AsyncFilesAPI:
         """
         params = merge(Parameters, parameters, options)
         check_file_id(file_id)
-        return self._start(
+        return self._tracker.start(
             self._transport.send(self._endpoint.delete_file(file_id), params, _FILE_DELETED),
             params,
             FileDeletedResult,
@@ -262,7 +248,7 @@ class AsyncFilesAPI:
         """
         params = merge(Parameters, parameters, options)
         check_file_id(file_id)
-        return self._start(
+        return self._tracker.start(
             self._transport.send(self._endpoint.file_content(file_id), params, bytes_sink),
             params,
             ContentResult,
@@ -299,7 +285,7 @@ class AsyncFilesAPI:
         check_file_id(file_id)
         path = _check_destination(destination)
         spec = self._endpoint.file_content(file_id)
-        return self._start(
+        return self._tracker.start(
             self._transport.send(spec, params, file_sink(path, params.on_progress)),
             params,
             DownloadResult,
@@ -338,7 +324,7 @@ class AsyncFilesAPI:
         check_file_id(file_id)
         interval = check_seconds("poll_interval", poll_interval)
         limit = check_seconds("max_wait", max_wait)
-        return self._start(
+        return self._tracker.start(
             self._wait_for_processing(file_id, params, interval, limit),
             params,
             FileResult,

@@ -273,3 +273,10 @@ class FileListOptions(Options, total=False):
     limit: int | None
     order: str | None
     after: str | None
+
+
+class WaitOptions(Options, total=False):
+    """The keyword options of ``wait_for_processing``: its own, then the common ones."""
+
+    poll_interval: float
+    max_wait: float

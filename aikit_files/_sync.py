@@ -31,7 +31,7 @@ import anyio
 import anyio.from_thread
 
 from ._client import AsyncClient
-from ._config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Timeout
+from ._config import ClientOptions
 from ._exceptions import AIKitError, ClientClosedError, InvalidArgumentError, SyncInEventLoopError
 from ._files import AsyncFilesAPI
 from ._models import FileDeleted, FileList, OpenAIFile, Result
@@ -43,6 +43,7 @@ from ._params import (
     FileOptions,
     Options,
     Parameters,
+    WaitOptions,
 )
 from ._protocol.sources import UploadFile
 
@@ -245,13 +246,7 @@ class FilesAPI(_SyncAPI):
 
     @bridge
     def wait_for_processing(
-        self,
-        file_id: str,
-        parameters: None = None,
-        *,
-        poll_interval: float = 1.0,
-        max_wait: float = 1800.0,
-        **options: Unpack[Options],
+        self, file_id: str, parameters: None = None, **options: Unpack[WaitOptions]
     ) -> OpenAIFile:
         """Polls a file until it is processed; see ``AsyncFilesAPI.wait_for_processing``."""
 
@@ -314,14 +309,8 @@ class Client:
         self,
         api_key: str | None = None,
         *,
-        base_url: str | None = None,
-        organization: str | None = None,
-        project: str | None = None,
-        provider: str = "openai",
-        api_version: str | None = None,
-        timeout: float | Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
         session: aiohttp.ClientSession | None = None,
+        **options: Unpack[ClientOptions],
     ):
         _refuse_running_loop("Client()")
         if session is not None:
@@ -335,17 +324,7 @@ class Client:
             anyio.from_thread.start_blocking_portal(name="aikit-files")
         )
         self._portal = self._portal_cm.__enter__()
-        make = functools.partial(
-            AsyncClient,
-            api_key,
-            base_url=base_url,
-            organization=organization,
-            project=project,
-            provider=provider,
-            api_version=api_version,
-            timeout=timeout,
-            max_retries=max_retries,
-        )
+        make = functools.partial(AsyncClient, api_key, **options)
         try:
             # NOTE: built on the loop's thread, so the session belongs to the portal's loop.
             self._client: AsyncClient = self._portal.call(make)

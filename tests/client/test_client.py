@@ -79,6 +79,12 @@ def test_the_key_never_shows() -> None:
     assert "sk-very-secret" not in repr(client.files)
 
 
+@pytest.mark.parametrize("client_class", [af.AsyncClient, af.Client])
+def test_an_unknown_argument_is_a_type_error_naming_it(client_class: type) -> None:
+    with pytest.raises(af.InvalidArgumentTypeError, match="base_ur"):
+        client_class("sk-x", base_ur="http://127.0.0.1:1/v1")
+
+
 def test_a_client_can_be_built_outside_any_loop() -> None:
     client = af.AsyncClient(API_KEY, base_url=NOWHERE)
     with pytest.raises(RuntimeError, match="running event loop"):

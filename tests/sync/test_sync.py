@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -40,17 +41,33 @@ def client(local_server: ServerThread) -> Iterator[af.Client]:
         yield client
 
 
+def positional(signature: inspect.Signature) -> list[tuple[str, object, object]]:
+    return [
+        (p.name, p.kind, p.default)
+        for p in signature.parameters.values()
+        if p.kind is not inspect.Parameter.KEYWORD_ONLY
+    ]
+
+
 def test_signatures_match_the_async_twin() -> None:
     public = [name for name in vars(af.AsyncFilesAPI) if not name.startswith("_")]
     assert {"create", "retrieve", "list", "iterate", "delete", "content", "download"} <= set(public)
     for name in public:
-        sync_sig = inspect.signature(getattr(af.FilesAPI, name))
+        sync_method = getattr(af.FilesAPI, name)
         async_sig = inspect.signature(getattr(af.AsyncFilesAPI, name))
         # The sync twin declares its blocking form (parameters None, no callbacks among the
-        # options): the names, kinds and defaults are the async twin's.
-        assert [(p.name, p.kind, p.default) for p in sync_sig.parameters.values()] == [
-            (p.name, p.kind, p.default) for p in async_sig.parameters.values()
-        ], name
+        # options): the positional parameters are the async twin's, with their defaults, and
+        # the async twin's keyword-only ones are among its typed options.
+        assert positional(inspect.signature(sync_method)) == positional(async_sig), name
+        keyword_only = {
+            p.name
+            for p in async_sig.parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY
+        }
+        if keyword_only:
+            hints = typing.get_type_hints(sync_method.__wrapped__, include_extras=True)
+            (options,) = typing.get_args(hints["options"])
+            assert keyword_only <= set(options.__annotations__), name
     sync_client = inspect.signature(af.Client.__init__).parameters
     async_client = inspect.signature(af.AsyncClient.__init__).parameters
     assert list(sync_client) == list(async_client)

@@ -15,7 +15,13 @@ import attrs
 import pytest
 
 import aikit_files as af
-from aikit_files._params import DownloadOptions, FileListOptions, FileOptions, Options
+from aikit_files._params import (
+    DownloadOptions,
+    FileListOptions,
+    FileOptions,
+    Options,
+    WaitOptions,
+)
 
 CALLBACKS = {"on_terminate", "on_response", "on_error"}
 
@@ -46,7 +52,7 @@ OPTIONS_OF = {
     "delete": (af.Parameters, Options),
     "content": (af.Parameters, Options),
     "download": (af.DownloadParameters, DownloadOptions),
-    "wait_for_processing": (af.Parameters, Options),
+    "wait_for_processing": (af.Parameters, WaitOptions),
 }
 
 
@@ -56,7 +62,13 @@ def test_blocking_overload_takes_every_option_but_callbacks(
 ) -> None:
     parameters_cls, options_cls = classes
     fields = {f.name for f in attrs.fields(parameters_cls)}
-    assert set(options_cls.__annotations__) == fields - CALLBACKS
+    # The async twin's own keyword-only arguments are options of the blocking form too.
+    keyword_only = {
+        p.name
+        for p in inspect.signature(getattr(af.AsyncFilesAPI, name)).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+    assert set(options_cls.__annotations__) == fields - CALLBACKS | keyword_only
     blocking = getattr(af.FilesAPI, name).__wrapped__
     options = inspect.signature(blocking).parameters["options"]
     assert options.kind is inspect.Parameter.VAR_KEYWORD
