@@ -1,10 +1,14 @@
-"""The sync wrapper: ``Client`` and ``FilesAPI`` over one long-lived anyio blocking portal.
+"""The sync wrapper: ``Client`` and ``FilesAPI``, bridges to the async API on a loop thread.
 
-One event loop runs in a background thread for the client's whole life; the aiohttp session and
-the ``AsyncClient`` are created inside it. Each method is a thin bridge to its async twin: without
-callbacks it blocks and returns the value (or raises); with any callback it returns a
-``concurrent.futures.Future`` at once, and the callbacks run later on a worker thread, never on
-the event loop's thread.
+One event loop runs in a background thread for the client's whole life (``LoopThread``); the
+aiohttp session and the ``AsyncClient`` are created inside it. Each method is a thin bridge to
+its async twin: without callbacks it blocks and returns the value (or raises); with any callback
+it returns a ``concurrent.futures.Future`` at once, and the callbacks (and ``on_progress``) run
+later on a worker thread, never on the event loop's thread.
+
+A client the program drops, or forgets to close, still finishes what it started: a call in
+flight keeps its client alive until its callbacks ran; an idle client that is garbage-collected
+stops its loop; at interpreter exit every client still open is closed, after its calls.
 """
 
 # NOTE: the methods decorated with @bridge are signatures without a body (the bridge runs the
@@ -18,22 +22,23 @@ import concurrent.futures
 import functools
 import importlib
 import inspect
+import logging
 import os
 import pathlib
+import sys
 import threading
+import warnings
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import AbstractContextManager
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, Self, TypeVar, Unpack, overload
 
 import aiohttp
-import anyio
-import anyio.from_thread
 
 from ._client import AsyncClient
 from ._config import ClientOptions
-from ._exceptions import AIKitError, ClientClosedError, InvalidArgumentError, SyncInEventLoopError
+from ._exceptions import AIKitError, ClientClosedError, InvalidArgumentError
 from ._files import AsyncFilesAPI
+from ._loop_thread import LoopThread
 from ._models import FileDeleted, FileList, OpenAIFile, Result
 from ._params import (
     Callback,
@@ -43,52 +48,60 @@ from ._params import (
     FileOptions,
     Options,
     Parameters,
+    ProgressCallback,
     WaitOptions,
 )
 from ._protocol.sources import UploadFile
+
+logger = logging.getLogger("aikit_files")
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 P = ParamSpec("P")
 
-_CALLBACK_NAMES = ("on_terminate", "on_response", "on_error")
+_CALLBACK_NAMES = ("on_response", "on_error", "on_terminate")
+
+_warned_about_running_loop = False
 
 
-def _refuse_running_loop(what: str) -> None:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+def _warn_if_in_a_running_loop() -> None:
+    """Warns once that a blocking call stalls the event loop of the thread it is made from.
+
+    A Jupyter kernel runs an event loop in the cell's thread, yet a cell is where a blocking
+    call belongs (as with openai-python's sync client): no warning there.
+    """
+    global _warned_about_running_loop
+    if _warned_about_running_loop or asyncio._get_running_loop() is None:
         return
-    raise SyncInEventLoopError(
-        f"{what} blocks, and this thread runs an event loop: it would stall it. "
-        "Use aikit_files.AsyncClient (await its calls) inside async code."
+    if "ipykernel" in sys.modules:
+        return
+    _warned_about_running_loop = True
+    warnings.warn(
+        "aikit_files.Client blocks, and this thread runs an event loop, which waits meanwhile; "
+        "in async code, use aikit_files.AsyncClient and await its calls",
+        RuntimeWarning,
+        stacklevel=4,
     )
 
 
-def _user_callbacks(parameters: object, options: Mapping[str, Any]) -> Parameters | None:
-    """The callbacks a call was given (options override ``parameters``), or None if none."""
-    found: dict[str, Any] = {}
-    for name in _CALLBACK_NAMES:
-        if isinstance(parameters, Parameters):
-            found[name] = getattr(parameters, name)
-        elif isinstance(parameters, Mapping):
-            found[name] = parameters.get(name)
-        if name in options:
-            found[name] = options[name]
-    callbacks = Parameters(**{k: v for k, v in found.items() if v is not None})
-    callbacks.validate()
-    return callbacks if callbacks.has_callbacks else None
+def _option(parameters: object, options: Mapping[str, Any], name: str) -> Any:
+    """The value of option ``name``: a keyword overrides ``parameters`` (object or mapping)."""
+    if name in options:
+        return options[name]
+    if isinstance(parameters, Mapping):
+        return parameters.get(name)
+    return getattr(parameters, name, None)
 
 
 _callback_thread = threading.local()
 
 
-def _run_on_this_thread(callback: Callback, result: Result) -> None:
-    """Runs a user's callback on a worker thread; a coroutine function's coroutine runs to its
-    end on an event loop of its own. A plain callback may call the sync client again."""
+def _run_on_this_thread(callback: Callable[..., object], *args: Any) -> None:
+    """Runs a user's callback on the callback thread; a coroutine function's coroutine runs to
+    its end on an event loop of its own. A plain callback may call the sync client again."""
     _callback_thread.active = True
     try:
-        outcome = callback(result)
+        outcome = callback(*args)
         if inspect.isawaitable(outcome):
             asyncio.run(_await(outcome))
     finally:
@@ -99,15 +112,11 @@ async def _await(awaitable: Awaitable[object]) -> None:
     await awaitable
 
 
-def _off_the_loop(callback: Callback) -> Callback:
-    """The callback the async layer runs: it hands ``callback`` to a worker thread and waits
-    for it, so callbacks run in order, never on the loop's thread, and ``close()`` waits for
-    them."""
-
-    async def hop(result: Result) -> None:
-        await anyio.to_thread.run_sync(_run_on_this_thread, callback, result)
-
-    return hop
+def _report_progress(on_progress: ProgressCallback, done: int, total: int | None) -> None:
+    try:
+        _run_on_this_thread(on_progress, done, total)
+    except Exception:
+        logger.exception("on_progress %r raised; the transfer goes on", on_progress)
 
 
 async def _await_call(start: Callable[[], asyncio.Task[T]]) -> T:
@@ -157,21 +166,21 @@ bridge = _Bridge
 
 
 class _SyncAPI:
-    """What the sync APIs share: running their async twin's methods through the portal."""
+    """What the sync APIs share: running their async twin's methods on the client's loop."""
 
-    def __init__(self, api: Any, portal: anyio.from_thread.BlockingPortal):
+    def __init__(self, client: Client, api: Any) -> None:
+        # NOTE: a strong reference: ``af.Client(...).files.list()`` keeps its client alive.
+        self._client = client
         self._api = api
-        self._portal = portal
-        self._closed = False
         # Where ``parameters`` stands among the positional arguments of each method.
         self._parameters_at: dict[str, int] = {}
 
+    def __repr__(self) -> str:
+        return f"<aikit_files.{type(self).__name__} of {self._client!r}>"
+
     def _run(self, func: Callable[..., Any], *args: Any) -> Any:
         """Runs ``func`` on the loop's thread (awaiting it if it is async) and returns its value."""
-        _refuse_running_loop(f"a {type(self).__name__} call")
-        if self._closed:
-            raise ClientClosedError("the client is closed; no new call can start")
-        return self._portal.call(func, *args)
+        return self._client._run(func, *args)
 
     def _parameters_index(self, name: str, method: Callable[..., Any]) -> int:
         index = self._parameters_at.get(name)
@@ -184,14 +193,27 @@ class _SyncAPI:
         method: Callable[..., asyncio.Task[Any]] = getattr(self._api, name)
         index = self._parameters_index(name, method)
         parameters = options.get("parameters", args[index] if len(args) > index else None)
-        callbacks = _user_callbacks(parameters, options)
-        if callbacks is None:
+        on_progress = _option(parameters, options, "on_progress")
+        if on_progress is not None and callable(on_progress):
+            options["on_progress"] = self._client._off_the_loop_progress(on_progress)
+        callbacks = {name: _option(parameters, options, name) for name in _CALLBACK_NAMES}
+        if not any(callbacks.values()):
             return self._run(_await_call, functools.partial(method, *args, **options))
-        for callback_name in _CALLBACK_NAMES:
-            callback = getattr(callbacks, callback_name)
-            options[callback_name] = None if callback is None else _off_the_loop(callback)
-        start = functools.partial(method, *args, **options)
-        return self._run(_future_of, start)
+        Parameters(**callbacks).validate()
+        return self._client._start_with_callbacks(method, args, options, callbacks)
+
+    def _pages(self, pages: AsyncIterator[T]) -> Iterator[T]:
+        """The items of an async iterator on the loop, one by one, as a plain iterator."""
+        try:
+            while True:
+                try:
+                    yield self._run(pages.__anext__)
+                except StopAsyncIteration:
+                    return
+        finally:
+            aclose = getattr(pages, "aclose", None)
+            if aclose is not None and not self._client._closed:
+                self._run(aclose)
 
 
 class FilesAPI(_SyncAPI):
@@ -257,7 +279,7 @@ class FilesAPI(_SyncAPI):
     ) -> Iterator[OpenAIFile]:
         """Returns an iterator over every file, fetching pages as it goes; takes no callbacks."""
         pages = self._run(functools.partial(self._api.iterate, parameters, **options))
-        return _iterate(self._portal, pages)
+        return self._pages(pages)
 
 
 def _future_of(start: Callable[[], asyncio.Task[T]]) -> concurrent.futures.Future[T]:
@@ -285,24 +307,18 @@ def _future_of(start: Callable[[], asyncio.Task[T]]) -> concurrent.futures.Futur
     return future
 
 
-def _iterate(portal: anyio.from_thread.BlockingPortal, pages: AsyncIterator[T]) -> Iterator[T]:
-    try:
-        while True:
-            try:
-                yield portal.call(pages.__anext__)
-            except StopAsyncIteration:
-                return
-    finally:
-        aclose = getattr(pages, "aclose", None)
-        if aclose is not None:
-            portal.call(aclose)
+_open_clients: weakref.WeakSet[Client] = weakref.WeakSet()
+#: Clients with calls in flight: kept alive until those calls and their callbacks end.
+_busy_clients: set[Client] = set()
+_registry_lock = threading.Lock()
+_exit_hook_registered = False
 
 
 class Client:
     """The sync client: ``AsyncClient``'s arguments, for scripts; ``client.files`` is a FilesAPI.
 
-    Use it as a context manager or call ``close()``; a client still open when the interpreter
-    exits is closed then, so calls in flight and their callbacks still finish.
+    Use it as a context manager or call ``close()``. A client the program drops, or leaves open
+    at interpreter exit, lets every started call finish and delivers its callbacks first.
     """
 
     def __init__(
@@ -312,7 +328,7 @@ class Client:
         session: aiohttp.ClientSession | None = None,
         **options: Unpack[ClientOptions],
     ):
-        _refuse_running_loop("Client()")
+        _warn_if_in_a_running_loop()
         if session is not None:
             raise InvalidArgumentError(
                 "the sync Client runs its own event loop and creates its session there; "
@@ -320,29 +336,116 @@ class Client:
             )
         self._closed = False
         self._lock = threading.Lock()
-        self._portal_cm: AbstractContextManager[anyio.from_thread.BlockingPortal] = (
-            anyio.from_thread.start_blocking_portal(name="aikit-files")
-        )
-        self._portal = self._portal_cm.__enter__()
-        make = functools.partial(AsyncClient, api_key, **options)
+        self._in_flight = 0
+        runtime = LoopThread()
         try:
-            # NOTE: built on the loop's thread, so the session belongs to the portal's loop.
-            self._client: AsyncClient = self._portal.call(make)
+            # NOTE: built on the loop's thread, so the session belongs to the loop.
+            self._client: AsyncClient = runtime.call(
+                functools.partial(AsyncClient, api_key, **options)
+            )
         except BaseException:
-            self._portal_cm.__exit__(None, None, None)
+            runtime.stop()
+            runtime.join()
             raise
-        self.files = FilesAPI(self._client.files, self._portal)
-        _close_at_exit(self)
+        self._runtime = runtime
+        self.files = FilesAPI(self, self._client.files)
+        """The Files API."""
+        # NOTE: an idle client that is dropped closes its session and stops its loop, without
+        # waiting, from whichever thread the collector runs on.
+        self._finalizer = weakref.finalize(self, _shut_down, runtime, self._client)
+        self._finalizer.atexit = False
+        _register(self)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"<aikit_files.Client {state} {self._client!r}>"
+
+    # --- calls ---------------------------------------------------------------------------
+
+    def _run(self, func: Callable[..., Any], *args: Any) -> Any:
+        if not self._runtime.in_loop_thread:  # there, the runtime refuses the call
+            _warn_if_in_a_running_loop()
+        if self._closed:
+            raise ClientClosedError("the client is closed; no new call can start")
+        self._begin()
+        try:
+            return self._runtime.call(func, *args)
+        finally:
+            self._end()
+
+    def _begin(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+            if self._in_flight == 1:
+                with _registry_lock:
+                    _busy_clients.add(self)
+
+    def _end(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                with _registry_lock:
+                    _busy_clients.discard(self)
+
+    def _start_with_callbacks(
+        self,
+        method: Callable[..., asyncio.Task[Any]],
+        args: tuple[Any, ...],
+        options: dict[str, Any],
+        callbacks: dict[str, Callback | None],
+    ) -> concurrent.futures.Future[Any]:
+        """Starts a call whose callbacks run on the callback thread, in order; the client stays
+        alive until the last of them returned."""
+        for name in ("on_response", "on_error"):
+            callback = callbacks[name]
+            options[name] = None if callback is None else self._off_the_loop(callback)
+        options["on_terminate"] = self._off_the_loop(callbacks["on_terminate"], last=True)
+        self._begin()
+        try:
+            future: concurrent.futures.Future[Any] = self._run(
+                _future_of, functools.partial(method, *args, **options)
+            )
+        except BaseException:
+            self._end()
+            raise
+        return future
+
+    def _off_the_loop(self, callback: Callback | None, *, last: bool = False) -> Callback:
+        """The callback the async layer awaits: it runs ``callback`` on the callback thread
+        and waits for it, so callbacks run in order, never on the loop's thread, and
+        ``close()`` waits for them. The ``last`` one releases the call's hold on the client."""
+        executor = self._runtime.callback_executor
+
+        async def hop(result: Result) -> None:
+            try:
+                if callback is not None:
+                    loop = asyncio.get_running_loop()
+                    await loop.run_in_executor(executor, _run_on_this_thread, callback, result)
+            finally:
+                if last:
+                    self._end()
+
+        return hop
+
+    def _off_the_loop_progress(self, on_progress: ProgressCallback) -> ProgressCallback:
+        """``on_progress`` handed to the callback thread, in order, without waiting for it."""
+        executor = self._runtime.callback_executor
+
+        def report(done: int, total: int | None) -> None:
+            executor.submit(_report_progress, on_progress, done, total)
+
+        return report
+
+    # --- closing -------------------------------------------------------------------------
 
     def close(self, *, cancel: bool = False) -> None:
         """Waits for the calls in flight and their callbacks, then releases everything.
 
         Args:
             cancel: cancel the calls in flight instead; their ``on_terminate`` still fires.
+
+        Raises:
+            AIKitError: called from one of this client's callbacks, which it would wait for.
         """
         if getattr(_callback_thread, "active", False):
             raise AIKitError(
@@ -352,11 +455,14 @@ class Client:
             if self._closed:
                 return
             self._closed = True
-            self.files._closed = True
+        self._finalizer.detach()
         try:
-            self._portal.call(functools.partial(self._client.aclose, cancel=cancel))
+            self._runtime.call(functools.partial(self._client.aclose, cancel=cancel))
         finally:
-            self._portal_cm.__exit__(None, None, None)
+            self._runtime.stop()
+            self._runtime.join()
+            with _registry_lock:
+                _busy_clients.discard(self)
 
     def __enter__(self) -> Client:
         return self
@@ -365,21 +471,39 @@ class Client:
         self.close()
 
 
-def _close_at_exit(client: Client) -> None:
-    # NOTE: the portal's loop runs in a non-daemon worker thread that the interpreter joins at
-    # exit, before atexit handlers run; a client left open would hang the exit. Hooks registered
-    # with threading's own exit list run first (concurrent.futures uses the same list), so an
-    # open client is closed there, after its calls and callbacks finish.
-    # The event loop's default executor lives in concurrent.futures.thread, which registers its
-    # own hook (stopping every executor) when first imported: import it now, so that ours is
-    # registered after it and runs before it.
+def _shut_down(runtime: LoopThread, client: AsyncClient) -> None:
+    """Closes a dropped client's session and stops its loop, without waiting."""
+
+    async def shut_down() -> None:
+        try:
+            await client.aclose()
+        finally:
+            runtime.loop.stop()
+
+    runtime.submit(shut_down())
+
+
+def _register(client: Client) -> None:
+    global _exit_hook_registered
+    with _registry_lock:
+        _open_clients.add(client)
+        if _exit_hook_registered:
+            return
+        _exit_hook_registered = True
+    # NOTE: the hook runs in threading's own exit list, before the interpreter joins threads
+    # and before atexit: an open client is closed there, after its calls and callbacks end.
+    # concurrent.futures registers its own hook in that list (which stops every pool) when
+    # first imported: import it now, so that ours is registered after it and runs before it.
     importlib.import_module("concurrent.futures.thread")
-    ref = weakref.ref(client)
-
-    def close() -> None:
-        alive = ref()
-        if alive is not None:
-            alive.close()
-
     register: Callable[[Callable[[], None]], None] = getattr(threading, "_register_atexit")  # noqa: B009
-    register(close)
+    register(_close_every_client)
+
+
+def _close_every_client() -> None:
+    with _registry_lock:
+        clients = list(_open_clients)
+    for client in clients:
+        try:
+            client.close()
+        except Exception:
+            logger.exception("closing %r at exit failed", client)

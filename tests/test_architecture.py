@@ -22,7 +22,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"_calls"}),
     frozenset({"_files"}),
     frozenset({"_client"}),
-    frozenset({"_sync"}),
+    frozenset({"_sync", "_loop_thread"}),
     frozenset({"__init__", "__main__", "cli", "testing"}),
 )
 #: What the server may import from the rest of the package: facts and models shared with the

@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import inspect
-import os
-import subprocess
-import sys
-import textwrap
 import threading
 import typing
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -18,6 +15,7 @@ from typing import TypeVar
 import pytest
 
 import aikit_files as af
+from aikit_files import _sync
 from aikit_files.server import ServerThread
 
 T = TypeVar("T")
@@ -112,7 +110,7 @@ def test_iterate_is_a_plain_iterator(client: af.Client) -> None:
 
 
 def test_callbacks_return_a_future_and_run_off_the_loop_thread(client: af.Client) -> None:
-    loop_thread = client._portal.call(threading.get_ident)
+    loop_thread = client._runtime.call(threading.get_ident)
     seen: list[tuple[str, int]] = []
     done = threading.Event()
 
@@ -182,20 +180,34 @@ def test_coroutine_and_raising_callbacks(
     assert "callback failure" in caplog.text
 
 
-def test_use_inside_a_running_event_loop_is_refused(local_server: ServerThread) -> None:
-    async def inside() -> None:
-        with pytest.raises(af.SyncInEventLoopError, match="AsyncClient"):
-            af.Client(api_key="sk-test", base_url=local_server.openai_base_url)
+def test_inside_a_running_event_loop_it_works_and_warns_once(
+    local_server: ServerThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_sync, "_warned_about_running_loop", False)
 
-    asyncio.run(inside())
+    async def inside() -> list[str]:
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            client = af.Client(local_server.api_key, base_url=local_server.openai_base_url)
+            with client:
+                created = client.files.create(b"x", "user_data", filename="x.txt")
+                ids = [f.id for f in client.files.list().data]
+        assert [(w.category, "AsyncClient" in str(w.message)) for w in warned] == [
+            (RuntimeWarning, True)
+        ]
+        assert ids == [created.id]
+        return ids
 
-    with af.Client(api_key=local_server.api_key, base_url=local_server.openai_base_url) as client:
+    assert len(asyncio.run(inside())) == 1
 
-        async def call_inside() -> None:
-            with pytest.raises(af.SyncInEventLoopError):
-                client.files.list()
 
-        asyncio.run(call_inside())
+def test_a_call_from_the_loop_thread_itself_is_refused(client: af.Client) -> None:
+    # Only code run by the loop itself could do this; waiting there would deadlock.
+    def call_from_the_loop() -> None:
+        client.files.list()
+
+    with pytest.raises(af.SyncInEventLoopError, match="deadlock"):
+        client._runtime.call(call_from_the_loop)
 
 
 def test_safe_from_several_threads(client: af.Client) -> None:
@@ -240,58 +252,6 @@ def test_closed_client_refuses_calls(local_server: ServerThread) -> None:
     client.close()  # idempotent
     with pytest.raises(af.AIKitError):
         client.files.list()
-
-
-SCRIPT = textwrap.dedent(
-    """
-    import sys, threading
-    import aikit_files as af
-
-    lock = threading.Lock()
-    counts = {}
-
-    def on_terminate(result):
-        with lock:
-            key = result.file.filename if result.success else "error"
-            counts[key] = counts.get(key, 0) + 1
-
-    client = af.Client(api_key=sys.argv[2], base_url=sys.argv[1])
-    for i in range(200):
-        client.files.create(b"%d" % i, "user_data", filename=f"{i}.txt", on_terminate=on_terminate)
-    client.close()
-    ok = sum(1 for k, v in counts.items() if k != "error" and v == 1)
-    print(ok, sum(counts.values()), counts.get("error", 0))
-    """
-)
-
-
-def test_plain_script_fire_and_forget_200_uploads(local_server: ServerThread) -> None:
-    out = subprocess.run(
-        [sys.executable, "-c", SCRIPT, local_server.openai_base_url, str(local_server.api_key)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONWARNINGS": "error"},
-        check=True,
-    )
-    assert out.stdout.split() == ["200", "200", "0"], out.stderr
-    with af.Client(api_key=local_server.api_key, base_url=local_server.openai_base_url) as client:
-        assert len(list(client.files.iterate())) == 200
-
-
-def test_script_that_forgets_close_still_delivers(local_server: ServerThread) -> None:
-    script = SCRIPT.replace("client.close()\n", "").replace(
-        "ok = sum", "import atexit\natexit.register(lambda: print(len(counts)))\nok = sum"
-    )
-    script = script.replace('print(ok, sum(counts.values()), counts.get("error", 0))', "")
-    out = subprocess.run(
-        [sys.executable, "-c", script, local_server.openai_base_url, str(local_server.api_key)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    assert out.stdout.split() == ["200"], out.stderr
 
 
 def test_the_key_never_shows(local_server: ServerThread) -> None:
