@@ -1,0 +1,118 @@
+"""The sync client's engine: an event loop in a daemon thread, worker threads that exist from
+the start, and a bridge that runs coroutines there from any other thread."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import inspect
+import os
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, Final, TypeVar
+
+from ._exceptions import ClientClosedError, SyncInEventLoopError
+
+T = TypeVar("T")
+
+#: Worker threads for the loop's blocking work (file reads and writes, name lookups).
+IO_THREADS: Final = min(8, (os.cpu_count() or 1) + 4)
+
+
+def _started_executor(workers: int, name: str) -> concurrent.futures.ThreadPoolExecutor:
+    """A pool whose threads all exist now.
+
+    NOTE: since Python 3.12 no thread can start once the interpreter is exiting, yet a client a
+    script forgot to close still finishes its calls then; its pools must never need a new thread.
+    """
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+    ready = threading.Barrier(workers + 1)
+    for _ in range(workers):
+        # Each job holds its thread until all are started, so each submit starts a new one.
+        executor.submit(ready.wait)
+    ready.wait()
+    return executor
+
+
+async def _invoke(func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    outcome = func(*args)
+    if inspect.isawaitable(outcome):
+        return await outcome
+    return outcome
+
+
+class LoopThread:
+    """An event loop running in a daemon thread, with its worker pools.
+
+    ``call`` runs a function on the loop from another thread and waits for its value; ``stop``
+    ends the loop from any thread without waiting; ``join`` waits for the thread and the pools.
+    """
+
+    def __init__(self) -> None:
+        self.io_executor = _started_executor(IO_THREADS, "aikit-files-io")
+        self.callback_executor = _started_executor(1, "aikit-files-callbacks")
+        """One thread, so that callbacks and progress reports run in the order they come."""
+        self.loop = asyncio.new_event_loop()
+        self.loop.set_default_executor(self.io_executor)
+        self._thread = threading.Thread(target=self._run, name="aikit-files-loop", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_forever()
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        finally:
+            # NOTE: close() shuts the default executor down without waiting, so no new thread
+            # is needed here (asyncio.run's shutdown would start one).
+            self.loop.close()
+            self.callback_executor.shutdown(wait=False)
+
+    @property
+    def in_loop_thread(self) -> bool:
+        """Whether the caller runs on the loop's thread."""
+        return threading.get_ident() == self._thread.ident
+
+    def call(self, func: Callable[..., Any], *args: Any) -> Any:
+        """Runs ``func(*args)`` on the loop (awaiting it if it is async) and returns its value.
+
+        Raises:
+            SyncInEventLoopError: called from the loop's own thread, where waiting would
+                deadlock.
+            ClientClosedError: the loop has stopped.
+        """
+        if self.in_loop_thread:
+            raise SyncInEventLoopError(
+                "the sync client was called from its own event loop's thread, where waiting "
+                "for the call would deadlock; use AsyncClient in async code"
+            )
+        future = self.submit(_invoke(func, args))
+        if future is None:
+            raise ClientClosedError("the client is closed; no new call can start")
+        try:
+            return future.result()
+        except BaseException:
+            # NOTE: an interrupt (Ctrl-C) while waiting cancels the call it was waiting for.
+            future.cancel()
+            raise
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T] | None:
+        """Runs ``coroutine`` on the loop without waiting; None (the coroutine closed) if the
+        loop is closed."""
+        try:
+            return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        except RuntimeError:
+            coroutine.close()
+            return None
+
+    def stop(self) -> None:
+        """Ends the loop once what it runs now yields; never waits, from any thread."""
+        with contextlib.suppress(RuntimeError):  # the loop is closed already
+            self.loop.call_soon_threadsafe(self.loop.stop)
+
+    def join(self) -> None:
+        """Waits for the loop's thread and the worker threads to end (after ``stop``)."""
+        self._thread.join()
+        self.io_executor.shutdown(wait=True)
+        self.callback_executor.shutdown(wait=True)
