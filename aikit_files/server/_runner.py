@@ -59,6 +59,7 @@ class AppThread:
         port: the port; 0 picks a free one, which is then kept across restarts.
         name: the thread's name.
         ssl_context: serve HTTPS with this context.
+        **runner_options: options of ``aiohttp.web.AppRunner``, as for ``serving()``.
     """
 
     def __init__(
@@ -69,12 +70,14 @@ class AppThread:
         port: int = 0,
         name: str = "aikit-files-app",
         ssl_context: ssl.SSLContext | None = None,
+        **runner_options: Any,
     ):
         self.host = host
         self.port = port
         self._make_app = make_app
         self._name = name
         self._ssl_context = ssl_context
+        self._runner_options = runner_options
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -144,7 +147,9 @@ class AppThread:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         app = self._make_app()
-        async with serving(app, self.host, self.port, ssl_context=self._ssl_context) as address:
+        async with serving(
+            app, self.host, self.port, ssl_context=self._ssl_context, **self._runner_options
+        ) as address:
             self.port = address[1]
             self._ready.set()
             await self._stopping.wait()
