@@ -23,7 +23,8 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from aikit_files.server._errors import ApiError, openai_error_body
+from aikit_files.server._errors import ApiError
+from aikit_files.server._flavours import OPENAI
 from aikit_files.server._runner import AppThread
 
 from ._faults import Delay, Fault, LoseResponse, Reset, Respond, Rule, Stall, Truncate
@@ -581,7 +582,7 @@ def _respond(fault: Respond) -> web.Response:
         except ValueError:
             phrase = "Injected"
         error = ApiError(fault.status, f"{phrase} (a fault injected by FaultProxy).")
-        body = json.dumps(openai_error_body(error)).encode()
+        body = json.dumps(OPENAI.error_body(error)).encode()
         headers["Content-Type"] = "application/json"
     if fault.retry_after is not None:
         headers["Retry-After"] = _retry_after_text(fault.retry_after)
@@ -600,7 +601,7 @@ def _retry_after_text(value: float | str) -> str:
 
 def _bad_gateway(upstream: str, error: aiohttp.ClientError) -> web.Response:
     detail = str(error) or type(error).__name__
-    body = openai_error_body(ApiError(502, f"FaultProxy could not reach {upstream}: {detail}"))
+    body = OPENAI.error_body(ApiError(502, f"FaultProxy could not reach {upstream}: {detail}"))
     return web.json_response(body, status=502)
 
 
