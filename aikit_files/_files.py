@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import os
 import pathlib
 from collections.abc import AsyncIterator, Coroutine, Mapping
-from typing import Any
+from typing import Any, Final
 
 from ._calls import CallTracker
 from ._config import check_seconds
@@ -15,8 +17,9 @@ from ._exceptions import (
     FileProcessingError,
     InvalidArgumentError,
     InvalidArgumentTypeError,
+    NotFoundError,
 )
-from ._io.sinks import bytes_sink, file_sink, json_sink
+from ._io.sinks import NAME_MAX, bytes_sink, file_sink, json_sink
 from ._limits import SIMPLE_UPLOAD_LIMIT
 from ._models import (
     ContentResult,
@@ -37,16 +40,25 @@ from ._params import (
 )
 from ._protocol.multipart import build_form, form_fields, guess_content_type
 from ._protocol.pagination import next_page
-from ._protocol.requests import Endpoint, FormBody, check_file_id
+from ._protocol.requests import Endpoint, FormBody, RequestSpec, check_file_id
 from ._protocol.responses import Reply
 from ._protocol.sources import UploadFile, describe_source
-from ._transport import Transport
+from ._transport import Recover, Transport
 
 #: The longest pause between two polls of ``wait_for_processing``, however long it has waited.
 MAX_POLL_INTERVAL = 30.0
 
 ParametersArg = Parameters | Mapping[str, Any] | None
 
+
+#: How many files a page of the lookup after a lost answer holds (newest first).
+LOOKUP_PAGE: Final = 100
+#: Seconds the server's clock may lag ours, for the lookup after a lost answer.
+CLOCK_SKEW: Final = 60.0
+#: How many files made by its calls a client remembers, so two calls never claim one file.
+CLAIMS_KEPT: Final = 10_000
+
+logger = logging.getLogger("aikit_files")
 
 #: The sinks of the JSON answers, made once.
 _FILE = json_sink(OpenAIFile)
@@ -66,9 +78,16 @@ def _check_destination(destination: object) -> pathlib.Path:
         raise InvalidArgumentTypeError(
             f"destination must be a path (str or os.PathLike), not {type(destination).__name__}"
         )
-    if not os.fsdecode(destination):
+    text = os.fsdecode(destination)
+    if not text:
         raise InvalidArgumentError("destination: the path is empty")
-    path = pathlib.Path(os.fsdecode(destination))
+    if "\0" in text:
+        raise InvalidArgumentError(f"destination: the path holds a NUL character: {text!r}")
+    path = pathlib.Path(text)
+    if len(os.fsencode(path.name)) > NAME_MAX:
+        raise InvalidArgumentError(
+            f"destination: the file name is longer than {NAME_MAX} bytes: {path.name[:40]!r}..."
+        )
     if path.is_dir():
         raise InvalidArgumentError(f"destination: {str(path)!r} is a directory; name the file")
     if not path.parent.is_dir():
@@ -91,6 +110,8 @@ class AsyncFilesAPI:
         self._transport = transport
         self._endpoint = endpoint
         self._tracker = tracker
+        # Files made by this client's calls, oldest first (a dict keeps the order).
+        self._claimed: dict[str, None] = {}
 
     def __repr__(self) -> str:
         return f"AsyncFilesAPI({self._endpoint!r})"
@@ -134,12 +155,54 @@ class AsyncFilesAPI:
             content_type=params.content_type or guess_content_type(filename),
         )
         spec = self._endpoint.create_file(FormBody(form, source))
+        recover = None
+        if source.size is not None:
+            recover = functools.partial(self._find_created, filename, source.size, purpose, params)
         return self._tracker.start(
-            self._transport.send(spec, params, _FILE, on_progress=params.on_progress),
-            params,
-            FileResult,
-            "create",
+            self._create(spec, params, recover), params, FileResult, "create"
         )
+
+    async def _create(
+        self, spec: RequestSpec, params: FileParameters, recover: Recover[OpenAIFile] | None
+    ) -> Reply[OpenAIFile]:
+        reply = await self._transport.send(
+            spec, params, _FILE, on_progress=params.on_progress, recover=recover
+        )
+        self._claim(reply.value.id)
+        return reply
+
+    def _claim(self, file_id: str) -> bool:
+        """Marks a file as made by one of this client's calls; False if one had claimed it."""
+        if file_id in self._claimed:
+            return False
+        self._claimed[file_id] = None
+        if len(self._claimed) > CLAIMS_KEPT:
+            del self._claimed[next(iter(self._claimed))]
+        return True
+
+    async def _find_created(
+        self, filename: str, size: int, purpose: str, params: Parameters, started: float
+    ) -> Reply[OpenAIFile] | None:
+        """The file an upload that lost its answer made, if the server has it: the newest file
+        of the same filename, size and purpose, created since the attempt began (give or take
+        the clocks' skew) and not claimed by another call of this client."""
+        query = FileListParameters(
+            purpose=purpose,
+            order="desc",
+            limit=LOOKUP_PAGE,
+            timeout=params.timeout,
+            extra_headers=params.extra_headers,
+        )
+        reply = await self._transport.send(self._endpoint.list_files(query), query, _FILE_LIST)
+        since = started - CLOCK_SKEW
+        for file in reply.value.data:
+            if file.created_at < since:
+                break
+            same = (file.filename, file.bytes, file.purpose) == (filename, size, purpose)
+            if same and self._claim(file.id):
+                logger.info("an upload lost its answer; the server had stored it as %s", file.id)
+                return Reply(file, reply.headers)
+        return None
 
     def retrieve(
         self, file_id: str, parameters: ParametersArg = None, **options: Any
@@ -226,12 +289,25 @@ class AsyncFilesAPI:
         """
         params = merge(Parameters, parameters, options)
         check_file_id(file_id)
+        recover = functools.partial(self._find_deleted, file_id, params)
         return self._tracker.start(
-            self._transport.send(self._endpoint.delete_file(file_id), params, _FILE_DELETED),
+            self._transport.send(
+                self._endpoint.delete_file(file_id), params, _FILE_DELETED, recover=recover
+            ),
             params,
             FileDeletedResult,
             "delete",
         )
+
+    async def _find_deleted(
+        self, file_id: str, params: Parameters, started: float
+    ) -> Reply[FileDeleted] | None:
+        """Whether a delete that lost its answer did its work: the file is gone."""
+        try:
+            await self._retrieve(file_id, params)
+        except NotFoundError as gone:
+            return Reply(FileDeleted(id=file_id, deleted=True), gone.headers)
+        return None
 
     def content(
         self, file_id: str, parameters: ParametersArg = None, **options: Any

@@ -15,7 +15,7 @@ import random
 import ssl
 import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, TypeVar
 
 import aiohttp
@@ -29,7 +29,7 @@ from ._exceptions import (
     APITimeoutError,
     ClientClosedError,
 )
-from ._io.body import FormSender
+from ._io.body import FormPayload, FormSender
 from ._io.sinks import Sink, error_body
 from ._params import Parameters, ProgressCallback
 from ._protocol.requests import FormBody, JsonBody, RequestSpec
@@ -42,6 +42,11 @@ T = TypeVar("T")
 
 #: How much a response may buffer before aiohttp stops reading from the socket.
 READ_BUFFER: Final = 256 * 1024
+
+#: Looks, after an attempt that may have done its work without answering, for what it made;
+#: takes the Unix time the attempt began; returns the reply that attempt would have given, or
+#: None if nothing shows it succeeded.
+Recover = Callable[[float], Awaitable["Reply[T] | None"]]
 
 
 def _connector_message(exc: BaseException, timeout: Timeout) -> str:
@@ -129,6 +134,26 @@ def map_error(exc: BaseException, timeout: Timeout) -> AIKitError:
     return error
 
 
+async def _look_before_sending_again(
+    recover: Recover[T], started: float, error: AIKitError
+) -> Reply[T] | None:
+    """What an ambiguous attempt made, if the lookup finds it.
+
+    Raises:
+        AIKitError: ``error``, saying that the request may have succeeded, when the lookup
+            itself failed.
+    """
+    try:
+        return await recover(started)
+    except AIKitError as lookup_error:
+        message = getattr(error, "message", str(error))
+        raise type(error)(
+            f"{message}; the request was sent whole before the connection failed, so the "
+            f"server may have carried it out, and looking for its outcome failed too "
+            f"({lookup_error}): check before sending it again"
+        ) from error
+
+
 @attrs.frozen
 class _CallSettings:
     timeout: Timeout
@@ -165,6 +190,10 @@ class Transport:
             # trust_env, aiohttp looks up proxies and ~/.netrc in a worker thread on every
             # request, which tripled the cost of a small call on loopback.
             self._session = aiohttp.ClientSession(trust_env=bool(urllib.request.getproxies()))
+            # NOTE: aiohttp sends a GET or DELETE again, silently, when a reused connection
+            # breaks; our retry loop decides, and counts, every attempt (max_retries=0 means one).
+            # The switch is private: if a release drops it, this line does nothing.
+            self._session._retry_connection = False
         return self._session
 
     async def aclose(self) -> None:
@@ -207,6 +236,7 @@ class Transport:
         sink: Sink[T],
         *,
         on_progress: ProgressCallback | None = None,
+        recover: Recover[T] | None = None,
     ) -> Reply[T]:
         """Sends a request, with retries, and reads the successful response with ``sink``.
 
@@ -215,6 +245,9 @@ class Transport:
             params: the call's parameters (timeout, retries, extra headers).
             sink: turns the successful response into the call's value.
             on_progress: told of the bytes of a form's file part as they are sent.
+            recover: after an attempt that sent its request whole and then got no answer (the
+                server may have done the work), looks for its outcome before anything is sent
+                again; what it finds is the call's reply.
 
         Returns:
             The value, with the headers of the response it was read from.
@@ -228,11 +261,13 @@ class Transport:
         settings = self._settings(params)
         total = settings.timeout.total
         if total is None:
-            return await self._attempts(spec, settings, sink, on_progress, None)
+            return await self._attempts(spec, settings, sink, on_progress, recover, None)
         deadline = asyncio.timeout(total)
         try:
             async with deadline:
-                return await self._attempts(spec, settings, sink, on_progress, deadline.when())
+                return await self._attempts(
+                    spec, settings, sink, on_progress, recover, deadline.when()
+                )
         except TimeoutError as exc:
             # NOTE: each attempt turns its own timeouts into ours; this is the deadline's.
             if not deadline.expired():
@@ -247,6 +282,7 @@ class Transport:
         settings: _CallSettings,
         sink: Sink[T],
         on_progress: ProgressCallback | None,
+        recover: Recover[T] | None,
         deadline: float | None,
     ) -> Reply[T]:
         session = self._client_session()
@@ -265,6 +301,7 @@ class Transport:
         while True:
             if sender is not None:
                 data = sender.payload(settings.timeout.write)
+            started = time.time()
             try:
                 return await self._attempt(session, spec, headers, data, settings, sink)
             except APIStatusError as exc:
@@ -275,6 +312,11 @@ class Transport:
                 error = map_error(exc, settings.timeout)
                 retryable = isinstance(error, APIConnectionError)
                 response_headers = None
+                sent_whole = data.complete if isinstance(data, FormPayload) else data is None
+                if recover is not None and retryable and sent_whole:
+                    found = await _look_before_sending_again(recover, started, error)
+                    if found is not None:
+                        return found
             if not retryable or (sender is not None and not sender.can_send_again()):
                 raise error
             delay = settings.policy.delay(

@@ -110,6 +110,11 @@ class FormPayload(aiohttp.Payload):
                 async with asyncio.timeout(self._write_timeout):
                     await writer.write(view[offset : offset + WRITE_SIZE])
         except TimeoutError as exc:
+            # NOTE: the peer takes no more bytes: close the connection at once (a graceful close
+            # would wait for the unsent bytes, and the socket would stay half-open).
+            transport = getattr(writer, "transport", None)
+            if transport is not None:
+                transport.abort()
             raise APITimeoutError(
                 f"the server accepted no request body bytes for {self._write_timeout} s "
                 "(write timeout)"

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterable
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from aikit_files._exceptions import LocalIOError
 from aikit_files._limits import MiB
 from aikit_files._protocol.sources import SourceKind, UploadSource
+
+from .guarded import GuardedFile
 
 if TYPE_CHECKING:
     from hashlib import _Hash as Hash
@@ -22,18 +24,21 @@ CHUNK_SIZE = MiB
 Chunk = bytes | bytearray | memoryview
 
 
-async def settle(future: asyncio.Future[Any] | None) -> None:
-    """Waits for a worker thread's job to end, so that its file can be closed safely."""
-    if future is None:
-        return
-    await asyncio.wait([future])
+def forget(future: asyncio.Future[Any] | None) -> None:
+    """Lets a worker thread's job end on its own, its outcome unread: the caller is already
+    failing (or done), and the job's file is guarded (see ``GuardedFile``)."""
+    if future is not None:
+        future.add_done_callback(_retrieve)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
-        # NOTE: mark any exception as retrieved; the caller is already failing for a reason.
         future.exception()
 
 
-async def _read_file(file: IO[bytes], size: int | None) -> AsyncGenerator[bytes, None]:
-    """Reads ``size`` bytes (or to the end, if None) in worker threads, one chunk ahead."""
+async def _read_file(file: GuardedFile, size: int | None) -> AsyncGenerator[bytes, None]:
+    """Reads ``size`` bytes (or to the end, if None) in worker threads, one chunk ahead; the
+    file is closed (``GuardedFile.close``) when the reading ends, however it ends."""
     loop = asyncio.get_running_loop()
     remaining = size
 
@@ -64,7 +69,9 @@ async def _read_file(file: IO[bytes], size: int | None) -> AsyncGenerator[bytes,
             pending = next_read()
             yield chunk
     finally:
-        await settle(pending)
+        # NOTE: no await here: a second cancellation would skip the close.
+        forget(pending)
+        file.close()
 
 
 async def _read_stream(stream: AsyncIterable[Any]) -> AsyncGenerator[Chunk, None]:
@@ -88,21 +95,21 @@ async def _read_range(
         async with contextlib.aclosing(_read_stream(source.value)) as chunks:
             async for chunk in chunks:
                 yield chunk
-    elif source.kind is SourceKind.PATH:
-        file: IO[bytes] = await loop.run_in_executor(None, open, source.value, "rb", 0)
-        try:
-            if offset:
-                await loop.run_in_executor(None, file.seek, offset)
-            # NOTE: closed explicitly, so that its read in flight ends before the file closes.
-            async with contextlib.aclosing(_read_file(file, length)) as chunks:
-                async for chunk in chunks:
-                    yield chunk
-        finally:
-            await loop.run_in_executor(None, file.close)
     else:
-        if source.seekable:
-            await loop.run_in_executor(None, source.value.seek, source.start + offset)
-        async with contextlib.aclosing(_read_file(source.value, length)) as chunks:
+        if source.kind is SourceKind.PATH:
+            # NOTE: opened and positioned on the loop's thread (quick system calls): an await
+            # there could be cancelled and leave the file open. Reads go to worker threads.
+            file = GuardedFile(open(source.value, "rb", 0), owned=True)  # noqa: ASYNC230, SIM115
+            try:
+                file.seek(offset)
+            except BaseException:
+                file.close()
+                raise
+        else:
+            file = GuardedFile(source.value, owned=False)
+            if source.seekable:
+                await loop.run_in_executor(None, file.seek, source.start + offset)
+        async with contextlib.aclosing(_read_file(file, length)) as chunks:
             async for chunk in chunks:
                 yield chunk
 

@@ -12,7 +12,7 @@ import os
 import pathlib
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import IO, TypeVar
+from typing import TypeVar
 
 import aiohttp
 
@@ -21,7 +21,8 @@ from aikit_files._params import ProgressCallback
 from aikit_files._protocol.responses import parse_model
 
 from .body import report
-from .reading import CHUNK_SIZE, settle
+from .guarded import GuardedFile
+from .reading import CHUNK_SIZE, forget
 
 T = TypeVar("T")
 
@@ -59,16 +60,24 @@ async def error_body(response: aiohttp.ClientResponse) -> bytes:
     return b"".join(chunks)[:ERROR_BODY_LIMIT]
 
 
-def _write_chunks(file: IO[bytes], chunks: list[bytes]) -> None:
-    for chunk in chunks:
-        file.write(chunk)
+#: The longest file name most file systems take, in bytes.
+NAME_MAX = 255
 
 
-def _create(path: pathlib.Path) -> IO[bytes]:
+def temporary_name(name: str) -> str:
+    """A hidden, unique name for a download in progress beside ``name``, within ``NAME_MAX``
+    bytes: the name is cut (on a character boundary) to leave room for the suffix."""
+    suffix = f".{secrets.token_hex(4)}.part"
+    room = NAME_MAX - 1 - len(suffix)
+    stem = name.encode("utf-8", "surrogateescape")[:room].decode("utf-8", "ignore")
+    return f".{stem}{suffix}"
+
+
+def _create(path: pathlib.Path) -> GuardedFile:
     # O_EXCL: never write into a file someone else made; 0o666 lets the umask decide the mode,
     # as for any file the user creates.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    return open(fd, "wb")
+    return GuardedFile(open(fd, "wb"), owned=True)
 
 
 def file_sink(
@@ -84,9 +93,11 @@ def file_sink(
     async def read(response: aiohttp.ClientResponse) -> pathlib.Path:
         loop = asyncio.get_running_loop()
         total = response.content_length
-        # The name is cut, so that a long destination name leaves room for the suffix.
-        temporary = destination.with_name(f".{destination.name[:200]}.{secrets.token_hex(4)}.part")
-        file = await loop.run_in_executor(None, _create, temporary)
+        temporary = destination.with_name(temporary_name(destination.name))
+        try:
+            file = await loop.run_in_executor(None, _create, temporary)
+        except OSError as exc:
+            raise LocalIOError(f"cannot write {destination}: {exc.strerror or exc}") from exc
         pending: asyncio.Future[None] | None = None
         try:
             received = 0
@@ -99,21 +110,21 @@ def file_sink(
                 if batched >= CHUNK_SIZE:
                     if pending is not None:
                         await pending
-                    pending = loop.run_in_executor(None, _write_chunks, file, batch)
+                    pending = loop.run_in_executor(None, file.write_all, batch)
                     batch, batched = [], 0
                 report(on_progress, received, total)
             if pending is not None:
                 await pending
             pending = None
-            await loop.run_in_executor(None, _write_chunks, file, batch)
+            await loop.run_in_executor(None, file.write_all, batch)
             if received == 0:
                 report(on_progress, 0, total)
             await loop.run_in_executor(None, file.close)
             await loop.run_in_executor(None, os.replace, temporary, destination)
         except BaseException as exc:
-            await settle(pending)
-            # NOTE: cleanup runs here, on the loop's thread, even when cancelled: it is two quick
-            # system calls on an error path, and must happen whatever else is interrupted.
+            # NOTE: cleanup runs here, on the loop's thread, with no await: it is quick system
+            # calls on an error path, and must happen whatever else is interrupted.
+            forget(pending)
             with contextlib.suppress(OSError):
                 file.close()
             with contextlib.suppress(OSError):
