@@ -179,10 +179,20 @@ class ClientConfig:
             key = api_key or _env(env, "OPENAI_API_KEY")
             url = base_url or _env(env, "OPENAI_BASE_URL") or DEFAULT_BASE_URL
             version = api_version
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urllib.parse.urlsplit(url)
+            host = parts.hostname
+            parts.port  # noqa: B018 (a bad port raises here)
+        except ValueError as exc:
+            raise InvalidArgumentError(f"base_url is not a valid URL ({exc}): {url!r}") from None
+        if parts.scheme not in ("http", "https") or not host:
             raise InvalidArgumentError(
                 f"base_url must be an http:// or https:// URL with a host, got {url!r}"
+            )
+        if parts.query or parts.fragment or "?" in url or "#" in url:
+            # NOTE: paths are appended to base_url: a query would end up in the middle of them.
+            raise InvalidArgumentError(
+                f"base_url must have no query or fragment (paths are added to it), got {url!r}"
             )
         return cls(
             api_key=key,

@@ -36,6 +36,7 @@ from ._params import (
     FileListParameters,
     FileParameters,
     Parameters,
+    forbid_content_type,
     merge,
 )
 from ._protocol.multipart import build_form, form_fields, guess_content_type
@@ -141,6 +142,7 @@ class AsyncFilesAPI:
                 such files need is not supported yet).
         """
         params = merge(FileParameters, parameters, options)
+        forbid_content_type(params)
         _check_purpose(purpose)
         source = describe_source(file)
         if source.size is not None and source.size > SIMPLE_UPLOAD_LIMIT:

@@ -317,12 +317,16 @@ class FileDeletedResult(Result):
         return cls(success=True, value=value, deleted=value, **meta)
 
 
+def _size_of(content: bytes | None) -> str:
+    return "None" if content is None else f"<{len(content)} bytes>"
+
+
 @attrs.frozen(kw_only=True)
 class ContentResult(Result):
     """Result of ``content``."""
 
-    content: bytes | None = None
-    """The file's content, on success."""
+    content: bytes | None = attrs.field(default=None, repr=_size_of)
+    """The file's content, on success (its repr shows only its size)."""
 
     @classmethod
     def succeeded(cls, value: bytes, **meta: Any) -> Self:

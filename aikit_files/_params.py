@@ -28,6 +28,8 @@ P = TypeVar("P", bound="Parameters")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 #: What a header value may not hold: control characters but TAB.
 _HEADER_VALUE_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+#: Headers that frame the request: ours to set, never the caller's.
+FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "host", "connection"})
 
 
 @attrs.define(kw_only=True)
@@ -70,6 +72,11 @@ class Parameters:
                     raise InvalidArgumentTypeError("extra_headers must be a mapping of str to str")
                 if not _HEADER_NAME.fullmatch(key):
                     raise InvalidArgumentError(f"extra_headers: {key!r} is not a header name")
+                if key.lower() in FRAMING_HEADERS:
+                    raise InvalidArgumentError(
+                        f"extra_headers may not set {key!r}: it frames the request, which the "
+                        "client does"
+                    )
                 if _HEADER_VALUE_FORBIDDEN.search(value):
                     raise InvalidArgumentError(
                         f"extra_headers[{key!r}] holds a control character (only TAB is allowed)"
@@ -107,6 +114,20 @@ class FileParameters(Parameters):
                 )
         _check_text(self, "filename", "content_type")
         _check_on_progress(self.on_progress)
+
+
+def forbid_content_type(parameters: Parameters) -> None:
+    """Refuses a ``Content-Type`` among ``extra_headers`` of a call whose body the client frames.
+
+    Raises:
+        InvalidArgumentError: it is there.
+    """
+    for key in parameters.extra_headers or ():
+        if key.lower() == "content-type":
+            raise InvalidArgumentError(
+                f"extra_headers may not set {key!r} on a call whose body the client frames "
+                "(set the file part's type with content_type=)"
+            )
 
 
 def _check_text(parameters: Parameters, *names: str) -> None:

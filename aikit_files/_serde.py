@@ -50,3 +50,12 @@ def structure(data: Any, cls: type[T]) -> T:
 def unstructure(obj: object) -> Any:
     """Turns a model into JSON-ready data (``None`` fields included)."""
     return converter.unstructure(obj)
+
+
+def describe_error(exc: Exception) -> list[str]:
+    """What a failed ``structure`` found wrong, one line per problem, with where it is (the
+    values themselves are left out)."""
+    try:
+        return cattrs.transform_error(exc)
+    except Exception:
+        return [type(exc).__name__]

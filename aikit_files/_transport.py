@@ -20,11 +20,13 @@ from typing import Any, Final, TypeVar
 
 import aiohttp
 import attrs
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._config import ClientConfig, Timeout
 from ._exceptions import (
     AIKitError,
     APIConnectionError,
+    APIError,
     APIStatusError,
     APITimeoutError,
     ClientClosedError,
@@ -32,6 +34,7 @@ from ._exceptions import (
 from ._io.body import FormPayload, FormSender
 from ._io.sinks import Sink, error_body
 from ._params import Parameters, ProgressCallback
+from ._protocol.redaction import Redactor
 from ._protocol.requests import FormBody, JsonBody, RequestSpec
 from ._protocol.responses import Reply, redirect_error, status_error
 from ._protocol.retry import RetryPolicy
@@ -172,6 +175,7 @@ class Transport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._policy = RetryPolicy(max_retries=config.max_retries)
+        self._redactor = Redactor(config.api_key)
         self._default_settings = self._settings_for(config.timeout, self._policy, None)
 
     def _client_session(self) -> aiohttp.ClientSession:
@@ -202,10 +206,13 @@ class Transport:
         if self._owns_session and self._session is not None:
             await self._session.close()
 
-    def _redact(self, body: bytes) -> bytes:
-        """An error body with the API key blotted out, should the server have echoed it."""
-        key = self.config.api_key
-        return body.replace(key.encode(), b"[redacted]") if key else body
+    def _headers(self, response: aiohttp.ClientResponse) -> Mapping[str, str]:
+        """The response's headers, with the API key blotted out should the server echo it."""
+        headers = response.headers
+        if not self._redactor.holds_secret(headers):
+            return headers
+        redact = self._redactor.text
+        return CIMultiDictProxy(CIMultiDict((k, redact(v)) for k, v in headers.items()))
 
     @staticmethod
     def _settings_for(
@@ -310,6 +317,8 @@ class Transport:
                 response_headers: Mapping[str, str] | None = exc.headers
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 error = map_error(exc, settings.timeout)
+                if isinstance(error, APIError):
+                    error = self._redactor.error(error)
                 retryable = isinstance(error, APIConnectionError)
                 response_headers = None
                 sent_whole = data.complete if isinstance(data, FormPayload) else data is None
@@ -351,13 +360,16 @@ class Transport:
             # A borrowed session may raise on statuses itself; we read them.
             raise_for_status=False,
         ) as response:
+            headers = self._headers(response)
             if 300 <= response.status < 400:
-                raise redirect_error(response.status, response.headers)
+                raise redirect_error(response.status, headers)
             if response.status >= 400:
-                raise status_error(
-                    response.status,
-                    response.headers,
-                    self._redact(await error_body(response)),
-                    response.reason,
-                )
-            return Reply(await sink(response), response.headers)
+                body = self._redactor.bytes(await error_body(response))
+                reason = self._redactor.text(response.reason or "")
+                raise status_error(response.status, headers, body, reason)
+            try:
+                value = await sink(response)
+            except APIError as exc:
+                # NOTE: an answer we could not read may hold the key (a non-JSON 2xx echoing it).
+                raise self._redactor.error(exc)  # noqa: B904 (the same error, redacted)
+            return Reply(value, headers)

@@ -96,8 +96,9 @@ def check_object_id(value: object, name: str) -> str:
         raise InvalidArgumentError(f"{name} must not be empty")
     # NOTE: the id is also percent-quoted in the path; refusing these outright turns a mistake
     # (a path, a URL, a traversal) into a clear error instead of a request to another route.
-    if "/" in value or ".." in value:
-        raise InvalidArgumentError(f"{name} must not contain '/' or '..', got {value!r}")
+    # NOTE: "." would be dropped from the URL's path ("/files/." is "/files/"), and ".." climb.
+    if "/" in value or ".." in value or value == ".":
+        raise InvalidArgumentError(f"{name} must not be '.' or contain '/' or '..', got {value!r}")
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
         raise InvalidArgumentError(f"{name} must not contain control characters, got {value!r}")
     return value

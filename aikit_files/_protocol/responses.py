@@ -11,7 +11,7 @@ import attrs
 
 from aikit_files._exceptions import APIError, APIStatusError, status_error_class
 from aikit_files._models import ErrorDetail
-from aikit_files._serde import structure
+from aikit_files._serde import describe_error, structure
 
 T = TypeVar("T")
 
@@ -48,7 +48,7 @@ def request_id(headers: Mapping[str, str]) -> str | None:
 def _decode(body: bytes) -> Any:
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
@@ -129,23 +129,30 @@ def parse_model(body: bytes, cls: type[T], headers: Mapping[str, str]) -> T:
     """Builds a model from a successful response's JSON body.
 
     Raises:
-        APIError: the body is not JSON, or not the expected object.
+        APIError: the body is not JSON, or not the expected object. The message says why; the
+            parser's own error is neither chained nor kept as context (it holds the body).
     """
+    failure: APIError
     try:
         data = json.loads(body)
-    except ValueError as exc:
-        raise APIError(
-            f"the server's response is not JSON: {body[:100]!r}",
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        failure = APIError(
+            f"the server's response is not JSON ({reason}): {body[:100]!r}",
             body=body.decode("utf-8", "replace")[:_TEXT_IN_MESSAGE],
             request_id=request_id(headers),
-        ) from exc
-    try:
-        return structure(data, cls)
-    except Exception as exc:
-        # NOTE: cattrs reports a mismatch as one of several exception types (a validation
-        # group, TypeError, ValueError...); any of them means the same thing here.
-        raise APIError(
-            f"the server's response is not the expected {cls.__name__} object",
-            body=data,
-            request_id=request_id(headers),
-        ) from exc
+        )
+    else:
+        try:
+            return structure(data, cls)
+        except Exception as exc:
+            # NOTE: cattrs reports a mismatch as one of several exception types (a validation
+            # group, TypeError, ValueError...); any of them means the same thing here.
+            failure = APIError(
+                f"the server's response is not the expected {cls.__name__} object: "
+                + "; ".join(describe_error(exc)),
+                body=data,
+                request_id=request_id(headers),
+            )
+    # NOTE: raised out of the except blocks, so that the parser's error is not its context.
+    raise failure

@@ -166,6 +166,12 @@ def test_expires_after_is_checked_when_built() -> None:
         ({"extra_headers": {"bad name": "b"}}, af.InvalidArgumentError),
         ({"extra_headers": {"": "b"}}, af.InvalidArgumentError),
         ({"extra_headers": "X-A: b"}, af.InvalidArgumentTypeError),
+        # The framing of the request is the client's: a caller could desynchronise the
+        # connection (a Content-Length of 150 on a 1.4 KB body smuggles a second request).
+        ({"extra_headers": {"Content-Length": "150"}}, af.InvalidArgumentError),
+        ({"extra_headers": {"transfer-encoding": "chunked"}}, af.InvalidArgumentError),
+        ({"extra_headers": {"Host": "elsewhere"}}, af.InvalidArgumentError),
+        ({"extra_headers": {"Connection": "close"}}, af.InvalidArgumentError),
         ({"on_response": "not callable"}, af.InvalidArgumentTypeError),
         ({"on_terminate": 3}, af.InvalidArgumentTypeError),
     ],
@@ -212,6 +218,8 @@ def test_timeout_object_is_checked_when_built() -> None:
         ("../etc/passwd", af.InvalidArgumentError),
         ("file-1..2", af.InvalidArgumentError),
         ("file-\n", af.InvalidArgumentError),
+        # "/files/." would be sent as "/files/", and "/files/./content" as "/files/content".
+        (".", af.InvalidArgumentError),
         (None, af.InvalidArgumentTypeError),
         (7, af.InvalidArgumentTypeError),
     ],
@@ -252,6 +260,23 @@ async def test_list_and_iterate(
     await check(fault_server, lambda f: f.iterate(**options), error)
 
 
+async def test_create_takes_no_content_type_header(
+    fault_server: FaultServer, sample: pathlib.Path
+) -> None:
+    # The client frames the form: its Content-Type carries the boundary.
+    headers = {"Content-Type": "text/plain"}
+    await check(fault_server, lambda f: f.create(sample, "assistants", extra_headers=headers))
+
+
+async def test_other_headers_may_be_overridden(fault_server: FaultServer) -> None:
+    headers = {"Authorization": "Bearer other", "Content-Type": "text/plain", "X-Trace": "1"}
+    async with af.AsyncClient(**client_options(fault_server)) as client:
+        await client.files.retrieve("file-1", extra_headers=headers)
+    (request,) = fault_server.requests
+    assert request.headers["Authorization"] == "Bearer other"
+    assert request.headers["X-Trace"] == "1"
+
+
 async def test_iterate_takes_no_callbacks(fault_server: FaultServer) -> None:
     await check(fault_server, lambda f: f.iterate(on_response=print))
     await check(fault_server, lambda f: f.iterate(af.FileListParameters(on_terminate=print)))
@@ -278,6 +303,9 @@ async def test_download_destinations(fault_server: FaultServer, tmp_path: pathli
         ("", af.InvalidArgumentError),
         (None, af.InvalidArgumentTypeError),
         (3, af.InvalidArgumentTypeError),
+        (str(tmp_path / "nul\0here.bin"), af.InvalidArgumentError),
+        (tmp_path / ("n" * 300), af.InvalidArgumentError),
+        (tmp_path / ("é" * 128 + ".bin"), af.InvalidArgumentError),  # 260 bytes in UTF-8
     ]
     for destination, error in bad:
         await check(fault_server, functools.partial(download_to, destination), error)
@@ -327,6 +355,10 @@ async def test_no_callback_fires_on_a_bad_argument(fault_server: FaultServer) ->
         ({"base_url": "ftp://example"}, af.InvalidArgumentError),
         ({"base_url": "http://"}, af.InvalidArgumentError),
         ({"base_url": "https:///v1"}, af.InvalidArgumentError),
+        # Paths are added to the base URL: a query would land in their middle.
+        ({"base_url": "https://api.example/v1?x=1"}, af.InvalidArgumentError),
+        ({"base_url": "https://api.example/v1#top"}, af.InvalidArgumentError),
+        ({"base_url": "https://api.example:99999/v1"}, af.InvalidArgumentError),
         ({"api_key": 12}, af.InvalidArgumentTypeError),
         ({"session": "a session"}, af.InvalidArgumentTypeError),
     ],

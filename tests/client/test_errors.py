@@ -276,3 +276,31 @@ async def test_a_key_echoed_by_the_server_is_blotted_out(
     shown = [str(caught.value), repr(caught.value.body), caplog.text]
     assert all(API_KEY not in text for text in shown)
     assert "[redacted]" in str(caught.value)
+
+
+def unwritable_folder(tmp_path: pathlib.Path) -> pathlib.Path:
+    """A folder where no file can be made, even by root (which ignores permission bits)."""
+    if os.geteuid() == 0:
+        return pathlib.Path("/sys")
+    folder = tmp_path / "read-only"
+    folder.mkdir(mode=0o500)
+    return folder
+
+
+async def test_a_download_that_cannot_be_written_is_a_local_error_not_retried(
+    fault_server: FaultServer, fault_client: af.AsyncClient, tmp_path: pathlib.Path
+) -> None:
+    destination = unwritable_folder(tmp_path) / "copy.bin"
+    with pytest.raises(af.LocalIOError, match=r"copy\.bin") as caught:
+        await fault_client.files.download("file-1", destination)
+    assert not isinstance(caught.value, af.APIError)
+    assert isinstance(caught.value.__cause__, OSError)
+    assert len(fault_server.requests) == 1
+
+
+async def test_a_deeply_nested_answer_is_an_api_error(
+    fault_server: FaultServer, fault_client: af.AsyncClient
+) -> None:
+    fault_server.script(respond(200, body=b"[" * 200_000))
+    with pytest.raises(af.APIError, match="nested too deeply"):
+        await fault_client.files.retrieve("file-1")
