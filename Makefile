@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest install bench clean
+.PHONY: test lint typecheck pytest install bench clean test-pythons
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,5 +29,21 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+# The suite on every other Python we support that this machine has (found on PATH or through
+# pyenv), each in a venv of its own; a Python the machine lacks is named and skipped.
+OTHER_PYTHONS ?= 3.12 3.13
+test-pythons:
+	@for version in $(OTHER_PYTHONS); do \
+	  python=$$(ls -d $$(pyenv root 2>/dev/null)/versions/$$version.*/bin/python 2>/dev/null | tail -n 1); \
+	  [ -n "$$python" ] || python=$$(command -v python$$version); \
+	  if [ -z "$$python" ] || ! $$python -c '' 2>/dev/null; then \
+	    echo "Python $$version: not on this machine, skipped"; continue; fi; \
+	  echo "Python $$version: $$python"; \
+	  [ -x .venv-$$version/bin/python ] || $$python -m venv .venv-$$version || exit 1; \
+	  .venv-$$version/bin/python -m pip install --quiet --upgrade pip && \
+	  .venv-$$version/bin/python -m pip install --quiet -e '.[dev]' && \
+	  .venv-$$version/bin/python -m pytest -q -p no:cacheprovider || exit 1; \
+	done
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-* .mypy_cache .pytest_cache .ruff_cache

@@ -381,7 +381,8 @@ async def test_a_declared_length_past_the_limit_is_refused_before_the_body(
             + "\r\n"
         )
         status, answer = await raw_request(server, head)
-        assert status == b"HTTP/1.1 413 Request Entity Too Large"
+        # The reason phrase is Python's: "Request Entity Too Large", "Content Too Large" (3.13).
+        assert status.startswith(b"HTTP/1.1 413 ")
         body = json.loads(answer.split(b"\r\n\r\n", 1)[1])
         assert body["error"]["code"] == "file_too_large"
         assert disk(tmp_path / "data") == {"files", "uploads", "tmp"}
