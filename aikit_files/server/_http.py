@@ -78,7 +78,7 @@ async def read_json(request: web.Request, fields: frozenset[str]) -> dict[str, A
     raw = await request.read()
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         raise bad_request("We could not parse the JSON body of your request.") from None
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object.")

@@ -86,6 +86,14 @@ def _presented_key(request: web.Request, flavour: Flavour) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuses API requests without a key, or with a key other than the configured one."""
@@ -98,7 +106,13 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if presented is None:
         where = "an 'api-key' header" if flavour is AZURE else "an Authorization header (Bearer)"
         raise ApiError(401, f"No API key provided: send it in {where}.", code="missing_api_key")
-    if expected is not None and not hmac.compare_digest(presented.encode(), expected.encode()):
+    # NOTE: aiohttp decodes header bytes that are not UTF-8 as lone surrogates: such a key
+    # names no key (and cannot be encoded back to compare it).
+    if not presented.isascii() and not _is_utf8(presented):
+        raise ApiError(401, "Incorrect API key provided: it is not UTF-8.", code="invalid_api_key")
+    if expected is not None and not hmac.compare_digest(
+        presented.encode(), expected.encode("utf-8", "surrogateescape")
+    ):
         raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
     return await handler(request)
 

@@ -23,6 +23,10 @@ MAX_PART_HEADERS: Final = 16 * 1024
 
 _BOUNDARY = re.compile(r'boundary=(?:"([^"]{1,70})"|([^\s;,"]{1,70}))', re.IGNORECASE)
 _PARAM = re.compile(r';\s*([A-Za-z0-9!#$&+.^_`|~*-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))')
+#: What browsers and HTTP clients percent-encode in a quoted ``name`` or ``filename`` (the
+#: WHATWG form encoding), and nothing else: a literal ``%41`` stays as it is.
+_FORM_ESCAPES: Final = {"%22": '"', "%0D": "\r", "%0A": "\n"}
+_FORM_ESCAPE = re.compile("|".join(_FORM_ESCAPES), re.IGNORECASE)
 
 
 class MultipartError(Exception):
@@ -187,9 +191,7 @@ def disposition(headers: Mapping[str, str]) -> tuple[str, str | None]:
     params: dict[str, str] = {}
     for match in _PARAM.finditer(";" + rest):
         quoted, token = match.group(2), match.group(3)
-        params[match.group(1).lower()] = (
-            re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else token
-        )
+        params[match.group(1).lower()] = _unquote(quoted) if quoted is not None else token
     if kind.strip().lower() != "form-data" or "name" not in params:
         raise MultipartError("a multipart part lacks a form-data Content-Disposition with a name")
     filename = params.get("filename")
@@ -197,8 +199,17 @@ def disposition(headers: Mapping[str, str]) -> tuple[str, str | None]:
     if extended is not None and extended.count("'") >= 2:
         # RFC 5987: charset'language'percent-encoded-value
         charset, _, encoded = extended.split("'", 2)
-        filename = urllib.parse.unquote(encoded, encoding=charset or "utf-8", errors="replace")
+        try:
+            filename = urllib.parse.unquote(encoded, encoding=charset or "utf-8", errors="replace")
+        except LookupError:  # a charset Python does not know, or one that is not text
+            raise MultipartError(f"unknown charset {charset!r} in filename*") from None
     return params["name"], filename
+
+
+def _unquote(quoted: str) -> str:
+    """The value of a quoted parameter: backslash escapes, then the WHATWG percent escapes."""
+    unescaped = re.sub(r"\\(.)", r"\1", quoted)
+    return _FORM_ESCAPE.sub(lambda match: _FORM_ESCAPES[match.group(0).upper()], unescaped)
 
 
 @attrs.frozen

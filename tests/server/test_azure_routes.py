@@ -187,6 +187,11 @@ def test_parts_carry_an_azure_block_id_that_complete_accepts(azure: openai.Azure
             "content_url",
         ),
         ({"purpose": "fine-tune", "filename": "a.jsonl"}, "content_url"),
+        (
+            {"purpose": "fine-tune", "filename": "a.jsonl", "content_url": "http://[::1"},
+            "content_url",
+        ),
+        ({"purpose": ["fine-tune"], "filename": "a.jsonl", "content_url": "http://x/a"}, "purpose"),
         ({"purpose": "fine-tune", "content_url": "http://x/a"}, "filename"),
         ({"purpose": "fine-tune", "filename": "a.txt", "content_url": "http://x/a"}, "file"),
         ({"purpose": "nope", "filename": "a.jsonl", "content_url": "http://x/a"}, "purpose"),

@@ -104,6 +104,11 @@ def test_malformed_bodies_fail(body: bytes) -> None:
         ('form-data; name="f"; filename="say \\"hi\\".txt"', ("f", 'say "hi".txt')),
         ("form-data; name=\"f\"; filename*=UTF-8''%E2%82%AC.txt", ("f", "\u20ac.txt")),
         ('form-data; name="f"; filename="../../etc/passwd"', ("f", "../../etc/passwd")),
+        # The WHATWG form encoding of '"', CR and LF, as browsers and HTTP clients send them.
+        ('form-data; name="f%22"; filename="say %22hi%22.txt"', ('f"', 'say "hi".txt')),
+        ('form-data; name="f"; filename="a%0D%0Ab%0d%0a"', ("f", "a\r\nb\r\n")),
+        ('form-data; name="f"; filename="100%41%25"', ("f", "100%41%25")),
+        ("form-data; name=\"f\"; filename*=ISO-8859-1''%E9t%E9.txt", ("f", "\u00e9t\u00e9.txt")),
     ],
 )
 def test_disposition(header: str, expected: tuple[str, str | None]) -> None:
