@@ -29,10 +29,11 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _serve_until_signalled(args: argparse.Namespace) -> None:
     from .server import create_app
+    from .server._connections import FilesRunner
     from .server._runner import serving
 
     app = create_app(args.data_dir, api_key=args.api_key)
-    async with serving(app, args.host, args.port) as (host, port):
+    async with serving(app, args.host, args.port, runner_class=FilesRunner) as (host, port):
         # NOTE: scripts (and the benchmark) read this line to learn the port.
         print(f"aikit-files: serving http://{host}:{port} (data in {args.data_dir})", flush=True)
         stop = asyncio.Event()
