@@ -64,6 +64,9 @@ class FileRecord:
     """The clock's time when the file was accepted, to the sub-second."""
     processing_delay: float = 0.0
     """How long the file stays ``pending`` then ``running`` before its outcome shows."""
+    upload_id: str | None = None
+    """The Upload whose completion made the file (not part of the File object): a completion
+    interrupted by a crash is recognised by it at the next start."""
 
     def status(self, now: float) -> str:
         """The status at ``now``: ``pending`` for the first half of the processing delay,
@@ -193,6 +196,7 @@ class Store:
         self.uploads_dir = root / "uploads"
         self.tmp_dir = root / "tmp"
         self._records: dict[str, FileRecord] = {}
+        self._by_upload: dict[str, str] = {}
         self._order: list[str] = []
         self._expiry = Deadlines()
         self._sequence = 0
@@ -310,6 +314,11 @@ class Store:
             return None
         return record
 
+    def made_by_upload(self, upload_id: str) -> FileRecord | None:
+        """The file that completing the Upload ``upload_id`` made, if it still exists."""
+        file_id = self._by_upload.get(upload_id)
+        return None if file_id is None else self.get(file_id)
+
     def content_path(self, file_id: str) -> pathlib.Path:
         """Where a file's content lives; ``file_id`` must match ``FILE_ID``."""
         return self.files_dir / file_id
@@ -346,6 +355,8 @@ class Store:
     def _index(self, record: FileRecord) -> None:
         self._records[record.id] = record
         bisect.insort(self._order, record.id)
+        if record.upload_id is not None:
+            self._by_upload[record.upload_id] = record.id
         if record.expires_at is not None:
             self._expiry.add(record.expires_at, record.id)
 
@@ -353,4 +364,6 @@ class Store:
         record = self._records.pop(file_id, None)
         if record is not None:
             del self._order[bisect.bisect_left(self._order, file_id)]
+            if record.upload_id is not None:
+                self._by_upload.pop(record.upload_id, None)
         return record

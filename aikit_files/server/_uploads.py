@@ -46,6 +46,9 @@ class UploadRecord:
     """The ``expires_after.seconds`` of the File to create."""
     file_id: str | None = None
     """The File created by completing the Upload."""
+    part_ids: tuple[str, ...] | None = None
+    """The Parts, in order, of the last completion begun: saved before the file is made, so
+    that a retried ``complete`` naming them finds the file already made."""
 
     def upload(self, file: OpenAIFile | None = None) -> Upload:
         """The Upload object, with the File created (when completed)."""
@@ -116,6 +119,12 @@ class Uploads:
                 shutil.rmtree(directory, ignore_errors=True)
                 continue
             record = _serde.structure(json.loads(meta.read_bytes()), UploadRecord)
+            made = self._store.made_by_upload(record.id)
+            if record.status == "pending" and made is not None:
+                # A crash came between making the file and marking the Upload completed.
+                log.info("completing %s: its file %s was made before a restart", record.id, made.id)
+                record = attrs.evolve(record, status="completed", file_id=made.id)
+                self._store.write_json(meta, _serde.unstructure(record))
             upload = OpenUpload(record)
             for path in directory.iterdir():
                 if record.status == "pending" and PART_ID.fullmatch(path.name):
@@ -259,40 +268,51 @@ class Uploads:
         Returns:
             The completed Upload, with its file.
 
+        A ``complete`` retried on the Upload it completed, with the same Parts, answers as the
+        first did and makes no other file, even when a crash came between the two.
+
         Raises:
             ApiError: 400 when the Upload is not pending, a Part is unknown or listed twice, or
                 the Parts' size or MD5 differ from what was announced.
         """
-        async with upload.lock, self._store.receive() as content:
-            await self._assemble(upload, part_ids, content, md5)
-            record = upload.record
-            file_record = await self._files.create(
-                filename=record.filename,
-                purpose=record.purpose,
-                content=content,
-                expires_after=record.file_expires_after,
-                lifecycle=lifecycle,
-            )
+        async with upload.lock:
+            named = tuple(part_id_of(raw) or "" for raw in part_ids)
+            if upload.record.status == "completed" and named == upload.record.part_ids:
+                made = self._store.made_by_upload(upload.record.id)
+                return upload.record.upload(None if made is None else self._files.file(made))
+            self.check_pending(upload)
+            self._check_parts(upload, part_ids)
+            # The completion's Parts are durable before its file exists (see ``open``).
+            record = attrs.evolve(upload.record, part_ids=named)
+            await self._save(record)
+            upload.record = record
+            async with self._store.receive() as content:
+                await self._assemble(upload, content, md5)
+                file_record = await self._files.create(
+                    filename=record.filename,
+                    purpose=record.purpose,
+                    content=content,
+                    expires_after=record.file_expires_after,
+                    lifecycle=lifecycle,
+                    upload_id=record.id,
+                )
             await self._finish(
-                upload, attrs.evolve(upload.record, status="completed", file_id=file_record.id)
+                upload, attrs.evolve(record, status="completed", file_id=file_record.id)
             )
         return upload.record.upload(self._files.file(file_record))
 
-    async def _assemble(
-        self, upload: OpenUpload, raw_ids: list[object], content: TempFile, md5: str | None
-    ) -> None:
-        """Copies the Parts named by ``raw_ids``, in order, into ``content``; the caller holds
-        the Upload's lock."""
-        self.check_pending(upload)
+    def _check_parts(self, upload: OpenUpload, raw_ids: list[object]) -> None:
+        """Checks that ``raw_ids`` name each of the Upload's Parts at most once, and that those
+        hold the Upload's ``bytes``."""
         record = upload.record
-        part_ids: dict[str, None] = {}  # ordered, and quick to search
+        part_ids: set[str] = set()
         for raw in raw_ids:
             part_id = part_id_of(raw)
             if part_id is None or part_id not in upload.parts:
                 raise bad_request(f"Upload {record.id} has no Part {raw!r}.", "part_ids")
             if part_id in part_ids:
                 raise bad_request(f"The Part {raw!r} is listed twice.", "part_ids")
-            part_ids[part_id] = None
+            part_ids.add(part_id)
         total = sum(upload.parts[part_id] for part_id in part_ids)
         if total != record.bytes:
             raise bad_request(
@@ -300,8 +320,16 @@ class Uploads:
                 f"{record.bytes} bytes.",
                 "part_ids",
             )
+
+    async def _assemble(self, upload: OpenUpload, content: TempFile, md5: str | None) -> None:
+        """Copies the Parts of the completion (checked), in order, into ``content``; the caller
+        holds the Upload's lock."""
+        record = upload.record
+        assert record.part_ids is not None
         digest = hashlib.md5(usedforsecurity=False) if md5 is not None else None
-        await content.copy_from([self._dir(record.id) / part_id for part_id in part_ids], digest)
+        await content.copy_from(
+            [self._dir(record.id) / part_id for part_id in record.part_ids], digest
+        )
         if digest is not None and md5 is not None and digest.hexdigest() != md5.lower():
             raise bad_request(
                 f"The md5 checksum does not match the Parts (theirs is {digest.hexdigest()}).",

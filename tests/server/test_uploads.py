@@ -12,7 +12,14 @@ import pytest
 
 from aikit_files.server import ServerThread
 
-from .conftest import MULTIPART, assert_refused, auth, disk, form, url
+from .conftest import (
+    MULTIPART,
+    assert_refused,
+    auth,
+    disk,
+    form,
+    url,
+)
 
 
 def test_upload_file_chunked_in_several_parts(sdk: openai.OpenAI, tmp_path: pathlib.Path) -> None:
@@ -179,3 +186,23 @@ def test_a_part_listed_twice_or_too_few_bytes(
             client.uploads.complete(upload_id, part_ids=part_ids)
         assert refused.value.param == "part_ids"
     assert disk(data_dir) == before
+
+
+def test_a_retried_complete_answers_as_the_first_and_makes_no_other_file(
+    sdk: openai.OpenAI, data_dir: pathlib.Path
+) -> None:
+    upload = sdk.uploads.create(
+        bytes=6, filename="a.txt", mime_type="text/plain", purpose="assistants"
+    )
+    part_ids = [sdk.uploads.parts.create(upload.id, data=data).id for data in (b"abc", b"def")]
+    first = sdk.uploads.complete(upload.id, part_ids=part_ids)
+    again = sdk.uploads.complete(upload.id, part_ids=part_ids)
+    assert again.model_dump() == first.model_dump()
+    assert first.file is not None
+    assert [f.id for f in sdk.files.list()] == [first.file.id]
+    # Other Parts (or the same in another order) name another completion: refused.
+    for other in (part_ids[::-1], part_ids[:1]):
+        with pytest.raises(openai.BadRequestError, match="completed"):
+            sdk.uploads.complete(upload.id, part_ids=other)
+    assert disk(data_dir) >= {f"uploads/{upload.id}/upload.json"}
+    assert not any(part_id in name for name in disk(data_dir) for part_id in part_ids)
