@@ -153,6 +153,12 @@ class Uploads:
         """Marks the pending Uploads whose time is up as ``expired`` and drops their Parts."""
         for upload_id in self._expiry.due(self._settings.clock()):
             upload = self._uploads[upload_id]
+            if upload.lock.locked():
+                # NOTE: never wait behind a Part or a completion in progress, which may take
+                # long: every request would wait too. Expire it once that is over (unless
+                # it completed the Upload).
+                self._expiry.add(upload.record.expires_at, upload_id)
+                continue
             async with upload.lock:
                 if upload.record.status == "pending":
                     await self._finish(upload, attrs.evolve(upload.record, status="expired"))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
+import os
 import pathlib
+import time
 from typing import Any
 
 import aiohttp
@@ -13,10 +16,13 @@ import pytest
 from aikit_files.server import ServerThread
 
 from .conftest import (
+    API_KEY,
     MULTIPART,
+    FakeClock,
     assert_refused,
     auth,
     disk,
+    eventually,
     form,
     url,
 )
@@ -206,3 +212,49 @@ def test_a_retried_complete_answers_as_the_first_and_makes_no_other_file(
             sdk.uploads.complete(upload.id, part_ids=other)
     assert disk(data_dir) >= {f"uploads/{upload.id}/upload.json"}
     assert not any(part_id in name for name in disk(data_dir) for part_id in part_ids)
+
+
+def feed_fifo(path: pathlib.Path, data: bytes) -> None:
+    """Writes ``data`` into the FIFO at ``path`` once its reader has opened it."""
+    for _ in range(500):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # ENXIO: no reader yet
+            time.sleep(0.01)
+            continue
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "wb") as fifo:
+            fifo.write(data)
+        return
+    raise AssertionError(f"nobody opened {path}")
+
+
+def test_a_complete_past_the_expiry_holds_up_no_other_request(
+    server: ServerThread, client: openai.OpenAI, clock: FakeClock, data_dir: pathlib.Path
+) -> None:
+    upload = client.uploads.create(
+        bytes=3, filename="a.txt", mime_type="text/plain", purpose="assistants"
+    )
+    part = client.uploads.parts.create(upload.id, data=b"abc")
+    # The Part becomes a FIFO: the completion's copy waits on it for as long as we like.
+    path = data_dir / "uploads" / upload.id / part.id
+    path.unlink()
+    os.mkfifo(path)
+    meta = data_dir / "uploads" / upload.id / "upload.json"
+    with (
+        openai.OpenAI(base_url=server.openai_base_url, api_key=API_KEY, max_retries=0) as other,
+        concurrent.futures.ThreadPoolExecutor(1) as pool,
+    ):
+        completing = pool.submit(other.uploads.complete, upload.id, part_ids=[part.id])
+        try:
+            eventually(lambda: part.id in meta.read_text(), "the completion begins")
+            clock.advance(3600)  # the Upload expires while it completes
+            started = time.monotonic()
+            assert client.with_options(timeout=5).files.list().data == []
+            assert time.monotonic() - started < 2
+        finally:
+            feed_fifo(path, b"abc")
+        done = completing.result(timeout=30)
+    assert done.status == "completed"
+    assert done.file is not None
+    assert client.files.content(done.file.id).content == b"abc"
