@@ -16,7 +16,7 @@ from aiohttp import web
 from aikit_files import _serde
 from aikit_files._models import OpenAIFile
 
-from ._errors import bad_request, too_large
+from ._errors import ApiError, bad_request, too_large
 from ._flavours import AZURE
 from ._multipart import FormReader, Part
 from ._state import FLAVOUR
@@ -101,6 +101,19 @@ def required_text(body: Mapping[str, Any], name: str) -> str:
 
 
 @attrs.frozen
+class FileLimit:
+    """The largest size a form's file may have, and the refusal of a larger one."""
+
+    size: int
+    refusal: ApiError
+
+    @classmethod
+    def tightest(cls, *limits: FileLimit) -> FileLimit:
+        """The smallest of ``limits``."""
+        return min(limits, key=lambda limit: limit.size)
+
+
+@attrs.frozen
 class Form:
     """A form read to its end by ``receive_form``."""
 
@@ -120,7 +133,7 @@ async def receive_form(
     declared_limit: int,
     file_field: str,
     text_fields: Mapping[str, Callable[[str], object]],
-    accept_file: Callable[[Part, Mapping[str, str]], int],
+    accept_file: Callable[[Part, Mapping[str, str]], FileLimit],
 ) -> AsyncIterator[Form]:
     """Reads a ``multipart/form-data`` body of text fields and one file, streaming the file to
     a temporary file of ``store``, which is removed when the block exits unless it was moved
@@ -138,7 +151,8 @@ async def receive_form(
         text_fields: The text fields accepted, each with the check of its value (which raises
             an ``ApiError``), run when the field arrives.
         accept_file: Called when the file's part begins, with the text fields read so far:
-            refuses the file (raising an ``ApiError``) or returns the largest size it may have.
+            refuses the file (raising an ``ApiError``) or returns the largest size it may have
+            and the refusal of a larger one.
 
     Raises:
         ApiError: 413 when the body or the file is too large; 400 when the body is not a
@@ -158,8 +172,8 @@ async def receive_form(
                 limit = accept_file(part, fields)
                 file = part
                 async for chunk in reader.chunks():
-                    if content.size + len(chunk) > limit:
-                        raise too_large("The file", limit)
+                    if content.size + len(chunk) > limit.size:
+                        raise limit.refusal
                     await content.write(chunk)
             elif name in text_fields:
                 fields[name] = value = await reader.text(name)

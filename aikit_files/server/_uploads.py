@@ -21,7 +21,7 @@ import attrs
 from aikit_files import _serde
 from aikit_files._models import OpenAIFile, Upload, UploadPart
 
-from ._errors import bad_request, not_found, too_large
+from ._errors import ApiError, bad_request, not_found
 from ._files import Files
 from ._ids import PART_ID, UPLOAD_ID, new_part_id, new_upload_id, part_created_at
 from ._rules import Settings
@@ -236,16 +236,15 @@ class Uploads:
             The new Part.
 
         Raises:
-            ApiError: 400 when the Upload stopped taking Parts meanwhile; 413 when the Parts
-                would pass the Upload limit.
+            ApiError: 400 when the Upload stopped taking Parts meanwhile, or when the Parts
+                would hold more than the Upload's ``bytes``.
         """
         await content.finish()
         created_at = int(self._settings.clock())
         async with upload.lock:
             self.check_pending(upload)
-            limit = self._settings.upload_limit
-            if sum(upload.parts.values()) + content.size > limit:
-                raise too_large("The Parts of this Upload", limit)
+            if content.size > self.room(upload):
+                raise self.past_declared_size(upload)
             part_id = new_part_id(created_at)
             directory = self._dir(upload.record.id)
 
@@ -257,6 +256,19 @@ class Uploads:
             upload.parts[part_id] = content.size
         return UploadPart(
             id=part_id, upload_id=upload.record.id, created_at=part_created_at(part_id)
+        )
+
+    def room(self, upload: OpenUpload) -> int:
+        """How many bytes the Upload's Parts may still add, by the ``bytes`` it announced."""
+        return upload.record.bytes - sum(upload.parts.values())
+
+    def past_declared_size(self, upload: OpenUpload) -> ApiError:
+        """The refusal of a Part that would take the Upload past the ``bytes`` it announced."""
+        record = upload.record
+        return bad_request(
+            f"The Part would take Upload {record.id} past the {record.bytes} bytes it was "
+            f"created with ({self.room(upload)} bytes are left).",
+            "data",
         )
 
     async def complete(

@@ -87,8 +87,14 @@ def test_cancel_upload(sdk: openai.OpenAI) -> None:
 
 @pytest.mark.anyio
 async def test_a_part_past_the_part_limit_is_refused(
-    client_upload: str, server: ServerThread, session: aiohttp.ClientSession, data_dir: pathlib.Path
+    client: openai.OpenAI,
+    server: ServerThread,
+    session: aiohttp.ClientSession,
+    data_dir: pathlib.Path,
 ) -> None:
+    upload = client.uploads.create(
+        bytes=1024 * 1024, filename="a.txt", mime_type="text/plain", purpose="assistants"
+    )
     await assert_refused(
         session,
         data_dir,
@@ -96,10 +102,40 @@ async def test_a_part_past_the_part_limit_is_refused(
         413,
         None,
         "POST",
-        url(server, "openai", f"/uploads/{client_upload}/parts"),
+        url(server, "openai", f"/uploads/{upload.id}/parts"),
         data=form(("data", "d", b"x" * (256 * 1024 + 1))),
         headers={**MULTIPART, **auth("openai")},
     )
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("sizes", [[7], [3, 4], [6, 1]])
+async def test_a_part_past_the_declared_bytes_is_refused(
+    sizes: list[int],
+    client: openai.OpenAI,
+    server: ServerThread,
+    session: aiohttp.ClientSession,
+    data_dir: pathlib.Path,
+) -> None:
+    # An Upload of 6 bytes takes Parts up to 6 bytes in all; the one that would pass them is
+    # refused, and leaves nothing.
+    upload = client.uploads.create(
+        bytes=6, filename="a.txt", mime_type="text/plain", purpose="assistants"
+    )
+    for size in sizes[:-1]:
+        client.uploads.parts.create(upload.id, data=b"x" * size)
+    error = await assert_refused(
+        session,
+        data_dir,
+        "openai",
+        400,
+        "data",
+        "POST",
+        url(server, "openai", f"/uploads/{upload.id}/parts"),
+        data=form(("data", "d", b"x" * sizes[-1])),
+        headers={**MULTIPART, **auth("openai")},
+    )
+    assert "6 bytes" in error["message"]
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
-from aikit_files.server._errors import bad_request
+from aikit_files.server._errors import bad_request, too_large
 from aikit_files.server._flavours import Flavour
-from aikit_files.server._http import created, json_response, receive_form
+from aikit_files.server._http import FileLimit, created, json_response, receive_form
 from aikit_files.server._multipart import Part
 from aikit_files.server._rules import (
     Settings,
@@ -66,7 +66,7 @@ def _filename(part: Part) -> str:
     return part.filename or "upload"
 
 
-def _accept_file(settings: Settings, part: Part, fields: Mapping[str, str]) -> int:
+def _accept_file(settings: Settings, part: Part, fields: Mapping[str, str]) -> FileLimit:
     """Refuses a ``file`` that is a text field, or whose name its purpose (if it came first)
     does not accept; returns the largest size it may have."""
     if part.filename is None:
@@ -74,7 +74,8 @@ def _accept_file(settings: Settings, part: Part, fields: Mapping[str, str]) -> i
     purpose = fields.get("purpose")
     if purpose is not None:
         check_file(settings, purpose, _filename(part), None)
-    return settings.limit_for(purpose)
+    limit = settings.limit_for(purpose)
+    return FileLimit(limit, too_large("The file", limit))
 
 
 async def list_files(request: web.Request) -> web.StreamResponse:
