@@ -6,6 +6,7 @@ Layout of the data directory::
     files/<file id>          its content
     uploads/<upload id>/     an Upload: upload.json and one file per Part
     tmp/                     what is being received; emptied at startup
+    quarantine/              metadata found corrupt at startup, with what it described
 
 Everything is first written under ``tmp/``, fsynced, then renamed into place, so a crash leaves
 either the old state or the new one, plus leftovers in ``tmp/`` that the next start removes.
@@ -28,9 +29,10 @@ import os
 import pathlib
 import secrets
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any, BinaryIO, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, TypeVar
 
 import attrs
+import cattrs
 
 from aikit_files import _serde
 from aikit_files._models import OpenAIFile
@@ -41,9 +43,20 @@ if TYPE_CHECKING:
     from hashlib import _Hash as Hash
 
 log = logging.getLogger("aikit_files.server")
+T = TypeVar("T")
 
 #: Received bytes are gathered into blocks of this size before a write, which runs off the loop.
 WRITE_BLOCK: Final = 1024 * 1024
+#: What reading a metadata file that is not one of ours raises: not JSON, not UTF-8, nested too
+#: deep, not an object, a field missing or of the wrong type.
+CORRUPT: Final = (
+    ValueError,
+    TypeError,
+    KeyError,
+    AttributeError,
+    RecursionError,
+    cattrs.BaseValidationError,
+)
 
 
 @attrs.frozen
@@ -195,6 +208,7 @@ class Store:
         self.files_dir = root / "files"
         self.uploads_dir = root / "uploads"
         self.tmp_dir = root / "tmp"
+        self.quarantine_dir = root / "quarantine"
         self._records: dict[str, FileRecord] = {}
         self._by_upload: dict[str, str] = {}
         self._order: list[str] = []
@@ -225,7 +239,10 @@ class Store:
                 continue
             if name == stem:
                 continue
-            record = _serde.structure(json.loads((self.files_dir / name).read_bytes()), FileRecord)
+            record = self.load(self.files_dir / name, FileRecord)
+            if record is None or record.id != stem:
+                self.quarantine(self.files_dir / name, self.files_dir / stem)
+                continue
             if record.bytes is not None and stem not in names:
                 log.warning("dropping %s: its content is missing", stem)
                 unlink_quietly(self.files_dir / name)
@@ -233,6 +250,30 @@ class Store:
             self._index(record)
         self._sequence = max((file_sequence(i) for i in self._order), default=-1) + 1
         return [record for record in self._records.values() if record.outcome is None]
+
+    def load(self, path: pathlib.Path, cls: type[T]) -> T | None:
+        """The record that the metadata file at ``path`` holds, or None (with a log line) when
+        it holds none (blocking I/O)."""
+        try:
+            return _serde.structure(json.loads(path.read_bytes()), cls)
+        except CORRUPT as error:
+            log.warning("%s is corrupt (%s)", path.relative_to(self.root), error)
+            return None
+
+    def quarantine(self, *paths: pathlib.Path) -> None:
+        """Moves the files or directories at ``paths`` that exist into ``quarantine/``, out of
+        the server's sight but kept for whoever wants to look (blocking I/O)."""
+        self.quarantine_dir.mkdir(exist_ok=True)
+        for path in paths:
+            if not path.exists():
+                continue
+            target = self.quarantine_dir / path.name
+            if target.exists():
+                target = target.with_name(f"{path.name}.{secrets.token_hex(4)}")
+            os.replace(path, target)
+            log.warning(
+                "moved %s to %s", path.relative_to(self.root), target.relative_to(self.root)
+            )
 
     # --- writing -------------------------------------------------------------------------
 

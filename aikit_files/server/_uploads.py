@@ -11,7 +11,6 @@ import asyncio
 import base64
 import binascii
 import hashlib
-import json
 import logging
 import pathlib
 import shutil
@@ -118,7 +117,10 @@ class Uploads:
                 log.info("removing uploads/%s, not part of any Upload", directory.name)
                 shutil.rmtree(directory, ignore_errors=True)
                 continue
-            record = _serde.structure(json.loads(meta.read_bytes()), UploadRecord)
+            record = self._store.load(meta, UploadRecord)
+            if record is None or record.id != directory.name:
+                self._store.quarantine(directory)
+                continue
             made = self._store.made_by_upload(record.id)
             if record.status == "pending" and made is not None:
                 # A crash came between making the file and marking the Upload completed.
