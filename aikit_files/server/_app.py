@@ -65,7 +65,8 @@ def create_app(
         data_dir: Where files, metadata and Uploads are kept; a restart loses nothing.
         api_key: The only key accepted; None accepts any non-empty key.
         **options: Fields of ``Settings``: ``file_limit``, ``batch_file_limit``,
-            ``part_limit``, ``upload_limit``, ``upload_expiry`` (seconds),
+            ``part_limit``, ``upload_limit``, ``upload_expiry`` (seconds), ``max_storage``
+            (bytes: the total size of the files stored),
             ``processing_delay`` (seconds an Azure file stays ``pending`` then ``running``),
             ``clock`` (a function returning the time, for tests).
 
@@ -73,7 +74,7 @@ def create_app(
         The application; it opens its data directory (and cleans up after a crash) on startup.
     """
     settings = Settings(api_key=api_key, **options)
-    store = Store(pathlib.Path(data_dir), settings.clock)
+    store = Store(pathlib.Path(data_dir), settings.clock, settings.max_storage)
     processor = Processor(store, settings)
     files_service = Files(store, settings, processor)
     app = web.Application(

@@ -18,6 +18,7 @@ import aiohttp
 import attrs
 import yarl
 
+from ._errors import StorageFull
 from ._rules import JSONL_PURPOSES, Settings
 from ._storage import FileRecord, Store
 
@@ -118,6 +119,9 @@ class Processor:
             )
         )
 
+    async def _fail(self, record: FileRecord, details: str) -> None:
+        await self._store.update(attrs.evolve(record, outcome="error", status_details=details))
+
     async def _import(self, record: FileRecord, url: yarl.URL) -> None:
         limit = self._settings.limit_for(record.purpose)
         try:
@@ -131,20 +135,21 @@ class Processor:
                     async for chunk in response.content.iter_any():
                         if content.size + len(chunk) > limit:
                             raise ImportFailed(f"the content exceeds {limit} bytes")
+                        if content.size + len(chunk) > self._store.room():
+                            raise StorageFull(self._store.max_storage)
                         await content.write(chunk)
                 await content.finish()
                 record = attrs.evolve(record, bytes=content.size)
                 if not await self._store.update(record, content):
                     return
+        except StorageFull as error:
+            await self._fail(record, f"quotaExceeded: {error.message}")
+            return
         except (ImportFailed, aiohttp.ClientError, TimeoutError, OSError) as error:
             reason = error if isinstance(error, ImportFailed) else type(error).__name__
             log.info("import of %s failed: %s", record.id, reason)
-            await self._store.update(
-                attrs.evolve(
-                    record,
-                    outcome="error",
-                    status_details=f"fileImportFailed: the content could not be fetched ({reason}).",
-                )
+            await self._fail(
+                record, f"fileImportFailed: the content could not be fetched ({reason})."
             )
             return
         await self._process(record)

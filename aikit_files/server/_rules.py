@@ -21,6 +21,7 @@ from aikit_files._limits import (
     EXPIRES_AFTER_MIN,
     LIST_LIMIT_MAX,
     LIST_LIMIT_MIN,
+    MAX_STORAGE,
     SIMPLE_UPLOAD_LIMIT,
     UPLOAD_EXPIRY_SECONDS,
     UPLOAD_LIMIT,
@@ -61,6 +62,9 @@ class Settings:
     """Largest file an Upload assembles."""
     upload_expiry: int = UPLOAD_EXPIRY_SECONDS
     """Seconds an Upload stays open."""
+    max_storage: int = MAX_STORAGE
+    """The total size of the files stored: an upload (or import) that would pass it is refused,
+    as OpenAI refuses one past its storage limit."""
     processing_delay: float = 1.0
     """Seconds a file made on the Azure routes stays ``pending`` then ``running``."""
     clock: Callable[[], float] = time.time

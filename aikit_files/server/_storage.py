@@ -28,7 +28,7 @@ import logging
 import os
 import pathlib
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, TypeVar
 
 import attrs
@@ -37,6 +37,7 @@ import cattrs
 from aikit_files import _serde
 from aikit_files._models import OpenAIFile
 
+from ._errors import StorageFull
 from ._ids import FILE_ID, file_sequence, new_file_id
 
 if TYPE_CHECKING:
@@ -202,9 +203,13 @@ class Deadlines:
 class Store:
     """The files of one data directory: on disk, and indexed in memory in listing order."""
 
-    def __init__(self, root: pathlib.Path, clock: Callable[[], float]):
+    def __init__(self, root: pathlib.Path, clock: Callable[[], float], max_storage: int):
         self.root = root
         self.clock = clock
+        self.max_storage = max_storage
+        #: The total size of the files indexed, and of those being committed.
+        self._stored = 0
+        self._reserved = 0
         self.files_dir = root / "files"
         self.uploads_dir = root / "uploads"
         self.tmp_dir = root / "tmp"
@@ -295,18 +300,47 @@ class Store:
         self._sequence += 1
         return file_id
 
+    def room(self) -> int:
+        """How many bytes more the files stored may take before the storage limit."""
+        return self.max_storage - self._stored - self._reserved
+
+    @contextlib.contextmanager
+    def _reserve(self, size: int) -> Iterator[None]:
+        # NOTE: checked and reserved without an await between, so that files committed side
+        # by side never pass the limit together.
+        if size > self.room():
+            raise StorageFull(self.max_storage)
+        self._reserved += size
+        try:
+            yield
+        finally:
+            self._reserved -= size
+
     async def add(self, record: FileRecord, content: TempFile | None) -> None:
-        """Makes a new file durable and visible; ``content`` (finished) is moved into place."""
-        await asyncio.to_thread(self._commit, record, content)
+        """Makes a new file durable and visible; ``content`` (finished) is moved into place.
+
+        Raises:
+            StorageFull: the file would take the files stored past the storage limit.
+        """
+        with self._reserve(record.bytes or 0):
+            await asyncio.to_thread(self._commit, record, content)
         self._index(record)
 
     async def update(self, record: FileRecord, content: TempFile | None = None) -> bool:
-        """Replaces a file's metadata, and its content if given; False if it was deleted since."""
+        """Replaces a file's metadata, and its content if given; False if it was deleted since.
+
+        Raises:
+            StorageFull: new content would take the files stored past the storage limit.
+        """
         async with self._lock:
-            if record.id not in self._records:
+            old = self._records.get(record.id)
+            if old is None:
                 return False
-            await asyncio.to_thread(self._commit, record, content)
+            growth = (record.bytes or 0) - (old.bytes or 0)
+            with self._reserve(max(growth, 0)):
+                await asyncio.to_thread(self._commit, record, content)
             self._records[record.id] = record
+            self._stored += growth
             return True
 
     def _commit(self, record: FileRecord, content: TempFile | None) -> None:
@@ -395,6 +429,7 @@ class Store:
 
     def _index(self, record: FileRecord) -> None:
         self._records[record.id] = record
+        self._stored += record.bytes or 0
         bisect.insort(self._order, record.id)
         if record.upload_id is not None:
             self._by_upload[record.upload_id] = record.id
@@ -404,6 +439,7 @@ class Store:
     def _unindex(self, file_id: str) -> FileRecord | None:
         record = self._records.pop(file_id, None)
         if record is not None:
+            self._stored -= record.bytes or 0
             del self._order[bisect.bisect_left(self._order, file_id)]
             if record.upload_id is not None:
                 self._by_upload.pop(record.upload_id, None)

@@ -20,7 +20,7 @@ import attrs
 from aikit_files import _serde
 from aikit_files._models import OpenAIFile, Upload, UploadPart
 
-from ._errors import ApiError, bad_request, not_found
+from ._errors import ApiError, StorageFull, bad_request, not_found
 from ._files import Files
 from ._ids import PART_ID, UPLOAD_ID, new_part_id, new_upload_id, part_created_at
 from ._rules import Settings
@@ -239,7 +239,8 @@ class Uploads:
 
         Raises:
             ApiError: 400 when the Upload stopped taking Parts meanwhile, or when the Parts
-                would hold more than the Upload's ``bytes``.
+                would hold more than the Upload's ``bytes``, or make a file past the storage
+                limit.
         """
         await content.finish()
         created_at = int(self._settings.clock())
@@ -247,6 +248,8 @@ class Uploads:
             self.check_pending(upload)
             if content.size > self.room(upload):
                 raise self.past_declared_size(upload)
+            if content.size > self.storage_room(upload):
+                raise StorageFull(self._store.max_storage)
             part_id = new_part_id(created_at)
             directory = self._dir(upload.record.id)
 
@@ -263,6 +266,12 @@ class Uploads:
     def room(self, upload: OpenUpload) -> int:
         """How many bytes the Upload's Parts may still add, by the ``bytes`` it announced."""
         return upload.record.bytes - sum(upload.parts.values())
+
+    def storage_room(self, upload: OpenUpload) -> int:
+        """How many bytes the Upload's Parts may still add before the file they make would take
+        the files stored past the storage limit (Parts are not files: they do not count until
+        then)."""
+        return self._store.room() - sum(upload.parts.values())
 
     def past_declared_size(self, upload: OpenUpload) -> ApiError:
         """The refusal of a Part that would take the Upload past the ``bytes`` it announced."""
@@ -292,8 +301,9 @@ class Uploads:
         first did and makes no other file, even when a crash came between the two.
 
         Raises:
-            ApiError: 400 when the Upload is not pending, a Part is unknown or listed twice, or
-                the Parts' size or MD5 differ from what was announced.
+            ApiError: 400 when the Upload is not pending, a Part is unknown or listed twice,
+                the Parts' size or MD5 differ from what was announced, or the file would take
+                the files stored past the storage limit.
         """
         async with upload.lock:
             named = tuple(part_id_of(raw) or "" for raw in part_ids)

@@ -7,7 +7,7 @@ from typing import Final
 
 from aiohttp import web
 
-from aikit_files.server._errors import bad_request, too_large
+from aikit_files.server._errors import StorageFull, bad_request, too_large
 from aikit_files.server._flavours import AZURE
 from aikit_files.server._http import (
     FileLimit,
@@ -46,6 +46,8 @@ async def create_upload(request: web.Request) -> web.StreamResponse:
     mime_type = required_text(body, "mime_type")
     size = check_upload_bytes(settings, purpose, body.get("bytes"))
     check_file(settings, purpose, filename, None)
+    if size > state.store.room():
+        raise StorageFull(settings.max_storage)
     upload = await state.uploads.create(
         filename=filename,
         purpose=purpose,
@@ -71,6 +73,7 @@ async def add_upload_part(request: web.Request) -> web.StreamResponse:
         return FileLimit.tightest(
             FileLimit(part_limit, too_large("The Part", part_limit)),
             FileLimit(uploads.room(upload), uploads.past_declared_size(upload)),
+            FileLimit(uploads.storage_room(upload), StorageFull(state.settings.max_storage)),
         )
 
     async with receive_form(
