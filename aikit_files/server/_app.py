@@ -67,7 +67,9 @@ def create_app(
         **options: Fields of ``Settings``: ``file_limit``, ``batch_file_limit``,
             ``part_limit``, ``upload_limit``, ``upload_expiry`` (seconds), ``max_storage``
             (bytes: the total size of the files stored),
-            ``processing_delay`` (seconds an Azure file stays ``pending`` then ``running``),
+            ``idle_timeout`` (seconds a connection may send nothing, in a request or
+            between two, before it is closed), ``processing_delay`` (seconds an Azure file
+            stays ``pending`` then ``running``),
             ``clock`` (a function returning the time, for tests).
 
     Returns:
@@ -78,7 +80,12 @@ def create_app(
     processor = Processor(store, settings)
     files_service = Files(store, settings, processor)
     app = web.Application(
-        middlewares=[errors_middleware, auth_middleware, api_version_middleware, expiry_middleware]
+        middlewares=[errors_middleware, auth_middleware, api_version_middleware, expiry_middleware],
+        # NOTE: aiohttp's keep-alive timer closes a connection that has not sent a whole
+        # request head within this time, of its opening or of the previous answer: an idle
+        # keep-alive connection, or a request line or headers begun and never finished. The
+        # body's reads are timed by the handlers (read_json, receive_form).
+        handler_args={"keepalive_timeout": settings.idle_timeout},
     )
     app[STATE] = ServerState(
         settings=settings,

@@ -41,6 +41,11 @@ def bad_request(message: str, param: str | None = None) -> ApiError:
     return ApiError(400, message, param=param)
 
 
+def timed_out(seconds: float) -> ApiError:
+    """A 408 for a client that sent nothing for ``seconds`` in the middle of its request."""
+    return ApiError(408, f"The request timed out: the client sent nothing for {seconds:g} seconds.")
+
+
 def not_found(kind: str, object_id: str, param: str) -> ApiError:
     """A 404 for an object that does not exist (or never could: a malformed id)."""
     return ApiError(404, f"No such {kind} object: {object_id}", param=param)

@@ -5,6 +5,7 @@ Answers are JSON models; a create's status and ``Location`` follow the route's f
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -16,10 +17,10 @@ from aiohttp import web
 from aikit_files import _serde
 from aikit_files._models import OpenAIFile
 
-from ._errors import ApiError, bad_request, too_large
+from ._errors import ApiError, bad_request, timed_out, too_large
 from ._flavours import AZURE
 from ._multipart import FormReader, Part
-from ._state import FLAVOUR
+from ._state import FLAVOUR, STATE
 from ._storage import Store, TempFile
 
 #: Room for the form's framing (boundaries, part headers, text fields) beyond the file's bytes.
@@ -72,10 +73,25 @@ async def read_json(request: web.Request, fields: frozenset[str]) -> dict[str, A
 
     Raises:
         ApiError: 400 when the body is not a JSON object or has an unknown key; 413 when it is
-            larger than the application's ``client_max_size``.
+            larger than the application's ``client_max_size``; 408 when the client stalls.
     """
+    limit = request.client_max_size
+    if request.content_length is not None and request.content_length > limit:
+        raise _body_too_large(limit)
     await start_body(request)
-    raw = await request.read()
+    idle_timeout = request.app[STATE].settings.idle_timeout
+    raw = bytearray()
+    while True:
+        try:
+            async with asyncio.timeout(idle_timeout):
+                chunk = await request.content.readany()
+        except TimeoutError:
+            raise timed_out(idle_timeout) from None
+        if not chunk:
+            break
+        raw += chunk
+        if len(raw) > limit:
+            raise _body_too_large(limit)
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
@@ -86,6 +102,10 @@ async def read_json(request: web.Request, fields: frozenset[str]) -> dict[str, A
         if key not in fields:
             raise bad_request(f"Unrecognized request argument supplied: {key}.", key)
     return body
+
+
+def _body_too_large(limit: int) -> ApiError:
+    return ApiError(413, f"The request body exceeds the maximum size of {limit} bytes.")
 
 
 def required_text(body: Mapping[str, Any], name: str) -> str:
@@ -159,7 +179,7 @@ async def receive_form(
             well-formed form, a field is unknown or given twice, or the file is missing.
     """
     check_declared_size(request, declared_limit)
-    reader = FormReader.of(request)
+    reader = FormReader.of(request, request.app[STATE].settings.idle_timeout)
     await start_body(request)
     async with store.receive() as content:
         fields: dict[str, str] = {}

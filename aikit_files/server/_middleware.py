@@ -61,7 +61,8 @@ async def _answer_and_close(request: web.Request, response: web.StreamResponse) 
     with contextlib.suppress(ConnectionError, TimeoutError, aiohttp.ClientPayloadError):
         await response.prepare(request)
         await response.write_eof()
-        if not awaits_continue(request):
+        # A client that waits for 100 Continue sends nothing more; one that stalled neither.
+        if not awaits_continue(request) and response.status != 408:
             discarded = 0
             async with asyncio.timeout(LINGER_SECONDS):
                 while discarded < LINGER_BYTES and (chunk := await request.content.readany()):

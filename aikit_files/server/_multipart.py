@@ -7,6 +7,7 @@ counts them and writes them to disk.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import urllib.parse
 from collections import deque
@@ -16,7 +17,7 @@ from typing import Final
 import attrs
 from aiohttp import ClientPayloadError, StreamReader, web
 
-from ._errors import bad_request
+from ._errors import bad_request, timed_out
 
 #: Largest header block of one part; a real one is a few hundred bytes.
 MAX_PART_HEADERS: Final = 16 * 1024
@@ -225,29 +226,41 @@ class Part:
 
 
 class FormReader:
-    """Reads a request's form part by part, each part's body as a stream of chunks."""
+    """Reads a request's form part by part, each part's body as a stream of chunks.
 
-    def __init__(self, stream: StreamReader, boundary: bytes):
+    Args:
+        stream: The body.
+        boundary: The form's boundary.
+        idle_timeout: The longest wait for the next bytes of the body; None waits for ever.
+    """
+
+    def __init__(self, stream: StreamReader, boundary: bytes, idle_timeout: float | None = None):
         self._stream = stream
+        self._idle_timeout = idle_timeout
         self._parser = MultipartParser(boundary)
         self._events: deque[Event] = deque()
         self._done = False
 
     @classmethod
-    def of(cls, request: web.Request) -> FormReader:
-        """A reader of ``request``'s body.
+    def of(cls, request: web.Request, idle_timeout: float | None = None) -> FormReader:
+        """A reader of ``request``'s body that waits at most ``idle_timeout`` for its bytes.
 
         Raises:
             ApiError: 400 when the request is not ``multipart/form-data``.
         """
-        return cls(request.content, boundary_of(request.headers.get("Content-Type", "")))
+        boundary = boundary_of(request.headers.get("Content-Type", ""))
+        return cls(request.content, boundary, idle_timeout)
 
     async def _next_event(self) -> Event:
         while not self._events:
             try:
-                data = await self._stream.readany()
+                async with asyncio.timeout(self._idle_timeout):
+                    data = await self._stream.readany()
             except (ClientPayloadError, ConnectionError):
                 raise bad_request("The request body ended before it was complete.") from None
+            except TimeoutError:
+                assert self._idle_timeout is not None
+                raise timed_out(self._idle_timeout) from None
             try:
                 self._events.extend(self._parser.feed(data) if data else self._parser.close())
             except MultipartError as error:
@@ -258,7 +271,7 @@ class FormReader:
         """The next part, skipping what is left of the current one; None after the last part.
 
         Raises:
-            ApiError: 400 when the body is malformed.
+            ApiError: 400 when the body is malformed; 408 when the client stalls.
         """
         while not self._done:
             event = await self._next_event()

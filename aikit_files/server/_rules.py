@@ -65,6 +65,9 @@ class Settings:
     max_storage: int = MAX_STORAGE
     """The total size of the files stored: an upload (or import) that would pass it is refused,
     as OpenAI refuses one past its storage limit."""
+    idle_timeout: float = 60.0
+    """Seconds a connection may send nothing, in a request's head or its body, or between two
+    requests, before it is closed (and its partial upload removed)."""
     processing_delay: float = 1.0
     """Seconds a file made on the Azure routes stays ``pending`` then ``running``."""
     clock: Callable[[], float] = time.time
