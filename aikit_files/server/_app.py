@@ -69,7 +69,9 @@ def create_app(
             (bytes: the total size of the files stored),
             ``idle_timeout`` (seconds a connection may send nothing, in a request or
             between two, before it is closed), ``processing_delay`` (seconds an Azure file
-            stays ``pending`` then ``running``),
+            stays ``pending`` then ``running``), ``allow_private_import`` (whether
+            ``files/import`` may fetch from loopback, private, link-local, multicast or
+            reserved addresses),
             ``clock`` (a function returning the time, for tests).
 
     Returns:

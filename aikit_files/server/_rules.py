@@ -68,6 +68,9 @@ class Settings:
     idle_timeout: float = 60.0
     """Seconds a connection may send nothing, in a request's head or its body, or between two
     requests, before it is closed (and its partial upload removed)."""
+    allow_private_import: bool = False
+    """Whether ``files/import`` may fetch from hosts that resolve to loopback, private,
+    link-local, multicast or reserved addresses (at every redirect hop)."""
     processing_delay: float = 1.0
     """Seconds a file made on the Azure routes stays ``pending`` then ``running``."""
     clock: Callable[[], float] = time.time

@@ -33,7 +33,13 @@ LIMIT = 10
 @pytest.fixture
 def small(data_dir: pathlib.Path) -> Iterator[ServerThread]:
     """A server that stores 10 bytes of files at most."""
-    with ServerThread(data_dir, api_key=API_KEY, max_storage=LIMIT, processing_delay=0) as running:
+    with ServerThread(
+        data_dir,
+        api_key=API_KEY,
+        max_storage=LIMIT,
+        processing_delay=0,
+        allow_private_import=True,  # the origin of the import test is on loopback
+    ) as running:
         yield running
 
 
