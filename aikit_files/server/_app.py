@@ -103,7 +103,21 @@ def create_app(
     for prefix in ("/v1", "/openai"):
         for method, path, handler in _ROUTES:
             app.router.add_route(method, prefix + path, handler, expect_handler=defer_continue)
+    # NOTE: last, so that it serves only what nothing else does: aiohttp's own 404 and 405
+    # answer an Expect header before any middleware, in plain text.
+    app.router.add_route("*", "/{path:.*}", _unmatched, expect_handler=defer_continue)
     return app
+
+
+async def _unmatched(request: web.Request) -> web.StreamResponse:
+    """A request no route serves: 405 where another method is served, else 404."""
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource is not request.match_info.route.resource:
+            allowed |= (await resource.resolve(request))[1]
+    if allowed:
+        raise web.HTTPMethodNotAllowed(request.method, allowed)
+    raise web.HTTPNotFound()
 
 
 async def _lifetime(app: web.Application) -> AsyncIterator[None]:

@@ -18,7 +18,7 @@ from aikit_files import _serde
 from aikit_files._models import OpenAIFile
 
 from ._errors import ApiError, bad_request, timed_out, too_large
-from ._flavours import AZURE
+from ._flavours import AZURE, flavour_of
 from ._multipart import FormReader, Part
 from ._state import FLAVOUR, STATE
 from ._storage import Store, TempFile
@@ -32,11 +32,19 @@ _CONTINUED: Final = web.RequestKey("continued", bool)
 # --- 100 Continue ----------------------------------------------------------------------------
 
 
-async def defer_continue(request: web.Request) -> None:
+async def defer_continue(request: web.Request) -> web.StreamResponse | None:
     """Holds ``100 Continue`` back until a handler wants the body (``start_body``), so that a
-    request refused on its headers alone is refused before the client sends the body."""
-    if request.headers.get("Expect", "").lower() != "100-continue":
-        raise web.HTTPExpectationFailed(text="Only 'Expect: 100-continue' is supported.")
+    request refused on its headers alone is refused before the client sends the body.
+
+    Any other expectation gets a 417, in the flavour's error body: aiohttp calls this before
+    the middlewares, so it answers itself rather than raise.
+    """
+    if request.headers.get("Expect", "").lower() == "100-continue":
+        return None
+    error = ApiError(417, "Only 'Expect: 100-continue' is supported.")
+    response = web.json_response(flavour_of(request.path).error_body(error), status=417)
+    response.force_close()
+    return response
 
 
 def awaits_continue(request: web.Request) -> bool:

@@ -22,7 +22,12 @@ from ._errors import bad_request, timed_out
 #: Largest header block of one part; a real one is a few hundred bytes.
 MAX_PART_HEADERS: Final = 16 * 1024
 
-_BOUNDARY = re.compile(r'boundary=(?:"([^"]{1,70})"|([^\s;,"]{1,70}))', re.IGNORECASE)
+#: RFC 2046's boundary: 1 to 70 of its characters (ASCII only), no space at the end.
+_BOUNDARY = re.compile(
+    r"boundary=(?:\"([0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?])\""
+    r"|([0-9A-Za-z'()+_\-./:=?]{1,70})(?=[;\s]|$))",
+    re.IGNORECASE,
+)
 _PARAM = re.compile(r';\s*([A-Za-z0-9!#$&+.^_`|~*-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))')
 #: What browsers and HTTP clients percent-encode in a quoted ``name`` or ``filename`` (the
 #: WHATWG form encoding), and nothing else: a literal ``%41`` stays as it is.

@@ -608,3 +608,33 @@ async def test_malformed_http_gets_the_error_body(
     assert "secret" not in error["message"]
     assert "aaaa" not in error["message"]
     assert disk(data_dir) == before
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("flavour", ["openai", "azure"])
+@pytest.mark.parametrize(("method", "path"), [("GET", "/files"), ("GET", "/nowhere")])
+async def test_an_unknown_expectation_gets_417_with_the_error_body(
+    flavour: str, method: str, path: str, server: ServerThread
+) -> None:
+    target = url(server, flavour, path).with_query({"api-version": API_VERSION}).raw_path_qs
+    head, body = await raw_answer(
+        server,
+        f"{method} {target} HTTP/1.1\r\nHost: x\r\nExpect: nope\r\n\r\n".encode(),
+    )
+    assert head.startswith(b"HTTP/1.1 417 ")
+    check_envelope(flavour, 417, json.loads(body), None)
+
+
+@pytest.mark.anyio
+async def test_a_boundary_that_is_not_ascii_is_refused(
+    server: ServerThread, data_dir: pathlib.Path
+) -> None:
+    head, body = await raw_answer(
+        server,
+        b"POST /v1/files HTTP/1.1\r\nHost: x\r\n"
+        + f"Authorization: Bearer {API_KEY}\r\n".encode()
+        + b"Content-Type: multipart/form-data; boundary=\x80\r\n"
+        + b"Content-Length: 7\r\n\r\n--\x80--\r\n",
+    )
+    assert head.startswith(b"HTTP/1.1 400 ")
+    check_envelope("openai", 400, json.loads(body), None)
