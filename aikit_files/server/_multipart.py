@@ -75,7 +75,6 @@ class MultipartParser:
         self._delimiter = b"\r\n--" + boundary
         self._buffer = bytearray(b"\r\n")
         self._state = "preamble"
-        self._ended = False
 
     def feed(self, data: bytes) -> list[Event]:
         """Consumes ``data`` and returns the events it completes.
