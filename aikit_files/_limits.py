@@ -17,6 +17,9 @@ BATCH_FILE_LIMIT: Final = 200 * MiB
 UPLOAD_PART_LIMIT: Final = 64 * MiB
 #: Largest file assembled by the Uploads API.
 UPLOAD_LIMIT: Final = 8 * GiB
+#: The total size of the files the local server stores unless told otherwise (OpenAI limits an
+#: organization's, or now a project's, files to a few TB).
+MAX_STORAGE: Final = 1024 * GiB
 #: Seconds an Upload stays open after it is created.
 UPLOAD_EXPIRY_SECONDS: Final = 3600
 #: Bounds of ``expires_after.seconds``.

@@ -65,19 +65,29 @@ def create_app(
         data_dir: Where files, metadata and Uploads are kept; a restart loses nothing.
         api_key: The only key accepted; None accepts any non-empty key.
         **options: Fields of ``Settings``: ``file_limit``, ``batch_file_limit``,
-            ``part_limit``, ``upload_limit``, ``upload_expiry`` (seconds),
-            ``processing_delay`` (seconds an Azure file stays ``pending`` then ``running``),
+            ``part_limit``, ``upload_limit``, ``upload_expiry`` (seconds), ``max_storage``
+            (bytes: the total size of the files stored),
+            ``idle_timeout`` (seconds a connection may send nothing, in a request or
+            between two, before it is closed), ``processing_delay`` (seconds an Azure file
+            stays ``pending`` then ``running``), ``allow_private_import`` (whether
+            ``files/import`` may fetch from loopback, private, link-local, multicast or
+            reserved addresses),
             ``clock`` (a function returning the time, for tests).
 
     Returns:
         The application; it opens its data directory (and cleans up after a crash) on startup.
     """
     settings = Settings(api_key=api_key, **options)
-    store = Store(pathlib.Path(data_dir), settings.clock)
+    store = Store(pathlib.Path(data_dir), settings.clock, settings.max_storage)
     processor = Processor(store, settings)
     files_service = Files(store, settings, processor)
     app = web.Application(
-        middlewares=[errors_middleware, auth_middleware, api_version_middleware, expiry_middleware]
+        middlewares=[errors_middleware, auth_middleware, api_version_middleware, expiry_middleware],
+        # NOTE: aiohttp's keep-alive timer closes a connection that has not sent a whole
+        # request head within this time, of its opening or of the previous answer: an idle
+        # keep-alive connection, or a request line or headers begun and never finished. The
+        # body's reads are timed by the handlers (read_json, receive_form).
+        handler_args={"keepalive_timeout": settings.idle_timeout},
     )
     app[STATE] = ServerState(
         settings=settings,
@@ -93,7 +103,21 @@ def create_app(
     for prefix in ("/v1", "/openai"):
         for method, path, handler in _ROUTES:
             app.router.add_route(method, prefix + path, handler, expect_handler=defer_continue)
+    # NOTE: last, so that it serves only what nothing else does: aiohttp's own 404 and 405
+    # answer an Expect header before any middleware, in plain text.
+    app.router.add_route("*", "/{path:.*}", _unmatched, expect_handler=defer_continue)
     return app
+
+
+async def _unmatched(request: web.Request) -> web.StreamResponse:
+    """A request no route serves: 405 where another method is served, else 404."""
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource is not request.match_info.route.resource:
+            allowed |= (await resource.resolve(request))[1]
+    if allowed:
+        raise web.HTTPMethodNotAllowed(request.method, allowed)
+    raise web.HTTPNotFound()
 
 
 async def _lifetime(app: web.Application) -> AsyncIterator[None]:

@@ -23,9 +23,27 @@ class ApiError(Exception):
         self.azure_code = azure_code
 
 
+class StorageFull(ApiError):
+    """A file that would take the files stored past the server's storage limit."""
+
+    def __init__(self, limit: int):
+        # The real API's words and status (a 400 invalid_request_error); Azure's quotaExceeded.
+        super().__init__(
+            400,
+            "You have exceeded your file storage quota: the files stored may total at most "
+            f"{limit} bytes. Delete old files, or upload a smaller file.",
+            azure_code="quotaExceeded",
+        )
+
+
 def bad_request(message: str, param: str | None = None) -> ApiError:
     """A 400 ``invalid_request_error`` about ``param``."""
     return ApiError(400, message, param=param)
+
+
+def timed_out(seconds: float) -> ApiError:
+    """A 408 for a client that sent nothing for ``seconds`` in the middle of its request."""
+    return ApiError(408, f"The request timed out: the client sent nothing for {seconds:g} seconds.")
 
 
 def not_found(kind: str, object_id: str, param: str) -> ApiError:

@@ -41,6 +41,7 @@ class Files:
         content: TempFile | None,
         expires_after: int | None,
         lifecycle: bool,
+        upload_id: str | None = None,
     ) -> FileRecord:
         """Makes a new file durable and visible.
 
@@ -53,6 +54,7 @@ class Files:
             lifecycle: Whether it goes ``pending`` → ``running`` → ``processed`` or ``error``
                 while its content is checked in the background (Azure), rather than being
                 ``processed`` at once (OpenAI).
+            upload_id: The Upload whose completion makes the file, if one does.
 
         Returns:
             The new file's record.
@@ -71,6 +73,7 @@ class Files:
             outcome=None if lifecycle else "processed",
             accepted_at=now,
             processing_delay=self._settings.processing_delay if lifecycle else 0.0,
+            upload_id=upload_id,
         )
         await self._store.add(record, content)
         # An import is processed once its content is fetched (see start_import).

@@ -5,6 +5,7 @@ Answers are JSON models; a create's status and ``Location`` follow the route's f
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -16,10 +17,10 @@ from aiohttp import web
 from aikit_files import _serde
 from aikit_files._models import OpenAIFile
 
-from ._errors import bad_request, too_large
-from ._flavours import AZURE
+from ._errors import ApiError, bad_request, timed_out, too_large
+from ._flavours import AZURE, flavour_of
 from ._multipart import FormReader, Part
-from ._state import FLAVOUR
+from ._state import FLAVOUR, STATE
 from ._storage import Store, TempFile
 
 #: Room for the form's framing (boundaries, part headers, text fields) beyond the file's bytes.
@@ -31,11 +32,19 @@ _CONTINUED: Final = web.RequestKey("continued", bool)
 # --- 100 Continue ----------------------------------------------------------------------------
 
 
-async def defer_continue(request: web.Request) -> None:
+async def defer_continue(request: web.Request) -> web.StreamResponse | None:
     """Holds ``100 Continue`` back until a handler wants the body (``start_body``), so that a
-    request refused on its headers alone is refused before the client sends the body."""
-    if request.headers.get("Expect", "").lower() != "100-continue":
-        raise web.HTTPExpectationFailed(text="Only 'Expect: 100-continue' is supported.")
+    request refused on its headers alone is refused before the client sends the body.
+
+    Any other expectation gets a 417, in the flavour's error body: aiohttp calls this before
+    the middlewares, so it answers itself rather than raise.
+    """
+    if request.headers.get("Expect", "").lower() == "100-continue":
+        return None
+    error = ApiError(417, "Only 'Expect: 100-continue' is supported.")
+    response = web.json_response(flavour_of(request.path).error_body(error), status=417)
+    response.force_close()
+    return response
 
 
 def awaits_continue(request: web.Request) -> bool:
@@ -72,13 +81,28 @@ async def read_json(request: web.Request, fields: frozenset[str]) -> dict[str, A
 
     Raises:
         ApiError: 400 when the body is not a JSON object or has an unknown key; 413 when it is
-            larger than the application's ``client_max_size``.
+            larger than the application's ``client_max_size``; 408 when the client stalls.
     """
+    limit = request.client_max_size
+    if request.content_length is not None and request.content_length > limit:
+        raise _body_too_large(limit)
     await start_body(request)
-    raw = await request.read()
+    idle_timeout = request.app[STATE].settings.idle_timeout
+    raw = bytearray()
+    while True:
+        try:
+            async with asyncio.timeout(idle_timeout):
+                chunk = await request.content.readany()
+        except TimeoutError:
+            raise timed_out(idle_timeout) from None
+        if not chunk:
+            break
+        raw += chunk
+        if len(raw) > limit:
+            raise _body_too_large(limit)
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         raise bad_request("We could not parse the JSON body of your request.") from None
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object.")
@@ -86,6 +110,10 @@ async def read_json(request: web.Request, fields: frozenset[str]) -> dict[str, A
         if key not in fields:
             raise bad_request(f"Unrecognized request argument supplied: {key}.", key)
     return body
+
+
+def _body_too_large(limit: int) -> ApiError:
+    return ApiError(413, f"The request body exceeds the maximum size of {limit} bytes.")
 
 
 def required_text(body: Mapping[str, Any], name: str) -> str:
@@ -98,6 +126,19 @@ def required_text(body: Mapping[str, Any], name: str) -> str:
     if not isinstance(value, str) or not value:
         raise bad_request(f"Missing required parameter: {name!r}.", name)
     return value
+
+
+@attrs.frozen
+class FileLimit:
+    """The largest size a form's file may have, and the refusal of a larger one."""
+
+    size: int
+    refusal: ApiError
+
+    @classmethod
+    def tightest(cls, *limits: FileLimit) -> FileLimit:
+        """The smallest of ``limits``."""
+        return min(limits, key=lambda limit: limit.size)
 
 
 @attrs.frozen
@@ -120,7 +161,7 @@ async def receive_form(
     declared_limit: int,
     file_field: str,
     text_fields: Mapping[str, Callable[[str], object]],
-    accept_file: Callable[[Part, Mapping[str, str]], int],
+    accept_file: Callable[[Part, Mapping[str, str]], FileLimit],
 ) -> AsyncIterator[Form]:
     """Reads a ``multipart/form-data`` body of text fields and one file, streaming the file to
     a temporary file of ``store``, which is removed when the block exits unless it was moved
@@ -138,14 +179,15 @@ async def receive_form(
         text_fields: The text fields accepted, each with the check of its value (which raises
             an ``ApiError``), run when the field arrives.
         accept_file: Called when the file's part begins, with the text fields read so far:
-            refuses the file (raising an ``ApiError``) or returns the largest size it may have.
+            refuses the file (raising an ``ApiError``) or returns the largest size it may have
+            and the refusal of a larger one.
 
     Raises:
         ApiError: 413 when the body or the file is too large; 400 when the body is not a
             well-formed form, a field is unknown or given twice, or the file is missing.
     """
     check_declared_size(request, declared_limit)
-    reader = FormReader.of(request)
+    reader = FormReader.of(request, request.app[STATE].settings.idle_timeout)
     await start_body(request)
     async with store.receive() as content:
         fields: dict[str, str] = {}
@@ -158,8 +200,8 @@ async def receive_form(
                 limit = accept_file(part, fields)
                 file = part
                 async for chunk in reader.chunks():
-                    if content.size + len(chunk) > limit:
-                        raise too_large("The file", limit)
+                    if content.size + len(chunk) > limit.size:
+                        raise limit.refusal
                     await content.write(chunk)
             elif name in text_fields:
                 fields[name] = value = await reader.text(name)

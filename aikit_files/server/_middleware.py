@@ -61,7 +61,8 @@ async def _answer_and_close(request: web.Request, response: web.StreamResponse) 
     with contextlib.suppress(ConnectionError, TimeoutError, aiohttp.ClientPayloadError):
         await response.prepare(request)
         await response.write_eof()
-        if not awaits_continue(request):
+        # A client that waits for 100 Continue sends nothing more; one that stalled neither.
+        if not awaits_continue(request) and response.status != 408:
             discarded = 0
             async with asyncio.timeout(LINGER_SECONDS):
                 while discarded < LINGER_BYTES and (chunk := await request.content.readany()):
@@ -86,6 +87,14 @@ def _presented_key(request: web.Request, flavour: Flavour) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuses API requests without a key, or with a key other than the configured one."""
@@ -98,7 +107,13 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if presented is None:
         where = "an 'api-key' header" if flavour is AZURE else "an Authorization header (Bearer)"
         raise ApiError(401, f"No API key provided: send it in {where}.", code="missing_api_key")
-    if expected is not None and not hmac.compare_digest(presented.encode(), expected.encode()):
+    # NOTE: aiohttp decodes header bytes that are not UTF-8 as lone surrogates: such a key
+    # names no key (and cannot be encoded back to compare it).
+    if not presented.isascii() and not _is_utf8(presented):
+        raise ApiError(401, "Incorrect API key provided: it is not UTF-8.", code="invalid_api_key")
+    if expected is not None and not hmac.compare_digest(
+        presented.encode(), expected.encode("utf-8", "surrogateescape")
+    ):
         raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
     return await handler(request)
 

@@ -7,6 +7,7 @@ counts them and writes them to disk.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import urllib.parse
 from collections import deque
@@ -16,13 +17,22 @@ from typing import Final
 import attrs
 from aiohttp import ClientPayloadError, StreamReader, web
 
-from ._errors import bad_request
+from ._errors import bad_request, timed_out
 
 #: Largest header block of one part; a real one is a few hundred bytes.
 MAX_PART_HEADERS: Final = 16 * 1024
 
-_BOUNDARY = re.compile(r'boundary=(?:"([^"]{1,70})"|([^\s;,"]{1,70}))', re.IGNORECASE)
+#: RFC 2046's boundary: 1 to 70 of its characters (ASCII only), no space at the end.
+_BOUNDARY = re.compile(
+    r"boundary=(?:\"([0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?])\""
+    r"|([0-9A-Za-z'()+_\-./:=?]{1,70})(?=[;\s]|$))",
+    re.IGNORECASE,
+)
 _PARAM = re.compile(r';\s*([A-Za-z0-9!#$&+.^_`|~*-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))')
+#: What browsers and HTTP clients percent-encode in a quoted ``name`` or ``filename`` (the
+#: WHATWG form encoding), and nothing else: a literal ``%41`` stays as it is.
+_FORM_ESCAPES: Final = {"%22": '"', "%0D": "\r", "%0A": "\n"}
+_FORM_ESCAPE = re.compile("|".join(_FORM_ESCAPES), re.IGNORECASE)
 
 
 class MultipartError(Exception):
@@ -65,7 +75,6 @@ class MultipartParser:
         self._delimiter = b"\r\n--" + boundary
         self._buffer = bytearray(b"\r\n")
         self._state = "preamble"
-        self._ended = False
 
     def feed(self, data: bytes) -> list[Event]:
         """Consumes ``data`` and returns the events it completes.
@@ -187,9 +196,7 @@ def disposition(headers: Mapping[str, str]) -> tuple[str, str | None]:
     params: dict[str, str] = {}
     for match in _PARAM.finditer(";" + rest):
         quoted, token = match.group(2), match.group(3)
-        params[match.group(1).lower()] = (
-            re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else token
-        )
+        params[match.group(1).lower()] = _unquote(quoted) if quoted is not None else token
     if kind.strip().lower() != "form-data" or "name" not in params:
         raise MultipartError("a multipart part lacks a form-data Content-Disposition with a name")
     filename = params.get("filename")
@@ -197,8 +204,17 @@ def disposition(headers: Mapping[str, str]) -> tuple[str, str | None]:
     if extended is not None and extended.count("'") >= 2:
         # RFC 5987: charset'language'percent-encoded-value
         charset, _, encoded = extended.split("'", 2)
-        filename = urllib.parse.unquote(encoded, encoding=charset or "utf-8", errors="replace")
+        try:
+            filename = urllib.parse.unquote(encoded, encoding=charset or "utf-8", errors="replace")
+        except LookupError:  # a charset Python does not know, or one that is not text
+            raise MultipartError(f"unknown charset {charset!r} in filename*") from None
     return params["name"], filename
+
+
+def _unquote(quoted: str) -> str:
+    """The value of a quoted parameter: backslash escapes, then the WHATWG percent escapes."""
+    unescaped = re.sub(r"\\(.)", r"\1", quoted)
+    return _FORM_ESCAPE.sub(lambda match: _FORM_ESCAPES[match.group(0).upper()], unescaped)
 
 
 @attrs.frozen
@@ -214,29 +230,41 @@ class Part:
 
 
 class FormReader:
-    """Reads a request's form part by part, each part's body as a stream of chunks."""
+    """Reads a request's form part by part, each part's body as a stream of chunks.
 
-    def __init__(self, stream: StreamReader, boundary: bytes):
+    Args:
+        stream: The body.
+        boundary: The form's boundary.
+        idle_timeout: The longest wait for the next bytes of the body; None waits for ever.
+    """
+
+    def __init__(self, stream: StreamReader, boundary: bytes, idle_timeout: float | None = None):
         self._stream = stream
+        self._idle_timeout = idle_timeout
         self._parser = MultipartParser(boundary)
         self._events: deque[Event] = deque()
         self._done = False
 
     @classmethod
-    def of(cls, request: web.Request) -> FormReader:
-        """A reader of ``request``'s body.
+    def of(cls, request: web.Request, idle_timeout: float | None = None) -> FormReader:
+        """A reader of ``request``'s body that waits at most ``idle_timeout`` for its bytes.
 
         Raises:
             ApiError: 400 when the request is not ``multipart/form-data``.
         """
-        return cls(request.content, boundary_of(request.headers.get("Content-Type", "")))
+        boundary = boundary_of(request.headers.get("Content-Type", ""))
+        return cls(request.content, boundary, idle_timeout)
 
     async def _next_event(self) -> Event:
         while not self._events:
             try:
-                data = await self._stream.readany()
+                async with asyncio.timeout(self._idle_timeout):
+                    data = await self._stream.readany()
             except (ClientPayloadError, ConnectionError):
                 raise bad_request("The request body ended before it was complete.") from None
+            except TimeoutError:
+                assert self._idle_timeout is not None
+                raise timed_out(self._idle_timeout) from None
             try:
                 self._events.extend(self._parser.feed(data) if data else self._parser.close())
             except MultipartError as error:
@@ -247,7 +275,7 @@ class FormReader:
         """The next part, skipping what is left of the current one; None after the last part.
 
         Raises:
-            ApiError: 400 when the body is malformed.
+            ApiError: 400 when the body is malformed; 408 when the client stalls.
         """
         while not self._done:
             event = await self._next_event()

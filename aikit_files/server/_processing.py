@@ -18,6 +18,8 @@ import aiohttp
 import attrs
 import yarl
 
+from ._errors import StorageFull
+from ._fetch import Refused, fetch, shown_url
 from ._rules import JSONL_PURPOSES, Settings
 from ._storage import FileRecord, Store
 
@@ -25,8 +27,6 @@ log = logging.getLogger("aikit_files.server")
 
 #: Longest line the JSON Lines check reads; a longer one makes the file invalid.
 MAX_JSONL_LINE: Final = 16 * 1024 * 1024
-#: Time limits of an import's fetch: to connect, and between two reads.
-IMPORT_TIMEOUT: Final = aiohttp.ClientTimeout(sock_connect=30, sock_read=60)
 
 
 class ImportFailed(Exception):
@@ -55,11 +55,6 @@ def jsonl_problem(path: pathlib.Path) -> str | None:
                 return f"Line {number} is not a JSON object."
             records += 1
     return None if records else "The file contains no JSON lines."
-
-
-def shown_url(url: yarl.URL) -> str:
-    """The URL without its query and credentials: a SAS token never shows up in a message."""
-    return str(url.with_query(None).with_user(None).with_fragment(None))
 
 
 class Processor:
@@ -118,33 +113,40 @@ class Processor:
             )
         )
 
+    async def _fail(self, record: FileRecord, details: str) -> None:
+        await self._store.update(attrs.evolve(record, outcome="error", status_details=details))
+
     async def _import(self, record: FileRecord, url: yarl.URL) -> None:
         limit = self._settings.limit_for(record.purpose)
         try:
             async with self._store.receive() as content:
-                async with (
-                    aiohttp.ClientSession(timeout=IMPORT_TIMEOUT) as session,
-                    session.get(url) as response,
-                ):
+                async with fetch(
+                    url, allow_private=self._settings.allow_private_import
+                ) as response:
                     if response.status != 200:
                         raise ImportFailed(f"GET {shown_url(url)} answered {response.status}")
                     async for chunk in response.content.iter_any():
                         if content.size + len(chunk) > limit:
                             raise ImportFailed(f"the content exceeds {limit} bytes")
+                        if content.size + len(chunk) > self._store.room():
+                            raise StorageFull(self._store.max_storage)
                         await content.write(chunk)
                 await content.finish()
                 record = attrs.evolve(record, bytes=content.size)
                 if not await self._store.update(record, content):
                     return
+        except StorageFull as error:
+            await self._fail(record, f"quotaExceeded: {error.message}")
+            return
+        except Refused as error:
+            log.info("import of %s refused: %s", record.id, error)
+            await self._fail(record, f"fileImportFailed: {error}.")
+            return
         except (ImportFailed, aiohttp.ClientError, TimeoutError, OSError) as error:
             reason = error if isinstance(error, ImportFailed) else type(error).__name__
             log.info("import of %s failed: %s", record.id, reason)
-            await self._store.update(
-                attrs.evolve(
-                    record,
-                    outcome="error",
-                    status_details=f"fileImportFailed: the content could not be fetched ({reason}).",
-                )
+            await self._fail(
+                record, f"fileImportFailed: the content could not be fetched ({reason})."
             )
             return
         await self._process(record)

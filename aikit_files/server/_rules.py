@@ -7,6 +7,7 @@ text) or raises the ``ApiError`` that refuses it.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Final
@@ -20,6 +21,7 @@ from aikit_files._limits import (
     EXPIRES_AFTER_MIN,
     LIST_LIMIT_MAX,
     LIST_LIMIT_MIN,
+    MAX_STORAGE,
     SIMPLE_UPLOAD_LIMIT,
     UPLOAD_EXPIRY_SECONDS,
     UPLOAD_LIMIT,
@@ -33,6 +35,15 @@ from ._ids import FILE_ID
 JSONL_PURPOSES: Final = frozenset({"batch", "fine-tune"})
 #: ``batch`` files expire after 30 days unless told otherwise (``FileExpirationAfter``).
 BATCH_DEFAULT_EXPIRY: Final = 30 * 24 * 3600
+#: An integer as the wire writes it: ASCII digits only (``str.isdecimal`` takes any script's),
+#: and few enough that ``int`` never meets Python's limit on long conversions.
+_INTEGER: Final = re.compile(r"[+-]?[0-9]{1,18}", re.ASCII)
+
+
+def parse_integer(text: str) -> int | None:
+    """The integer ``text`` writes in ASCII digits (an optional sign, spaces around), or None."""
+    stripped = text.strip(" \t")
+    return int(stripped) if _INTEGER.fullmatch(stripped) else None
 
 
 @attrs.frozen(kw_only=True)
@@ -51,6 +62,15 @@ class Settings:
     """Largest file an Upload assembles."""
     upload_expiry: int = UPLOAD_EXPIRY_SECONDS
     """Seconds an Upload stays open."""
+    max_storage: int = MAX_STORAGE
+    """The total size of the files stored: an upload (or import) that would pass it is refused,
+    as OpenAI refuses one past its storage limit."""
+    idle_timeout: float = 60.0
+    """Seconds a connection may send nothing, in a request's head or its body, or between two
+    requests, before it is closed (and its partial upload removed)."""
+    allow_private_import: bool = False
+    """Whether ``files/import`` may fetch from hosts that resolve to loopback, private,
+    link-local, multicast or reserved addresses (at every redirect hop)."""
     processing_delay: float = 1.0
     """Seconds a file made on the Azure routes stays ``pending`` then ``running``."""
     clock: Callable[[], float] = time.time
@@ -65,15 +85,15 @@ class Settings:
         return self.batch_file_limit if purpose == "batch" else self.upload_limit
 
 
-def check_purpose(purpose: str | None, allowed: frozenset[str]) -> str:
+def check_purpose(purpose: object, allowed: frozenset[str]) -> str:
     """Returns ``purpose`` if it is one of ``allowed``.
 
     Raises:
         ApiError: 400 naming the purposes accepted.
     """
-    if not purpose:
+    if purpose is None or purpose == "":
         raise bad_request("Missing required parameter: 'purpose'.", "purpose")
-    if purpose not in allowed:
+    if not isinstance(purpose, str) or purpose not in allowed:
         raise bad_request(
             f"Invalid value for 'purpose': {purpose!r}. Supported values are: "
             + ", ".join(repr(p) for p in sorted(allowed))
@@ -119,8 +139,8 @@ def check_expires_seconds(seconds: object) -> int:
     value: int | None = None
     if isinstance(seconds, int) and not isinstance(seconds, bool):
         value = seconds
-    elif isinstance(seconds, str) and seconds.strip().isdecimal():
-        value = int(seconds)
+    elif isinstance(seconds, str):
+        value = parse_integer(seconds)
     if value is None or not EXPIRES_AFTER_MIN <= value <= EXPIRES_AFTER_MAX:
         raise bad_request(
             f"Invalid value for 'expires_after.seconds': {seconds!r}. It must be an integer "
@@ -186,7 +206,10 @@ def check_content_url(value: object) -> yarl.URL:
     Raises:
         ApiError: 400 unless it is an http or https URL with a host.
     """
-    url = yarl.URL(value) if isinstance(value, str) else None
+    try:
+        url = yarl.URL(value) if isinstance(value, str) else None
+    except ValueError:  # yarl refuses some malformed URLs outright: "http://[::1"
+        url = None
     if url is None or url.scheme not in ("http", "https") or not url.host:
         raise bad_request("'content_url' must be an http or https URL.", "content_url")
     return url
@@ -199,8 +222,8 @@ def check_limit(text: str | None) -> int:
         ApiError: 400 unless it is an integer within bounds.
     """
     text = str(LIST_LIMIT_MAX) if text is None else text
-    limit = int(text) if text.strip().lstrip("+-").isdecimal() else 0
-    if not LIST_LIMIT_MIN <= limit <= LIST_LIMIT_MAX:
+    limit = parse_integer(text)
+    if limit is None or not LIST_LIMIT_MIN <= limit <= LIST_LIMIT_MAX:
         raise bad_request(
             f"Invalid value for 'limit': {text!r}. It must be an integer between "
             f"{LIST_LIMIT_MIN} and {LIST_LIMIT_MAX}.",

@@ -24,6 +24,7 @@ async def serving(
     port: int,
     *,
     ssl_context: ssl.SSLContext | None = None,
+    runner_class: type[web.AppRunner] = web.AppRunner,
     **runner_options: Any,
 ) -> AsyncIterator[tuple[str, int]]:
     """Serves ``app`` on ``host:port`` until the block exits; yields the bound host and port.
@@ -33,10 +34,11 @@ async def serving(
         host: the address to listen on.
         port: the port; 0 picks a free one.
         ssl_context: serve HTTPS with this context.
+        runner_class: the runner: ``aiohttp.web.AppRunner`` or a subclass.
         **runner_options: options of ``aiohttp.web.AppRunner`` (``access_log``, ...).
     """
     runner_options.setdefault("access_log", None)
-    runner = web.AppRunner(app, **runner_options)
+    runner = runner_class(app, **runner_options)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
@@ -59,6 +61,7 @@ class AppThread:
         port: the port; 0 picks a free one, which is then kept across restarts.
         name: the thread's name.
         ssl_context: serve HTTPS with this context.
+        runner_class: the runner: ``aiohttp.web.AppRunner`` or a subclass.
         **runner_options: options of ``aiohttp.web.AppRunner``, as for ``serving()``.
     """
 
@@ -70,6 +73,7 @@ class AppThread:
         port: int = 0,
         name: str = "aikit-files-app",
         ssl_context: ssl.SSLContext | None = None,
+        runner_class: type[web.AppRunner] = web.AppRunner,
         **runner_options: Any,
     ):
         self.host = host
@@ -77,6 +81,7 @@ class AppThread:
         self._make_app = make_app
         self._name = name
         self._ssl_context = ssl_context
+        self._runner_class = runner_class
         self._runner_options = runner_options
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -148,7 +153,12 @@ class AppThread:
         self._stopping = asyncio.Event()
         app = self._make_app()
         async with serving(
-            app, self.host, self.port, ssl_context=self._ssl_context, **self._runner_options
+            app,
+            self.host,
+            self.port,
+            ssl_context=self._ssl_context,
+            runner_class=self._runner_class,
+            **self._runner_options,
         ) as address:
             self.port = address[1]
             self._ready.set()

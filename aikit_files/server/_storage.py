@@ -6,6 +6,7 @@ Layout of the data directory::
     files/<file id>          its content
     uploads/<upload id>/     an Upload: upload.json and one file per Part
     tmp/                     what is being received; emptied at startup
+    quarantine/              metadata found corrupt at startup, with what it described
 
 Everything is first written under ``tmp/``, fsynced, then renamed into place, so a crash leaves
 either the old state or the new one, plus leftovers in ``tmp/`` that the next start removes.
@@ -27,23 +28,36 @@ import logging
 import os
 import pathlib
 import secrets
-from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any, BinaryIO, Final
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, TypeVar
 
 import attrs
+import cattrs
 
 from aikit_files import _serde
 from aikit_files._models import OpenAIFile
 
+from ._errors import StorageFull
 from ._ids import FILE_ID, file_sequence, new_file_id
 
 if TYPE_CHECKING:
     from hashlib import _Hash as Hash
 
 log = logging.getLogger("aikit_files.server")
+T = TypeVar("T")
 
 #: Received bytes are gathered into blocks of this size before a write, which runs off the loop.
 WRITE_BLOCK: Final = 1024 * 1024
+#: What reading a metadata file that is not one of ours raises: not JSON, not UTF-8, nested too
+#: deep, not an object, a field missing or of the wrong type.
+CORRUPT: Final = (
+    ValueError,
+    TypeError,
+    KeyError,
+    AttributeError,
+    RecursionError,
+    cattrs.BaseValidationError,
+)
 
 
 @attrs.frozen
@@ -64,6 +78,9 @@ class FileRecord:
     """The clock's time when the file was accepted, to the sub-second."""
     processing_delay: float = 0.0
     """How long the file stays ``pending`` then ``running`` before its outcome shows."""
+    upload_id: str | None = None
+    """The Upload whose completion made the file (not part of the File object): a completion
+    interrupted by a crash is recognised by it at the next start."""
 
     def status(self, now: float) -> str:
         """The status at ``now``: ``pending`` for the first half of the processing delay,
@@ -186,13 +203,19 @@ class Deadlines:
 class Store:
     """The files of one data directory: on disk, and indexed in memory in listing order."""
 
-    def __init__(self, root: pathlib.Path, clock: Callable[[], float]):
+    def __init__(self, root: pathlib.Path, clock: Callable[[], float], max_storage: int):
         self.root = root
         self.clock = clock
+        self.max_storage = max_storage
+        #: The total size of the files indexed, and of those being committed.
+        self._stored = 0
+        self._reserved = 0
         self.files_dir = root / "files"
         self.uploads_dir = root / "uploads"
         self.tmp_dir = root / "tmp"
+        self.quarantine_dir = root / "quarantine"
         self._records: dict[str, FileRecord] = {}
+        self._by_upload: dict[str, str] = {}
         self._order: list[str] = []
         self._expiry = Deadlines()
         self._sequence = 0
@@ -221,7 +244,10 @@ class Store:
                 continue
             if name == stem:
                 continue
-            record = _serde.structure(json.loads((self.files_dir / name).read_bytes()), FileRecord)
+            record = self.load(self.files_dir / name, FileRecord)
+            if record is None or record.id != stem:
+                self.quarantine(self.files_dir / name, self.files_dir / stem)
+                continue
             if record.bytes is not None and stem not in names:
                 log.warning("dropping %s: its content is missing", stem)
                 unlink_quietly(self.files_dir / name)
@@ -229,6 +255,30 @@ class Store:
             self._index(record)
         self._sequence = max((file_sequence(i) for i in self._order), default=-1) + 1
         return [record for record in self._records.values() if record.outcome is None]
+
+    def load(self, path: pathlib.Path, cls: type[T]) -> T | None:
+        """The record that the metadata file at ``path`` holds, or None (with a log line) when
+        it holds none (blocking I/O)."""
+        try:
+            return _serde.structure(json.loads(path.read_bytes()), cls)
+        except CORRUPT as error:
+            log.warning("%s is corrupt (%s)", path.relative_to(self.root), error)
+            return None
+
+    def quarantine(self, *paths: pathlib.Path) -> None:
+        """Moves the files or directories at ``paths`` that exist into ``quarantine/``, out of
+        the server's sight but kept for whoever wants to look (blocking I/O)."""
+        self.quarantine_dir.mkdir(exist_ok=True)
+        for path in paths:
+            if not path.exists():
+                continue
+            target = self.quarantine_dir / path.name
+            if target.exists():
+                target = target.with_name(f"{path.name}.{secrets.token_hex(4)}")
+            os.replace(path, target)
+            log.warning(
+                "moved %s to %s", path.relative_to(self.root), target.relative_to(self.root)
+            )
 
     # --- writing -------------------------------------------------------------------------
 
@@ -250,18 +300,47 @@ class Store:
         self._sequence += 1
         return file_id
 
+    def room(self) -> int:
+        """How many bytes more the files stored may take before the storage limit."""
+        return self.max_storage - self._stored - self._reserved
+
+    @contextlib.contextmanager
+    def _reserve(self, size: int) -> Iterator[None]:
+        # NOTE: checked and reserved without an await between, so that files committed side
+        # by side never pass the limit together.
+        if size > self.room():
+            raise StorageFull(self.max_storage)
+        self._reserved += size
+        try:
+            yield
+        finally:
+            self._reserved -= size
+
     async def add(self, record: FileRecord, content: TempFile | None) -> None:
-        """Makes a new file durable and visible; ``content`` (finished) is moved into place."""
-        await asyncio.to_thread(self._commit, record, content)
+        """Makes a new file durable and visible; ``content`` (finished) is moved into place.
+
+        Raises:
+            StorageFull: the file would take the files stored past the storage limit.
+        """
+        with self._reserve(record.bytes or 0):
+            await asyncio.to_thread(self._commit, record, content)
         self._index(record)
 
     async def update(self, record: FileRecord, content: TempFile | None = None) -> bool:
-        """Replaces a file's metadata, and its content if given; False if it was deleted since."""
+        """Replaces a file's metadata, and its content if given; False if it was deleted since.
+
+        Raises:
+            StorageFull: new content would take the files stored past the storage limit.
+        """
         async with self._lock:
-            if record.id not in self._records:
+            old = self._records.get(record.id)
+            if old is None:
                 return False
-            await asyncio.to_thread(self._commit, record, content)
+            growth = (record.bytes or 0) - (old.bytes or 0)
+            with self._reserve(max(growth, 0)):
+                await asyncio.to_thread(self._commit, record, content)
             self._records[record.id] = record
+            self._stored += growth
             return True
 
     def _commit(self, record: FileRecord, content: TempFile | None) -> None:
@@ -310,6 +389,11 @@ class Store:
             return None
         return record
 
+    def made_by_upload(self, upload_id: str) -> FileRecord | None:
+        """The file that completing the Upload ``upload_id`` made, if it still exists."""
+        file_id = self._by_upload.get(upload_id)
+        return None if file_id is None else self.get(file_id)
+
     def content_path(self, file_id: str) -> pathlib.Path:
         """Where a file's content lives; ``file_id`` must match ``FILE_ID``."""
         return self.files_dir / file_id
@@ -345,12 +429,18 @@ class Store:
 
     def _index(self, record: FileRecord) -> None:
         self._records[record.id] = record
+        self._stored += record.bytes or 0
         bisect.insort(self._order, record.id)
+        if record.upload_id is not None:
+            self._by_upload[record.upload_id] = record.id
         if record.expires_at is not None:
             self._expiry.add(record.expires_at, record.id)
 
     def _unindex(self, file_id: str) -> FileRecord | None:
         record = self._records.pop(file_id, None)
         if record is not None:
+            self._stored -= record.bytes or 0
             del self._order[bisect.bisect_left(self._order, file_id)]
+            if record.upload_id is not None:
+                self._by_upload.pop(record.upload_id, None)
         return record

@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from ._app import create_app
+from ._connections import FilesRunner
 from ._runner import AppThread
 
 
@@ -39,6 +40,7 @@ class ServerThread(AppThread):
             host=host,
             port=port,
             name="aikit-files-server",
+            runner_class=FilesRunner,
         )
         self.data_dir = data_dir
         #: The key the server accepts (None: any non-empty key).

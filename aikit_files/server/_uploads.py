@@ -11,7 +11,6 @@ import asyncio
 import base64
 import binascii
 import hashlib
-import json
 import logging
 import pathlib
 import shutil
@@ -21,7 +20,7 @@ import attrs
 from aikit_files import _serde
 from aikit_files._models import OpenAIFile, Upload, UploadPart
 
-from ._errors import bad_request, not_found, too_large
+from ._errors import ApiError, StorageFull, bad_request, not_found
 from ._files import Files
 from ._ids import PART_ID, UPLOAD_ID, new_part_id, new_upload_id, part_created_at
 from ._rules import Settings
@@ -46,6 +45,9 @@ class UploadRecord:
     """The ``expires_after.seconds`` of the File to create."""
     file_id: str | None = None
     """The File created by completing the Upload."""
+    part_ids: tuple[str, ...] | None = None
+    """The Parts, in order, of the last completion begun: saved before the file is made, so
+    that a retried ``complete`` naming them finds the file already made."""
 
     def upload(self, file: OpenAIFile | None = None) -> Upload:
         """The Upload object, with the File created (when completed)."""
@@ -115,7 +117,16 @@ class Uploads:
                 log.info("removing uploads/%s, not part of any Upload", directory.name)
                 shutil.rmtree(directory, ignore_errors=True)
                 continue
-            record = _serde.structure(json.loads(meta.read_bytes()), UploadRecord)
+            record = self._store.load(meta, UploadRecord)
+            if record is None or record.id != directory.name:
+                self._store.quarantine(directory)
+                continue
+            made = self._store.made_by_upload(record.id)
+            if record.status == "pending" and made is not None:
+                # A crash came between making the file and marking the Upload completed.
+                log.info("completing %s: its file %s was made before a restart", record.id, made.id)
+                record = attrs.evolve(record, status="completed", file_id=made.id)
+                self._store.write_json(meta, _serde.unstructure(record))
             upload = OpenUpload(record)
             for path in directory.iterdir():
                 if record.status == "pending" and PART_ID.fullmatch(path.name):
@@ -144,6 +155,12 @@ class Uploads:
         """Marks the pending Uploads whose time is up as ``expired`` and drops their Parts."""
         for upload_id in self._expiry.due(self._settings.clock()):
             upload = self._uploads[upload_id]
+            if upload.lock.locked():
+                # NOTE: never wait behind a Part or a completion in progress, which may take
+                # long: every request would wait too. Expire it once that is over (unless
+                # it completed the Upload).
+                self._expiry.add(upload.record.expires_at, upload_id)
+                continue
             async with upload.lock:
                 if upload.record.status == "pending":
                     await self._finish(upload, attrs.evolve(upload.record, status="expired"))
@@ -221,16 +238,18 @@ class Uploads:
             The new Part.
 
         Raises:
-            ApiError: 400 when the Upload stopped taking Parts meanwhile; 413 when the Parts
-                would pass the Upload limit.
+            ApiError: 400 when the Upload stopped taking Parts meanwhile, or when the Parts
+                would hold more than the Upload's ``bytes``, or make a file past the storage
+                limit.
         """
         await content.finish()
         created_at = int(self._settings.clock())
         async with upload.lock:
             self.check_pending(upload)
-            limit = self._settings.upload_limit
-            if sum(upload.parts.values()) + content.size > limit:
-                raise too_large("The Parts of this Upload", limit)
+            if content.size > self.room(upload):
+                raise self.past_declared_size(upload)
+            if content.size > self.storage_room(upload):
+                raise StorageFull(self._store.max_storage)
             part_id = new_part_id(created_at)
             directory = self._dir(upload.record.id)
 
@@ -242,6 +261,25 @@ class Uploads:
             upload.parts[part_id] = content.size
         return UploadPart(
             id=part_id, upload_id=upload.record.id, created_at=part_created_at(part_id)
+        )
+
+    def room(self, upload: OpenUpload) -> int:
+        """How many bytes the Upload's Parts may still add, by the ``bytes`` it announced."""
+        return upload.record.bytes - sum(upload.parts.values())
+
+    def storage_room(self, upload: OpenUpload) -> int:
+        """How many bytes the Upload's Parts may still add before the file they make would take
+        the files stored past the storage limit (Parts are not files: they do not count until
+        then)."""
+        return self._store.room() - sum(upload.parts.values())
+
+    def past_declared_size(self, upload: OpenUpload) -> ApiError:
+        """The refusal of a Part that would take the Upload past the ``bytes`` it announced."""
+        record = upload.record
+        return bad_request(
+            f"The Part would take Upload {record.id} past the {record.bytes} bytes it was "
+            f"created with ({self.room(upload)} bytes are left).",
+            "data",
         )
 
     async def complete(
@@ -259,40 +297,52 @@ class Uploads:
         Returns:
             The completed Upload, with its file.
 
+        A ``complete`` retried on the Upload it completed, with the same Parts, answers as the
+        first did and makes no other file, even when a crash came between the two.
+
         Raises:
-            ApiError: 400 when the Upload is not pending, a Part is unknown or listed twice, or
-                the Parts' size or MD5 differ from what was announced.
+            ApiError: 400 when the Upload is not pending, a Part is unknown or listed twice,
+                the Parts' size or MD5 differ from what was announced, or the file would take
+                the files stored past the storage limit.
         """
-        async with upload.lock, self._store.receive() as content:
-            await self._assemble(upload, part_ids, content, md5)
-            record = upload.record
-            file_record = await self._files.create(
-                filename=record.filename,
-                purpose=record.purpose,
-                content=content,
-                expires_after=record.file_expires_after,
-                lifecycle=lifecycle,
-            )
+        async with upload.lock:
+            named = tuple(part_id_of(raw) or "" for raw in part_ids)
+            if upload.record.status == "completed" and named == upload.record.part_ids:
+                made = self._store.made_by_upload(upload.record.id)
+                return upload.record.upload(None if made is None else self._files.file(made))
+            self.check_pending(upload)
+            self._check_parts(upload, part_ids)
+            # The completion's Parts are durable before its file exists (see ``open``).
+            record = attrs.evolve(upload.record, part_ids=named)
+            await self._save(record)
+            upload.record = record
+            async with self._store.receive() as content:
+                await self._assemble(upload, content, md5)
+                file_record = await self._files.create(
+                    filename=record.filename,
+                    purpose=record.purpose,
+                    content=content,
+                    expires_after=record.file_expires_after,
+                    lifecycle=lifecycle,
+                    upload_id=record.id,
+                )
             await self._finish(
-                upload, attrs.evolve(upload.record, status="completed", file_id=file_record.id)
+                upload, attrs.evolve(record, status="completed", file_id=file_record.id)
             )
         return upload.record.upload(self._files.file(file_record))
 
-    async def _assemble(
-        self, upload: OpenUpload, raw_ids: list[object], content: TempFile, md5: str | None
-    ) -> None:
-        """Copies the Parts named by ``raw_ids``, in order, into ``content``; the caller holds
-        the Upload's lock."""
-        self.check_pending(upload)
+    def _check_parts(self, upload: OpenUpload, raw_ids: list[object]) -> None:
+        """Checks that ``raw_ids`` name each of the Upload's Parts at most once, and that those
+        hold the Upload's ``bytes``."""
         record = upload.record
-        part_ids: dict[str, None] = {}  # ordered, and quick to search
+        part_ids: set[str] = set()
         for raw in raw_ids:
             part_id = part_id_of(raw)
             if part_id is None or part_id not in upload.parts:
                 raise bad_request(f"Upload {record.id} has no Part {raw!r}.", "part_ids")
             if part_id in part_ids:
                 raise bad_request(f"The Part {raw!r} is listed twice.", "part_ids")
-            part_ids[part_id] = None
+            part_ids.add(part_id)
         total = sum(upload.parts[part_id] for part_id in part_ids)
         if total != record.bytes:
             raise bad_request(
@@ -300,8 +350,16 @@ class Uploads:
                 f"{record.bytes} bytes.",
                 "part_ids",
             )
+
+    async def _assemble(self, upload: OpenUpload, content: TempFile, md5: str | None) -> None:
+        """Copies the Parts of the completion (checked), in order, into ``content``; the caller
+        holds the Upload's lock."""
+        record = upload.record
+        assert record.part_ids is not None
         digest = hashlib.md5(usedforsecurity=False) if md5 is not None else None
-        await content.copy_from([self._dir(record.id) / part_id for part_id in part_ids], digest)
+        await content.copy_from(
+            [self._dir(record.id) / part_id for part_id in record.part_ids], digest
+        )
         if digest is not None and md5 is not None and digest.hexdigest() != md5.lower():
             raise bad_request(
                 f"The md5 checksum does not match the Parts (theirs is {digest.hexdigest()}).",

@@ -45,7 +45,8 @@ def data_dir(tmp_path: pathlib.Path) -> pathlib.Path:
 @pytest.fixture
 def server(data_dir: pathlib.Path, clock: FakeClock) -> Iterator[ServerThread]:
     """A server on a fake clock (every file is created in the same second until it moves),
-    with small limits so that oversize bodies stay small, and a short Azure lifecycle."""
+    with small limits so that oversize bodies stay small, and a short Azure lifecycle; it
+    imports from loopback, where the tests' origins are."""
     with ServerThread(
         data_dir,
         api_key=API_KEY,
@@ -55,6 +56,7 @@ def server(data_dir: pathlib.Path, clock: FakeClock) -> Iterator[ServerThread]:
         part_limit=256 * 1024,
         upload_limit=1024 * 1024,
         processing_delay=10.0,
+        allow_private_import=True,
     ) as running:
         yield running
 

@@ -25,6 +25,9 @@ def origin(tmp_path: pathlib.Path) -> Iterator[str]:
     root.mkdir()
     (root / "good.jsonl").write_bytes(b'{"messages": []}\n' * 1000)
     (root / "bad.jsonl").write_bytes(b'{"messages": []}\n[1, 2]\n')
+    # GET /moved answers 301 to /moved/, which serves its index.html.
+    (root / "moved").mkdir()
+    (root / "moved" / "index.html").write_bytes(b'{"moved": true}\n')
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
@@ -187,6 +190,11 @@ def test_parts_carry_an_azure_block_id_that_complete_accepts(azure: openai.Azure
             "content_url",
         ),
         ({"purpose": "fine-tune", "filename": "a.jsonl"}, "content_url"),
+        (
+            {"purpose": "fine-tune", "filename": "a.jsonl", "content_url": "http://[::1"},
+            "content_url",
+        ),
+        ({"purpose": ["fine-tune"], "filename": "a.jsonl", "content_url": "http://x/a"}, "purpose"),
         ({"purpose": "fine-tune", "content_url": "http://x/a"}, "filename"),
         ({"purpose": "fine-tune", "filename": "a.txt", "content_url": "http://x/a"}, "file"),
         ({"purpose": "nope", "filename": "a.jsonl", "content_url": "http://x/a"}, "purpose"),
@@ -210,3 +218,44 @@ async def test_bad_imports(
         json=body,
         headers=auth("azure"),
     )
+
+
+def test_an_import_follows_redirects(
+    azure: openai.AzureOpenAI, clock: FakeClock, origin: str
+) -> None:
+    pending = import_file(azure, f"{origin}/moved?sig=secret", "moved.jsonl")
+    clock.advance(10)
+    done = settled(azure, pending.id)
+    assert done.status == "processed"
+    assert azure.files.content(done.id).content == b'{"moved": true}\n'
+
+
+@pytest.mark.parametrize(
+    ("host", "kind"),
+    [
+        ("127.0.0.1", "a loopback address"),
+        ("localhost", "a loopback address"),
+        ("[::ffff:127.0.0.1]", "a loopback address"),
+        ("0.0.0.0", "an unspecified address"),
+        ("169.254.169.254", "a link-local address"),
+    ],
+)
+def test_imports_from_private_addresses_are_refused_by_default(
+    host: str, kind: str, origin: str, data_dir: pathlib.Path
+) -> None:
+    port = origin.rsplit(":", 1)[1]
+    with (
+        ServerThread(data_dir, processing_delay=0) as server,
+        openai.AzureOpenAI(
+            azure_endpoint=server.azure_endpoint, api_key="any", api_version=API_VERSION
+        ) as azure,
+    ):
+        pending = import_file(azure, f"http://{host}:{port}/good.jsonl?sig=secret", "a.jsonl")
+        failed = settled(azure, pending.id)
+    assert failed.status == "error"
+    details = failed.status_details or ""
+    assert details.startswith("fileImportFailed: the host of http://")
+    assert kind in details
+    assert "--allow-private-import" in details
+    assert "secret" not in details
+    assert not any(name.startswith("tmp/") for name in disk(data_dir))

@@ -158,3 +158,87 @@ def test_uploads_expire_after_an_hour(
         client.uploads.complete(upload.id, part_ids=[part.id])
     assert disk(pathlib.Path(server.data_dir)) >= {f"uploads/{upload.id}/upload.json"}
     assert f"uploads/{upload.id}/{part.id}" not in disk(pathlib.Path(server.data_dir))
+
+
+def test_a_completion_interrupted_by_a_crash_is_not_made_twice(data_dir: pathlib.Path) -> None:
+    contents = (b"abc", b"def")
+    with ServerThread(data_dir, api_key=API_KEY) as server, sdk_for(server) as sdk:
+        upload = sdk.uploads.create(
+            bytes=6, filename="u.txt", mime_type="text/plain", purpose="assistants"
+        )
+        part_ids = [sdk.uploads.parts.create(upload.id, data=data).id for data in contents]
+        done = sdk.uploads.complete(upload.id, part_ids=part_ids)
+        assert done.file is not None
+    # What a crash between making the file and marking the Upload completed leaves: the file,
+    # and the Upload still pending, with its Parts.
+    directory = data_dir / "uploads" / upload.id
+    meta = directory / "upload.json"
+    meta.write_text(
+        json.dumps({**json.loads(meta.read_text()), "status": "pending", "file_id": None})
+    )
+    for part_id, data in zip(part_ids, contents, strict=True):
+        (directory / part_id).write_bytes(data)
+    with ServerThread(data_dir, api_key=API_KEY) as server, sdk_for(server) as sdk:
+        again = sdk.uploads.complete(upload.id, part_ids=part_ids)
+        assert (again.status, again.file and again.file.id) == ("completed", done.file.id)
+        assert [f.id for f in sdk.files.list()] == [done.file.id]
+        assert sdk.files.content(done.file.id).content == b"abcdef"
+    assert disk(data_dir) == {
+        "files",
+        f"files/{done.file.id}",
+        f"files/{done.file.id}.json",
+        "tmp",
+        "uploads",
+        f"uploads/{upload.id}",
+        f"uploads/{upload.id}/upload.json",
+    }
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        b"",
+        b"{",
+        b"\xff\xfe",
+        b"[1, 2]",
+        b"{}",
+        b'{"id": 5}',
+        b"[" * 100_000,
+    ],
+)
+def test_corrupt_metadata_is_quarantined_and_the_server_starts(
+    corrupt: bytes, data_dir: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with ServerThread(data_dir, api_key=API_KEY) as server, sdk_for(server) as sdk:
+        kept = sdk.files.create(file=b"kept", purpose="assistants")
+        broken = sdk.files.create(file=b"broken", purpose="assistants")
+        renamed = sdk.files.create(file=b"renamed", purpose="assistants")
+        upload = sdk.uploads.create(
+            bytes=3, filename="u.txt", mime_type="text/plain", purpose="assistants"
+        )
+        part = sdk.uploads.parts.create(upload.id, data=b"abc")
+        broken_upload = sdk.uploads.create(
+            bytes=3, filename="b.txt", mime_type="text/plain", purpose="assistants"
+        )
+    (data_dir / "files" / f"{broken.id}.json").write_bytes(corrupt)
+    (data_dir / "uploads" / broken_upload.id / "upload.json").write_bytes(corrupt)
+    # A record that is fine, but under another file's name.
+    meta = data_dir / "files" / f"{renamed.id}.json"
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "id": kept.id}))
+    with ServerThread(data_dir, api_key=API_KEY) as server, sdk_for(server) as sdk:
+        assert [f.id for f in sdk.files.list()] == [kept.id]
+        assert sdk.files.content(kept.id).content == b"kept"
+        done = sdk.uploads.complete(upload.id, part_ids=[part.id])
+        with pytest.raises(openai.NotFoundError):
+            sdk.uploads.cancel(broken_upload.id)
+    assert done.status == "completed"
+    quarantined = {name for name in disk(data_dir) if name.startswith("quarantine/")}
+    assert quarantined == {
+        f"quarantine/{broken.id}.json",
+        f"quarantine/{broken.id}",
+        f"quarantine/{renamed.id}.json",
+        f"quarantine/{renamed.id}",
+        f"quarantine/{broken_upload.id}",
+        f"quarantine/{broken_upload.id}/upload.json",
+    }
+    assert f"files/{broken.id}.json is corrupt" in caplog.text

@@ -40,6 +40,14 @@ def test_create_from_a_path_with_expires_after(sdk: openai.OpenAI, jsonl: pathli
     assert sdk.files.retrieve(created.id).model_dump() == created.model_dump()
 
 
+@pytest.mark.parametrize("filename", ['say "hi".txt', "two\r\nlines.txt", "100%.txt"])
+def test_a_filename_comes_back_as_the_sdk_sent_it(sdk: openai.OpenAI, filename: str) -> None:
+    # The SDK percent-encodes '"', CR and LF in the form's quoted filename (WHATWG).
+    created = sdk.files.create(file=(filename, b"x"), purpose="assistants")
+    assert created.filename == filename
+    assert sdk.files.retrieve(created.id).filename == filename
+
+
 def test_create_from_an_open_file(sdk: openai.OpenAI, jsonl: pathlib.Path) -> None:
     with jsonl.open("rb") as handle:
         created = sdk.files.create(file=handle, purpose="assistants")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
+import os
 import pathlib
+import time
 from typing import Any
 
 import aiohttp
@@ -12,7 +15,17 @@ import pytest
 
 from aikit_files.server import ServerThread
 
-from .conftest import MULTIPART, assert_refused, auth, disk, form, url
+from .conftest import (
+    API_KEY,
+    MULTIPART,
+    FakeClock,
+    assert_refused,
+    auth,
+    disk,
+    eventually,
+    form,
+    url,
+)
 
 
 def test_upload_file_chunked_in_several_parts(sdk: openai.OpenAI, tmp_path: pathlib.Path) -> None:
@@ -74,8 +87,14 @@ def test_cancel_upload(sdk: openai.OpenAI) -> None:
 
 @pytest.mark.anyio
 async def test_a_part_past_the_part_limit_is_refused(
-    client_upload: str, server: ServerThread, session: aiohttp.ClientSession, data_dir: pathlib.Path
+    client: openai.OpenAI,
+    server: ServerThread,
+    session: aiohttp.ClientSession,
+    data_dir: pathlib.Path,
 ) -> None:
+    upload = client.uploads.create(
+        bytes=1024 * 1024, filename="a.txt", mime_type="text/plain", purpose="assistants"
+    )
     await assert_refused(
         session,
         data_dir,
@@ -83,10 +102,40 @@ async def test_a_part_past_the_part_limit_is_refused(
         413,
         None,
         "POST",
-        url(server, "openai", f"/uploads/{client_upload}/parts"),
+        url(server, "openai", f"/uploads/{upload.id}/parts"),
         data=form(("data", "d", b"x" * (256 * 1024 + 1))),
         headers={**MULTIPART, **auth("openai")},
     )
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("sizes", [[7], [3, 4], [6, 1]])
+async def test_a_part_past_the_declared_bytes_is_refused(
+    sizes: list[int],
+    client: openai.OpenAI,
+    server: ServerThread,
+    session: aiohttp.ClientSession,
+    data_dir: pathlib.Path,
+) -> None:
+    # An Upload of 6 bytes takes Parts up to 6 bytes in all; the one that would pass them is
+    # refused, and leaves nothing.
+    upload = client.uploads.create(
+        bytes=6, filename="a.txt", mime_type="text/plain", purpose="assistants"
+    )
+    for size in sizes[:-1]:
+        client.uploads.parts.create(upload.id, data=b"x" * size)
+    error = await assert_refused(
+        session,
+        data_dir,
+        "openai",
+        400,
+        "data",
+        "POST",
+        url(server, "openai", f"/uploads/{upload.id}/parts"),
+        data=form(("data", "d", b"x" * sizes[-1])),
+        headers={**MULTIPART, **auth("openai")},
+    )
+    assert "6 bytes" in error["message"]
 
 
 @pytest.fixture
@@ -179,3 +228,69 @@ def test_a_part_listed_twice_or_too_few_bytes(
             client.uploads.complete(upload_id, part_ids=part_ids)
         assert refused.value.param == "part_ids"
     assert disk(data_dir) == before
+
+
+def test_a_retried_complete_answers_as_the_first_and_makes_no_other_file(
+    sdk: openai.OpenAI, data_dir: pathlib.Path
+) -> None:
+    upload = sdk.uploads.create(
+        bytes=6, filename="a.txt", mime_type="text/plain", purpose="assistants"
+    )
+    part_ids = [sdk.uploads.parts.create(upload.id, data=data).id for data in (b"abc", b"def")]
+    first = sdk.uploads.complete(upload.id, part_ids=part_ids)
+    again = sdk.uploads.complete(upload.id, part_ids=part_ids)
+    assert again.model_dump() == first.model_dump()
+    assert first.file is not None
+    assert [f.id for f in sdk.files.list()] == [first.file.id]
+    # Other Parts (or the same in another order) name another completion: refused.
+    for other in (part_ids[::-1], part_ids[:1]):
+        with pytest.raises(openai.BadRequestError, match="completed"):
+            sdk.uploads.complete(upload.id, part_ids=other)
+    assert disk(data_dir) >= {f"uploads/{upload.id}/upload.json"}
+    assert not any(part_id in name for name in disk(data_dir) for part_id in part_ids)
+
+
+def feed_fifo(path: pathlib.Path, data: bytes) -> None:
+    """Writes ``data`` into the FIFO at ``path`` once its reader has opened it."""
+    for _ in range(500):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # ENXIO: no reader yet
+            time.sleep(0.01)
+            continue
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "wb") as fifo:
+            fifo.write(data)
+        return
+    raise AssertionError(f"nobody opened {path}")
+
+
+def test_a_complete_past_the_expiry_holds_up_no_other_request(
+    server: ServerThread, client: openai.OpenAI, clock: FakeClock, data_dir: pathlib.Path
+) -> None:
+    upload = client.uploads.create(
+        bytes=3, filename="a.txt", mime_type="text/plain", purpose="assistants"
+    )
+    part = client.uploads.parts.create(upload.id, data=b"abc")
+    # The Part becomes a FIFO: the completion's copy waits on it for as long as we like.
+    path = data_dir / "uploads" / upload.id / part.id
+    path.unlink()
+    os.mkfifo(path)
+    meta = data_dir / "uploads" / upload.id / "upload.json"
+    with (
+        openai.OpenAI(base_url=server.openai_base_url, api_key=API_KEY, max_retries=0) as other,
+        concurrent.futures.ThreadPoolExecutor(1) as pool,
+    ):
+        completing = pool.submit(other.uploads.complete, upload.id, part_ids=[part.id])
+        try:
+            eventually(lambda: part.id in meta.read_text(), "the completion begins")
+            clock.advance(3600)  # the Upload expires while it completes
+            started = time.monotonic()
+            assert client.with_options(timeout=5).files.list().data == []
+            assert time.monotonic() - started < 2
+        finally:
+            feed_fifo(path, b"abc")
+        done = completing.result(timeout=30)
+    assert done.status == "completed"
+    assert done.file is not None
+    assert client.files.content(done.file.id).content == b"abc"

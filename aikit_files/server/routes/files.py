@@ -6,9 +6,9 @@ from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
-from aikit_files.server._errors import bad_request
+from aikit_files.server._errors import StorageFull, bad_request, too_large
 from aikit_files.server._flavours import Flavour
-from aikit_files.server._http import created, json_response, receive_form
+from aikit_files.server._http import FileLimit, created, json_response, receive_form
 from aikit_files.server._multipart import Part
 from aikit_files.server._rules import (
     Settings,
@@ -22,6 +22,7 @@ from aikit_files.server._rules import (
     expires_after_seconds,
 )
 from aikit_files.server._state import FLAVOUR, STATE
+from aikit_files.server._storage import Store
 
 
 async def create_file(request: web.Request) -> web.StreamResponse:
@@ -35,7 +36,7 @@ async def create_file(request: web.Request) -> web.StreamResponse:
         declared_limit=settings.file_limit,
         file_field="file",
         text_fields=_text_fields(flavour),
-        accept_file=lambda part, fields: _accept_file(settings, part, fields),
+        accept_file=lambda part, fields: _accept_file(settings, state.store, part, fields),
     ) as form:
         filename = _filename(form.file)
         purpose = check_purpose(form.fields.get("purpose"), flavour.purposes)
@@ -66,7 +67,9 @@ def _filename(part: Part) -> str:
     return part.filename or "upload"
 
 
-def _accept_file(settings: Settings, part: Part, fields: Mapping[str, str]) -> int:
+def _accept_file(
+    settings: Settings, store: Store, part: Part, fields: Mapping[str, str]
+) -> FileLimit:
     """Refuses a ``file`` that is a text field, or whose name its purpose (if it came first)
     does not accept; returns the largest size it may have."""
     if part.filename is None:
@@ -74,7 +77,11 @@ def _accept_file(settings: Settings, part: Part, fields: Mapping[str, str]) -> i
     purpose = fields.get("purpose")
     if purpose is not None:
         check_file(settings, purpose, _filename(part), None)
-    return settings.limit_for(purpose)
+    limit = settings.limit_for(purpose)
+    return FileLimit.tightest(
+        FileLimit(limit, too_large("The file", limit)),
+        FileLimit(store.room(), StorageFull(store.max_storage)),
+    )
 
 
 async def list_files(request: web.Request) -> web.StreamResponse:

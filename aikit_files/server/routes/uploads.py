@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 from aiohttp import web
 
-from aikit_files.server._errors import bad_request
+from aikit_files.server._errors import StorageFull, bad_request, too_large
 from aikit_files.server._flavours import AZURE
-from aikit_files.server._http import json_response, location, read_json, receive_form, required_text
+from aikit_files.server._http import (
+    FileLimit,
+    json_response,
+    location,
+    read_json,
+    receive_form,
+    required_text,
+)
+from aikit_files.server._multipart import Part
 from aikit_files.server._rules import (
     check_expires_after,
     check_file,
@@ -37,6 +46,8 @@ async def create_upload(request: web.Request) -> web.StreamResponse:
     mime_type = required_text(body, "mime_type")
     size = check_upload_bytes(settings, purpose, body.get("bytes"))
     check_file(settings, purpose, filename, None)
+    if size > state.store.room():
+        raise StorageFull(settings.max_storage)
     upload = await state.uploads.create(
         filename=filename,
         purpose=purpose,
@@ -55,13 +66,23 @@ async def add_upload_part(request: web.Request) -> web.StreamResponse:
     # NOTE: an Upload that takes no more Parts is reported before the body is read.
     uploads.check_pending(upload)
     part_limit = state.settings.part_limit
+
+    def accept_part(part: Part, fields: Mapping[str, str]) -> FileLimit:
+        # NOTE: a Part that would take the Upload past the bytes it announced is refused as
+        # soon as it does, not at completion: nothing of it stays on disk.
+        return FileLimit.tightest(
+            FileLimit(part_limit, too_large("The Part", part_limit)),
+            FileLimit(uploads.room(upload), uploads.past_declared_size(upload)),
+            FileLimit(uploads.storage_room(upload), StorageFull(state.settings.max_storage)),
+        )
+
     async with receive_form(
         request,
         state.store,
         declared_limit=part_limit,
         file_field="data",
         text_fields={},
-        accept_file=lambda part, fields: part_limit,
+        accept_file=accept_part,
     ) as form:
         part = await uploads.add_part(upload, form.content)
     extra = {"azure_block_id": block_id(part.id)} if request[FLAVOUR] is AZURE else None

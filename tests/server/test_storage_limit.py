@@ -1,0 +1,183 @@
+"""``max_storage``: the total size of the files stored; an upload past it is refused, and leaves
+nothing behind."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import pathlib
+import threading
+from collections.abc import Iterator
+
+import aiohttp
+import openai
+import pytest
+
+from aikit_files.server import ServerThread
+
+from .conftest import (
+    API_KEY,
+    API_VERSION,
+    MULTIPART,
+    assert_refused,
+    auth,
+    disk,
+    eventually,
+    form,
+    url,
+)
+
+LIMIT = 10
+
+
+@pytest.fixture
+def small(data_dir: pathlib.Path) -> Iterator[ServerThread]:
+    """A server that stores 10 bytes of files at most."""
+    with ServerThread(
+        data_dir,
+        api_key=API_KEY,
+        max_storage=LIMIT,
+        processing_delay=0,
+        allow_private_import=True,  # the origin of the import test is on loopback
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def sdk(small: ServerThread) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=small.openai_base_url, api_key=API_KEY, max_retries=0) as client:
+        yield client
+
+
+def refused_for_storage(error: openai.APIStatusError) -> bool:
+    return error.status_code == 400 and "storage quota" in error.message
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("flavour", ["openai", "azure"])
+async def test_a_file_past_the_limit_is_refused_and_leaves_nothing(
+    flavour: str,
+    small: ServerThread,
+    sdk: openai.OpenAI,
+    session: aiohttp.ClientSession,
+    data_dir: pathlib.Path,
+) -> None:
+    sdk.files.create(file=b"123456", purpose="assistants")
+    error = await assert_refused(
+        session,
+        data_dir,
+        flavour,
+        400,
+        None,
+        "POST",
+        url(small, flavour, "/files").with_query({"api-version": API_VERSION}),
+        data=form(("purpose", None, b"assistants"), ("file", "a.txt", b"12345")),
+        headers={**MULTIPART, **auth(flavour)},
+    )
+    if flavour == "azure":
+        assert error["code"] == "quotaExceeded"
+    sdk.files.create(file=b"1234", purpose="assistants")  # exactly up to the limit
+
+
+def test_deleting_files_makes_room(sdk: openai.OpenAI) -> None:
+    first = sdk.files.create(file=b"1234567890", purpose="assistants")
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk.files.create(file=b"1", purpose="assistants")
+    assert refused_for_storage(refused.value)
+    sdk.files.delete(first.id)
+    sdk.files.create(file=b"1", purpose="assistants")
+
+
+def test_uploads_past_the_limit_are_refused(sdk: openai.OpenAI, data_dir: pathlib.Path) -> None:
+    sdk.files.create(file=b"12", purpose="assistants")
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk.uploads.create(bytes=9, filename="a.txt", mime_type="text/plain", purpose="assistants")
+    assert refused_for_storage(refused.value)
+    upload = sdk.uploads.create(
+        bytes=8, filename="a.txt", mime_type="text/plain", purpose="assistants"
+    )
+    first = sdk.uploads.parts.create(upload.id, data=b"1234")
+    other = sdk.files.create(file=b"123", purpose="assistants")  # leaves 5 bytes
+    before = disk(data_dir)
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk.uploads.parts.create(upload.id, data=b"1234")  # its file would need 8
+    assert refused_for_storage(refused.value)
+    assert disk(data_dir) == before
+    sdk.files.delete(other.id)
+    second = sdk.uploads.parts.create(upload.id, data=b"5678")
+    # Room taken between the Parts and the completion: the completion is refused.
+    other = sdk.files.create(file=b"1", purpose="assistants")
+    before = disk(data_dir)
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk.uploads.complete(upload.id, part_ids=[first.id, second.id])
+    assert refused_for_storage(refused.value)
+    assert {name for name in disk(data_dir) if not name.endswith("upload.json")} == {
+        name for name in before if not name.endswith("upload.json")
+    }
+    sdk.files.delete(other.id)
+    done = sdk.uploads.complete(upload.id, part_ids=[first.id, second.id])
+    assert done.file is not None
+    assert done.file.bytes == 8
+
+
+def test_the_files_stored_before_a_restart_count(data_dir: pathlib.Path) -> None:
+    with (
+        ServerThread(data_dir, api_key=API_KEY) as server,
+        openai.OpenAI(base_url=server.openai_base_url, api_key=API_KEY) as sdk,
+    ):
+        sdk.files.create(file=b"12345678", purpose="assistants")
+    with (
+        ServerThread(data_dir, api_key=API_KEY, max_storage=LIMIT) as server,
+        openai.OpenAI(base_url=server.openai_base_url, api_key=API_KEY, max_retries=0) as sdk,
+    ):
+        with pytest.raises(openai.BadRequestError) as refused:
+            sdk.files.create(file=b"123", purpose="assistants")
+        assert refused_for_storage(refused.value)
+        sdk.files.create(file=b"12", purpose="assistants")
+
+
+@pytest.fixture
+def origin(tmp_path: pathlib.Path) -> Iterator[str]:
+    root = tmp_path / "origin"
+    root.mkdir()
+    (root / "big.txt").write_bytes(b"x" * 11)
+    (root / "fits.txt").write_bytes(b"x" * 10)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(root))
+    )
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+def test_an_import_past_the_limit_ends_in_error(
+    small: ServerThread, origin: str, data_dir: pathlib.Path
+) -> None:
+    with openai.AzureOpenAI(
+        azure_endpoint=small.azure_endpoint, api_key=API_KEY, api_version=API_VERSION
+    ) as azure:
+
+        def imported(name: str) -> openai.types.FileObject:
+            file = azure.post(
+                "/files/import",
+                body={"purpose": "assistants", "filename": name, "content_url": f"{origin}/{name}"},
+                cast_to=openai.types.FileObject,
+            )
+            eventually(
+                lambda: azure.files.retrieve(file.id).status in ("processed", "error"), "done"
+            )
+            return azure.files.retrieve(file.id)
+
+        failed = imported("big.txt")
+        assert failed.status == "error"
+        assert "quotaExceeded" in (failed.status_details or "")
+        assert not any(name.startswith("tmp/") and name != "tmp" for name in disk(data_dir))
+        assert imported("fits.txt").status == "processed"
