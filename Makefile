@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest install bench clean test-pythons
+.PHONY: test lint typecheck pytest install bench clean test-pythons test-floors
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,18 @@ test-pythons:
 	  .venv-$$version/bin/python -m pip install --quiet -e '.[dev]' && \
 	  .venv-$$version/bin/python -m pytest -q -p no:cacheprovider || exit 1; \
 	done
+
+# The suite against the floors of the runtime dependencies, installed exactly (each ">=" in
+# pyproject.toml read as "=="): proof that the floors we declare are ones we work with.
+FLOORS_VENV := .venv-floors
+test-floors:
+	[ -x $(FLOORS_VENV)/bin/python ] || $(PYTHON) -m venv $(FLOORS_VENV)
+	$(FLOORS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(FLOORS_VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	$(FLOORS_VENV)/bin/python -m pip install --quiet $$($(FLOORS_VENV)/bin/python -c \
+	  'import re, tomllib; print(" ".join(re.sub(">=", "==", d) for d in tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))')
+	$(FLOORS_VENV)/bin/python -m pip list | grep -iE '^(aiohttp|attrs|cattrs|multidict|yarl) '
+	$(FLOORS_VENV)/bin/python -m pytest -q -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) .venv-* .mypy_cache .pytest_cache .ruff_cache
