@@ -3,6 +3,8 @@ event loop in the cell's thread, and a cell is where a blocking call belongs."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import nbclient
 import nbformat
 
@@ -25,9 +27,8 @@ CELLS = [
 
 def test_the_sync_client_works_in_a_notebook_cell(local_server: ServerThread) -> None:
     setup = f"API_KEY = {local_server.api_key!r}\nBASE_URL = {local_server.openai_base_url!r}"
-    notebook = nbformat.v4.new_notebook(
-        cells=[nbformat.v4.new_code_cell(source) for source in [setup, *CELLS]]
-    )
+    v4: Any = nbformat.v4  # nbformat ships no annotations
+    notebook = v4.new_notebook(cells=[v4.new_code_cell(source) for source in [setup, *CELLS]])
     nbclient.NotebookClient(notebook, timeout=60, kernel_name="python3").execute()
     outputs = [output for cell in notebook.cells for output in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
