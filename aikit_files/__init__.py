@@ -46,9 +46,12 @@ from ._models import (
     Result,
     Upload,
     UploadPart,
+    UploadPartResult,
+    UploadResult,
 )
 from ._params import DownloadParameters, FileListParameters, FileParameters, Parameters
-from ._sync import Client, FilesAPI
+from ._sync import Client, FilesAPI, UploadsAPI
+from ._uploads import AsyncUploadsAPI
 
 __version__ = "0.1.0"
 
@@ -60,6 +63,7 @@ __all__ = [
     "APITimeoutError",
     "AsyncClient",
     "AsyncFilesAPI",
+    "AsyncUploadsAPI",
     "AuthenticationError",
     "BadRequestError",
     "Client",
@@ -96,5 +100,8 @@ __all__ = [
     "UnprocessableEntityError",
     "Upload",
     "UploadPart",
+    "UploadPartResult",
+    "UploadResult",
+    "UploadsAPI",
     "__version__",
 ]

@@ -13,6 +13,7 @@ from ._exceptions import InvalidArgumentError, InvalidArgumentTypeError
 from ._files import AsyncFilesAPI
 from ._protocol.requests import Endpoint
 from ._transport import Transport
+from ._uploads import AsyncUploadsAPI
 
 
 class AsyncClient:
@@ -59,7 +60,16 @@ class AsyncClient:
             raise InvalidArgumentError(f"no API key: pass api_key= or set {variable}")
         self._tracker = CallTracker()
         self._transport = Transport(self._config, session)
-        self.files = AsyncFilesAPI(self._transport, Endpoint(self._config), self._tracker)
+        endpoint = Endpoint(self._config)
+        self.uploads = AsyncUploadsAPI(
+            self._transport,
+            endpoint,
+            self._tracker,
+            upload_limit=self._config.upload_limit,
+            part_limit=self._config.part_limit,
+        )
+        """The Uploads API (``create``, ``add_part``, ``complete``, ``cancel``)."""
+        self.files = AsyncFilesAPI(self._transport, endpoint, self._tracker, self.uploads)
         """The Files API."""
 
     def __repr__(self) -> str:

@@ -11,6 +11,7 @@ from typing import Final, Literal, TypedDict, Unpack
 import attrs
 
 from ._exceptions import InvalidArgumentError, InvalidArgumentTypeError
+from ._limits import AZURE_UPLOAD_LIMIT, SIMPLE_UPLOAD_LIMIT, UPLOAD_LIMIT, UPLOAD_PART_LIMIT
 
 DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
 DEFAULT_AZURE_API_VERSION: Final = "2024-10-21"
@@ -113,6 +114,16 @@ class ClientConfig:
     api_version: str | None = None
     timeout: Timeout = Timeout()
     max_retries: int = DEFAULT_MAX_RETRIES
+
+    @property
+    def upload_limit(self) -> int:
+        """The largest file the API takes (through its Uploads API)."""
+        return AZURE_UPLOAD_LIMIT if self.provider == "azure" else UPLOAD_LIMIT
+
+    @property
+    def part_limit(self) -> int:
+        """The largest Part of an Upload (Azure's: the largest file of ``POST /files``)."""
+        return SIMPLE_UPLOAD_LIMIT if self.provider == "azure" else UPLOAD_PART_LIMIT
 
     def __repr__(self) -> str:
         # NOTE: the key is never shown, not even a prefix of it.

@@ -7,6 +7,7 @@ import functools
 import logging
 import os
 import pathlib
+import urllib.parse
 from collections.abc import AsyncIterator, Coroutine, Mapping
 from typing import Any, Final
 
@@ -41,10 +42,11 @@ from ._params import (
 )
 from ._protocol.multipart import build_form, form_fields, guess_content_type
 from ._protocol.pagination import next_page
-from ._protocol.requests import Endpoint, FormBody, RequestSpec, check_file_id
+from ._protocol.requests import Endpoint, FormBody, check_file_id
 from ._protocol.responses import Reply
 from ._protocol.sources import UploadFile, describe_source
-from ._transport import Recover, Transport
+from ._transport import Transport
+from ._uploads import AsyncUploadsAPI
 
 #: The longest pause between two polls of ``wait_for_processing``, however long it has waited.
 MAX_POLL_INTERVAL = 30.0
@@ -72,6 +74,19 @@ def _check_purpose(purpose: object) -> None:
         raise InvalidArgumentTypeError(f"purpose must be a string, not {type(purpose).__name__}")
     if not purpose:
         raise InvalidArgumentError("purpose must not be empty")
+
+
+def _check_url(url: object) -> None:
+    if not isinstance(url, str):
+        raise InvalidArgumentTypeError(f"content_url must be a string, not {type(url).__name__}")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:
+        raise InvalidArgumentError(f"content_url is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not host:
+        # NOTE: the URL is not repeated: its query may hold a secret (a SAS token).
+        raise InvalidArgumentError("content_url must be an http:// or https:// URL with a host")
 
 
 def _check_destination(destination: object) -> pathlib.Path:
@@ -107,12 +122,19 @@ class AsyncFilesAPI:
     referenced until it has ended and its callbacks have run.
     """
 
-    def __init__(self, transport: Transport, endpoint: Endpoint, tracker: CallTracker) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        endpoint: Endpoint,
+        tracker: CallTracker,
+        uploads: AsyncUploadsAPI,
+    ) -> None:
         self._transport = transport
         self._endpoint = endpoint
         self._tracker = tracker
+        self._uploads = uploads
         # Files made by this client's calls, oldest first (a dict keeps the order).
-        self._claimed: dict[str, None] = {}
+        self._claims: dict[str, None] = {}
 
     def __repr__(self) -> str:
         return f"AsyncFilesAPI({self._endpoint!r})"
@@ -144,46 +166,54 @@ class AsyncFilesAPI:
         params = merge(FileParameters, parameters, options)
         forbid_content_type(params)
         _check_purpose(purpose)
-        source = describe_source(file)
-        if source.size is not None and source.size > SIMPLE_UPLOAD_LIMIT:
-            raise InvalidArgumentError(
-                f"the file holds {source.size} bytes, over the {SIMPLE_UPLOAD_LIMIT}-byte limit "
-                "of POST /files; files this large need the Uploads API, not supported yet"
-            )
+        source = describe_source(file, self._endpoint.config.upload_limit)
         filename = params.filename or source.filename
+        content_type = params.content_type or guess_content_type(filename)
+        threshold = min(
+            SIMPLE_UPLOAD_LIMIT,
+            SIMPLE_UPLOAD_LIMIT if params.upload_threshold is None else params.upload_threshold,
+        )
+        if source.size is not None and source.size > threshold:
+            large = self._uploads.large_upload(
+                source,
+                filename=filename,
+                purpose=purpose,
+                mime_type=content_type,
+                params=params,
+                find_file=self._find_created,
+            )
+            return self._tracker.start(self._claimed(large.run()), params, FileResult, "create")
         form = build_form(
             form_fields(purpose, params.expires_after),
             filename=filename,
-            content_type=params.content_type or guess_content_type(filename),
+            content_type=content_type,
         )
         spec = self._endpoint.create_file(FormBody(form, source))
         recover = None
         if source.size is not None:
             recover = functools.partial(self._find_created, filename, source.size, purpose, params)
-        return self._tracker.start(
-            self._create(spec, params, recover), params, FileResult, "create"
-        )
-
-    async def _create(
-        self, spec: RequestSpec, params: FileParameters, recover: Recover[OpenAIFile] | None
-    ) -> Reply[OpenAIFile]:
-        reply = await self._transport.send(
+        send = self._transport.send(
             spec, params, _FILE, on_progress=params.on_progress, recover=recover
         )
+        return self._tracker.start(self._claimed(send), params, FileResult, "create")
+
+    async def _claimed(self, making: Coroutine[Any, Any, Reply[OpenAIFile]]) -> Reply[OpenAIFile]:
+        """The reply of a call that makes a file, whose file this client then knows as its own."""
+        reply = await making
         self._claim(reply.value.id)
         return reply
 
     def _claim(self, file_id: str) -> bool:
         """Marks a file as made by one of this client's calls; False if one had claimed it."""
-        if file_id in self._claimed:
+        if file_id in self._claims:
             return False
-        self._claimed[file_id] = None
-        if len(self._claimed) > CLAIMS_KEPT:
-            del self._claimed[next(iter(self._claimed))]
+        self._claims[file_id] = None
+        if len(self._claims) > CLAIMS_KEPT:
+            del self._claims[next(iter(self._claims))]
         return True
 
     async def _find_created(
-        self, filename: str, size: int, purpose: str, params: Parameters, started: float
+        self, filename: str, size: int | None, purpose: str, params: Parameters, started: float
     ) -> Reply[OpenAIFile] | None:
         """The file an upload that lost its answer made, if the server has it: the newest file
         of the same filename, size and purpose, created since the attempt began (give or take
@@ -200,7 +230,9 @@ class AsyncFilesAPI:
         for file in reply.value.data:
             if file.created_at < since:
                 break
-            same = (file.filename, file.bytes, file.purpose) == (filename, size, purpose)
+            same = (file.filename, file.purpose) == (filename, purpose) and (
+                size is None or file.bytes == size
+            )
             if same and self._claim(file.id):
                 logger.info("an upload lost its answer; the server had stored it as %s", file.id)
                 return Reply(file, reply.headers)
@@ -369,6 +401,55 @@ class AsyncFilesAPI:
             DownloadResult,
             "download",
         )
+
+    def import_url(
+        self,
+        content_url: str,
+        filename: str,
+        purpose: str,
+        parameters: ParametersArg = None,
+        **options: Any,
+    ) -> asyncio.Task[OpenAIFile]:
+        """Has Azure fetch a file from a URL (Azure's ``POST /files/import``).
+
+        The file is ``pending`` until the server has fetched and processed it: follow it with
+        ``wait_for_processing``.
+
+        Args:
+            content_url: where the server gets the content (an http or https URL, such as a
+                blob's SAS URL).
+            filename: the file's name (a ``.jsonl`` file for ``fine-tune`` and ``batch``).
+            purpose: what the file is for.
+            parameters: a ``Parameters`` (or a mapping of its fields).
+            **options: fields of ``Parameters``, overriding ``parameters``.
+
+        Returns:
+            A task whose value is the new ``OpenAIFile``.
+
+        Raises:
+            InvalidArgumentError: a bad argument, or a client of OpenAI (the endpoint is
+                Azure's only).
+        """
+        params = merge(Parameters, parameters, options)
+        if self._endpoint.config.provider != "azure":
+            raise InvalidArgumentError(
+                "import_url is Azure's files/import, which OpenAI lacks: use a client made "
+                "with provider='azure', or upload the file with create"
+            )
+        _check_url(content_url)
+        _check_purpose(purpose)
+        if not isinstance(filename, str):
+            raise InvalidArgumentTypeError(
+                f"filename must be a string, not {type(filename).__name__}"
+            )
+        if not filename or any(c in filename for c in "\r\n\0"):
+            raise InvalidArgumentError(
+                f"filename must be non-empty and on one line, got {filename!r}"
+            )
+        spec = self._endpoint.import_file(content_url, filename, purpose)
+        recover = functools.partial(self._find_created, filename, None, purpose, params)
+        send = self._transport.send(spec, params, _FILE, recover=recover)
+        return self._tracker.start(self._claimed(send), params, FileResult, "import_url")
 
     def wait_for_processing(
         self,

@@ -343,3 +343,27 @@ class DownloadResult(Result):
     @classmethod
     def succeeded(cls, value: pathlib.Path, **meta: Any) -> Self:
         return cls(success=True, value=value, path=value, **meta)
+
+
+@attrs.frozen(kw_only=True)
+class UploadResult(Result):
+    """Result of ``uploads.create``, ``uploads.complete`` and ``uploads.cancel``."""
+
+    upload: Upload | None = None
+    """The Upload, on success (after ``complete``, with its ``file``)."""
+
+    @classmethod
+    def succeeded(cls, value: Upload, **meta: Any) -> Self:
+        return cls(success=True, value=value, upload=value, **meta)
+
+
+@attrs.frozen(kw_only=True)
+class UploadPartResult(Result):
+    """Result of ``uploads.add_part``."""
+
+    part: UploadPart | None = None
+    """The Part, on success."""
+
+    @classmethod
+    def succeeded(cls, value: UploadPart, **meta: Any) -> Self:
+        return cls(success=True, value=value, part=value, **meta)

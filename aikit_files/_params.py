@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
@@ -10,7 +11,7 @@ import attrs
 
 from ._config import Timeout, check_max_retries
 from ._exceptions import InvalidArgumentError, InvalidArgumentTypeError
-from ._limits import LIST_LIMIT_MAX, LIST_LIMIT_MIN
+from ._limits import LIST_LIMIT_MAX, LIST_LIMIT_MIN, UPLOAD_PART_LIMIT
 from ._models import ExpiresAfter
 
 if TYPE_CHECKING:
@@ -100,10 +101,34 @@ class FileParameters(Parameters):
     content_type: str | None = None
     """The MIME type of the file part; by default guessed from the filename."""
     on_progress: ProgressCallback | None = None
-    """``on_progress(sent_bytes, total_bytes)``, called as the upload goes."""
+    """``on_progress(sent_bytes, total_bytes)``, called as the upload goes (across all Parts of
+    a large upload)."""
+    upload_threshold: int | None = None
+    """A source of known size larger than this many bytes goes through the Uploads API, in
+    Parts; None: 512 MiB, the limit of ``POST /files``."""
+    part_size: int | None = None
+    """Bytes per Part of a large upload, 1 to 64 MiB; None: 64 MiB."""
+    max_concurrency: int | None = None
+    """Parts of a large upload in flight at once; None: 4."""
+    resume: bool | str | os.PathLike[str] | None = None
+    """For a large upload of a path: keep a journal (True: in the cache folder, or at this
+    path) so that running the same ``create`` again after a crash sends only the Parts not
+    yet sent; None or False: no journal."""
 
     def validate(self) -> None:
         super().validate()
+        if self.upload_threshold is not None:
+            check_upload_threshold(self.upload_threshold)
+        if self.part_size is not None:
+            check_part_size(self.part_size)
+        if self.max_concurrency is not None:
+            check_max_concurrency(self.max_concurrency)
+        if self.resume is not None and not isinstance(self.resume, bool | str | os.PathLike):
+            raise InvalidArgumentTypeError(
+                f"resume must be True, False or a journal path, not {type(self.resume).__name__}"
+            )
+        if isinstance(self.resume, str | os.PathLike) and not os.fspath(self.resume):
+            raise InvalidArgumentError("resume: the journal path is empty")
         if self.expires_after is not None and not isinstance(self.expires_after, ExpiresAfter):
             if isinstance(self.expires_after, Mapping):
                 self.expires_after = _expires_after_from_mapping(self.expires_after)
@@ -114,6 +139,42 @@ class FileParameters(Parameters):
                 )
         _check_text(self, "filename", "content_type")
         _check_on_progress(self.on_progress)
+
+
+def check_part_size(part_size: object) -> int:
+    """Checks ``part_size``: an integer from 1 to the Part limit (64 MiB).
+
+    Raises:
+        InvalidArgumentError: it is out of bounds (a ``TypeError`` too when not an integer).
+    """
+    return _check_integer("part_size", part_size, 1, UPLOAD_PART_LIMIT)
+
+
+def check_max_concurrency(value: object) -> int:
+    """Checks ``max_concurrency``: an integer from 1 (the Parts in flight at once).
+
+    Raises:
+        InvalidArgumentError: it is below 1 (a ``TypeError`` too when not an integer).
+    """
+    return _check_integer("max_concurrency", value, 1, None)
+
+
+def check_upload_threshold(value: object) -> int:
+    """Checks ``upload_threshold``: a number of bytes, 0 or more.
+
+    Raises:
+        InvalidArgumentError: it is negative (a ``TypeError`` too when not an integer).
+    """
+    return _check_integer("upload_threshold", value, 0, None)
+
+
+def _check_integer(name: str, value: object, low: int, high: int | None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentTypeError(f"{name} must be an integer, not {type(value).__name__}")
+    if value < low or (high is not None and value > high):
+        bounds = f"from {low}" + (f" to {high}" if high is not None else "")
+        raise InvalidArgumentError(f"{name} must be {bounds}, got {value}")
+    return value
 
 
 def forbid_content_type(parameters: Parameters) -> None:
@@ -279,6 +340,10 @@ class FileOptions(Options, total=False):
     filename: str | None
     content_type: str | None
     on_progress: ProgressCallback | None
+    upload_threshold: int | None
+    part_size: int | None
+    max_concurrency: int | None
+    resume: bool | str | os.PathLike[str] | None
 
 
 class DownloadOptions(Options, total=False):
@@ -301,3 +366,15 @@ class WaitOptions(Options, total=False):
 
     poll_interval: float
     max_wait: float
+
+
+class UploadCreateOptions(Options, total=False):
+    """The keyword options of ``uploads.create``: its own, then the common ones."""
+
+    expires_after: ExpiresAfter | Mapping[str, Any] | None
+
+
+class CompleteOptions(Options, total=False):
+    """The keyword options of ``uploads.complete``: its own, then the common ones."""
+
+    md5: str | None

@@ -29,7 +29,7 @@ import sys
 import threading
 import warnings
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, Self, TypeVar, Unpack, overload
 
 import aiohttp
@@ -39,9 +39,10 @@ from ._config import ClientOptions
 from ._exceptions import AIKitError, ClientClosedError, InvalidArgumentError
 from ._files import AsyncFilesAPI
 from ._loop_thread import LoopThread
-from ._models import FileDeleted, FileList, OpenAIFile, Result
+from ._models import FileDeleted, FileList, OpenAIFile, Result, Upload, UploadPart
 from ._params import (
     Callback,
+    CompleteOptions,
     DownloadOptions,
     FileListOptions,
     FileListParameters,
@@ -49,9 +50,11 @@ from ._params import (
     Options,
     Parameters,
     ProgressCallback,
+    UploadCreateOptions,
     WaitOptions,
 )
 from ._protocol.sources import UploadFile
+from ._uploads import AsyncUploadsAPI
 
 logger = logging.getLogger("aikit_files")
 
@@ -73,7 +76,7 @@ def _warn_if_in_a_running_loop() -> None:
     global _warned_about_running_loop
     if _warned_about_running_loop or asyncio._get_running_loop() is None:
         return
-    if "ipykernel" in sys.modules:
+    if _in_a_jupyter_kernel():
         return
     _warned_about_running_loop = True
     warnings.warn(
@@ -82,6 +85,14 @@ def _warn_if_in_a_running_loop() -> None:
         RuntimeWarning,
         stacklevel=4,
     )
+
+
+def _in_a_jupyter_kernel() -> bool:
+    """Whether this code runs in a Jupyter kernel (IPython's shell there has a kernel)."""
+    ipython = sys.modules.get("IPython")
+    get_ipython = getattr(ipython, "get_ipython", None)
+    shell = get_ipython() if callable(get_ipython) else None
+    return getattr(shell, "kernel", None) is not None
 
 
 def _option(parameters: object, options: Mapping[str, Any], name: str) -> Any:
@@ -272,6 +283,17 @@ class FilesAPI(_SyncAPI):
     ) -> OpenAIFile:
         """Polls a file until it is processed; see ``AsyncFilesAPI.wait_for_processing``."""
 
+    @bridge
+    def import_url(
+        self,
+        content_url: str,
+        filename: str,
+        purpose: str,
+        parameters: None = None,
+        **options: Unpack[Options],
+    ) -> OpenAIFile:
+        """Has Azure fetch a file from a URL; see ``AsyncFilesAPI.import_url``."""
+
     def iterate(
         self,
         parameters: FileListParameters | Mapping[str, Any] | None = None,
@@ -280,6 +302,45 @@ class FilesAPI(_SyncAPI):
         """Returns an iterator over every file, fetching pages as it goes; takes no callbacks."""
         pages = self._run(functools.partial(self._api.iterate, parameters, **options))
         return self._pages(pages)
+
+
+class UploadsAPI(_SyncAPI):
+    """The Uploads API for scripts: the methods of ``AsyncUploadsAPI``, blocking or with a
+    Future (see ``FilesAPI``)."""
+
+    _api: AsyncUploadsAPI
+
+    @bridge
+    def create(
+        self,
+        filename: str,
+        purpose: str,
+        bytes: int,
+        mime_type: str,
+        parameters: None = None,
+        **options: Unpack[UploadCreateOptions],
+    ) -> Upload:
+        """Creates an Upload; see ``AsyncUploadsAPI.create``."""
+
+    @bridge
+    def add_part(
+        self, upload_id: str, data: UploadFile, parameters: None = None, **options: Unpack[Options]
+    ) -> UploadPart:
+        """Adds a Part to an Upload; see ``AsyncUploadsAPI.add_part``."""
+
+    @bridge
+    def complete(
+        self,
+        upload_id: str,
+        part_ids: Sequence[str],
+        parameters: None = None,
+        **options: Unpack[CompleteOptions],
+    ) -> Upload:
+        """Completes an Upload; see ``AsyncUploadsAPI.complete``."""
+
+    @bridge
+    def cancel(self, upload_id: str, parameters: None = None, **options: Unpack[Options]) -> Upload:
+        """Cancels an Upload; see ``AsyncUploadsAPI.cancel``."""
 
 
 def _future_of(start: Callable[[], asyncio.Task[T]]) -> concurrent.futures.Future[T]:
@@ -350,6 +411,8 @@ class Client:
         self._runtime = runtime
         self.files = FilesAPI(self, self._client.files)
         """The Files API."""
+        self.uploads = UploadsAPI(self, self._client.uploads)
+        """The Uploads API."""
         # NOTE: an idle client that is dropped closes its session and stops its loop, without
         # waiting, from whichever thread the collector runs on.
         self._finalizer = weakref.finalize(self, _shut_down, runtime, self._client)

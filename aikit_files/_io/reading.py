@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterable
+import hashlib
+import threading
+from collections.abc import AsyncGenerator, AsyncIterable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aikit_files._exceptions import LocalIOError
@@ -153,3 +155,64 @@ async def read_source(
             yield chunk
     finally:
         await chunks.aclose()
+
+
+#: Bytes hashed per step of an MD5 pass (in a worker thread, which hashlib runs without the GIL).
+HASH_CHUNK = 4 * MiB
+
+
+def _md5_of_file(read: Callable[[int], bytes], size: int, stop: threading.Event) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    remaining = size
+    while remaining and not stop.is_set():
+        chunk = read(min(HASH_CHUNK, remaining))
+        if not chunk:
+            raise LocalIOError(
+                f"the file ended {remaining} bytes early: it changed during the upload"
+            )
+        digest.update(chunk)
+        remaining -= len(chunk)
+    return digest.hexdigest()
+
+
+def _md5_of_path(path: str, size: int, stop: threading.Event) -> str:
+    with open(path, "rb") as file:
+        return _md5_of_file(file.read, size, stop)
+
+
+def _md5_of_object(file: Any, start: int, size: int, stop: threading.Event) -> str:
+    file.seek(start)
+    return _md5_of_file(file.read, size, stop)
+
+
+async def md5_of(source: UploadSource) -> str:
+    """The MD5 (hex) of a source of known size, read once, in order, in a worker thread.
+
+    A path is read through a handle of its own; a file object is read from its ``start`` (the
+    caller must not read it meanwhile); an async iterable has no size and no MD5 here.
+
+    Raises:
+        LocalIOError: the source could not be read, or ended early.
+    """
+    if source.size is None or source.kind is SourceKind.STREAM:
+        raise ValueError("an MD5 pass needs a source of known size that can be read again")
+    loop = asyncio.get_running_loop()
+    # NOTE: a thread's job outlives a cancelled await: this tells it to stop reading.
+    stop = threading.Event()
+    try:
+        if source.kind is SourceKind.BLOB:
+            view: memoryview = source.value
+            return await loop.run_in_executor(
+                None, lambda: hashlib.md5(view, usedforsecurity=False).hexdigest()
+            )
+        if source.kind is SourceKind.PATH:
+            return await loop.run_in_executor(None, _md5_of_path, source.value, source.size, stop)
+        return await loop.run_in_executor(
+            None, _md5_of_object, source.value, source.start, source.size, stop
+        )
+    except LocalIOError:
+        raise
+    except Exception as exc:
+        raise LocalIOError(f"reading the file to upload failed: {exc!r}") from exc
+    finally:
+        stop.set()

@@ -184,6 +184,11 @@ class Endpoint:
         """``GET /files/{file_id}/content``: the file's bytes, not JSON."""
         return self.request("GET", file_path(file_id) + "/content", accept="*/*")
 
+    def import_file(self, content_url: str, filename: str, purpose: str) -> RequestSpec:
+        """Azure's ``POST /files/import``: the server fetches the file from ``content_url``."""
+        document = {"purpose": purpose, "filename": filename, "content_url": content_url}
+        return self.request("POST", "/files/import", body=JsonBody.of(document))
+
     # --- Uploads ---------------------------------------------------------------------------
 
     def create_upload(

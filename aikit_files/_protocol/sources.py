@@ -63,47 +63,51 @@ class UploadSource:
         return self.kind in (SourceKind.PATH, SourceKind.BLOB) or self.seekable
 
 
-def describe_source(file: object) -> UploadSource:
+def describe_source(file: object, limit: int = UPLOAD_LIMIT) -> UploadSource:
     """Describes the ``file`` argument of ``create``, checking it before any transfer.
+
+    Args:
+        file: the ``file`` argument.
+        limit: the most bytes the API takes (its Uploads API's limit).
 
     Raises:
         InvalidArgumentError: the path is missing, a directory, unreadable, the file is over
-            the Uploads API's limit, or the file object is closed (a ``TypeError`` too when the
+            ``limit``, or the file object is closed (a ``TypeError`` too when the
             value is of no accepted type, or a file object is in text mode).
     """
     if isinstance(file, bytes | bytearray | memoryview):
-        return _describe_blob(file)
+        return _describe_blob(file, limit)
     if isinstance(file, str | os.PathLike):
-        return _describe_path(os.fsdecode(file))
+        return _describe_path(os.fsdecode(file), limit)
     if hasattr(file, "__aiter__"):
         return UploadSource(SourceKind.STREAM, file, size=None, filename=DEFAULT_FILENAME)
     if callable(getattr(file, "read", None)):
-        return _describe_file_object(file)
+        return _describe_file_object(file, limit)
     raise InvalidArgumentTypeError(
         "file must be a path (str or os.PathLike), bytes-like, a binary file object or an "
         f"async iterable of bytes, not {type(file).__name__}"
     )
 
 
-def _checked_size(size: int) -> int:
-    if size > UPLOAD_LIMIT:
+def _checked_size(size: int, limit: int) -> int:
+    if size > limit:
         raise InvalidArgumentError(
-            f"the file holds {size} bytes, more than the API accepts ({UPLOAD_LIMIT} bytes)"
+            f"the file holds {size} bytes, more than the API accepts ({limit} bytes)"
         )
     return size
 
 
-def _describe_blob(blob: bytes | bytearray | memoryview) -> UploadSource:
+def _describe_blob(blob: bytes | bytearray | memoryview, limit: int) -> UploadSource:
     try:
         view = memoryview(blob).cast("B")
     except TypeError as exc:
         raise InvalidArgumentError(f"file: a memoryview must be contiguous ({exc})") from exc
     return UploadSource(
-        SourceKind.BLOB, view, size=_checked_size(view.nbytes), filename=DEFAULT_FILENAME
+        SourceKind.BLOB, view, size=_checked_size(view.nbytes, limit), filename=DEFAULT_FILENAME
     )
 
 
-def _describe_path(path: str) -> UploadSource:
+def _describe_path(path: str, limit: int) -> UploadSource:
     if not path:
         raise InvalidArgumentError("file: the path is empty")
     try:
@@ -120,10 +124,12 @@ def _describe_path(path: str) -> UploadSource:
         raise InvalidArgumentError(f"file: {path!r} is not readable")
     # NOTE: a name that is not valid UTF-8 keeps its readable part; the rest becomes U+FFFD.
     name = os.path.basename(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return UploadSource(SourceKind.PATH, path, size=_checked_size(info.st_size), filename=name)
+    return UploadSource(
+        SourceKind.PATH, path, size=_checked_size(info.st_size, limit), filename=name
+    )
 
 
-def _describe_file_object(file: Any) -> UploadSource:
+def _describe_file_object(file: Any, limit: int) -> UploadSource:
     if isinstance(file, io.TextIOBase):
         raise InvalidArgumentTypeError("file: a text-mode file object; open the file with 'rb'")
     if getattr(file, "closed", False):
@@ -146,7 +152,7 @@ def _describe_file_object(file: Any) -> UploadSource:
     return UploadSource(
         SourceKind.FILE,
         file,
-        size=_checked_size(max(end - start, 0)),
+        size=_checked_size(max(end - start, 0), limit),
         filename=filename,
         start=start,
         seekable=True,

@@ -31,10 +31,10 @@ def sample(tmp_path: pathlib.Path) -> pathlib.Path:
 
 @pytest.fixture
 def huge(tmp_path: pathlib.Path) -> pathlib.Path:
-    """A sparse file one byte over the simple-upload limit (it takes no disk space)."""
+    """A sparse file one byte over the Uploads API's limit of 8 GiB (it takes no disk space)."""
     path = tmp_path / "huge.bin"
     with path.open("wb") as file:
-        file.truncate(512 * 1024 * 1024 + 1)
+        file.truncate(8 * 1024**3 + 1)
     return path
 
 
