@@ -174,7 +174,7 @@ class AsyncFilesAPI:
             SIMPLE_UPLOAD_LIMIT if params.upload_threshold is None else params.upload_threshold,
         )
         if source.size is not None and source.size > threshold:
-            large = self._uploads.large_upload(
+            large = self._uploads._large_upload(
                 source,
                 filename=filename,
                 purpose=purpose,

@@ -276,7 +276,7 @@ class AsyncUploadsAPI:
 
     # --- a large file, in Parts --------------------------------------------------------------
 
-    def large_upload(
+    def _large_upload(
         self,
         source: UploadSource,
         *,

@@ -47,12 +47,21 @@ def positional(signature: inspect.Signature) -> list[tuple[str, object, object]]
     ]
 
 
-def test_signatures_match_the_async_twin() -> None:
-    public = [name for name in vars(af.AsyncFilesAPI) if not name.startswith("_")]
-    assert {"create", "retrieve", "list", "iterate", "delete", "content", "download"} <= set(public)
+@pytest.mark.parametrize(
+    ("sync_api", "async_api"),
+    [(af.FilesAPI, af.AsyncFilesAPI), (af.UploadsAPI, af.AsyncUploadsAPI)],
+)
+def test_signatures_match_the_async_twin(sync_api: type, async_api: type) -> None:
+    public = [name for name in vars(async_api) if not name.startswith("_")]
+    assert public
+    if async_api is af.AsyncFilesAPI:
+        assert {"create", "retrieve", "list", "iterate", "delete", "content", "download",
+                "wait_for_processing", "import_url"} <= set(public)  # fmt: skip
+    else:
+        assert {"create", "add_part", "complete", "cancel"} <= set(public)
     for name in public:
-        sync_method = getattr(af.FilesAPI, name)
-        async_sig = inspect.signature(getattr(af.AsyncFilesAPI, name))
+        sync_method = getattr(sync_api, name)
+        async_sig = inspect.signature(getattr(async_api, name))
         # The sync twin declares its blocking form (parameters None, no callbacks among the
         # options): the positional parameters are the async twin's, with their defaults, and
         # the async twin's keyword-only ones are among its typed options.

@@ -35,6 +35,16 @@ def check_inferred_types(client: af.Client, path: pathlib.Path) -> None:
     assert_type(files.content("file-1"), bytes)
     assert_type(files.download("file-1", path), pathlib.Path)
     assert_type(files.wait_for_processing("file-1", poll_interval=0.5), af.OpenAIFile)
+    assert_type(files.import_url("https://x/a.jsonl", "a.jsonl", "fine-tune"), af.OpenAIFile)
+    uploads = client.uploads
+    assert_type(uploads.create("a.jsonl", "fine-tune", 10, "text/jsonl"), af.Upload)
+    assert_type(uploads.add_part("upload_1", b"x"), af.UploadPart)
+    assert_type(uploads.complete("upload_1", ["part_1"], md5="0" * 32), af.Upload)
+    assert_type(uploads.cancel("upload_1"), af.Upload)
+    assert_type(
+        uploads.cancel("upload_1", on_terminate=print),
+        af.Upload | concurrent.futures.Future[af.Upload],
+    )
     assert_type(
         files.retrieve("file-1", on_terminate=print),
         af.OpenAIFile | concurrent.futures.Future[af.OpenAIFile],
