@@ -121,8 +121,18 @@ def check_purpose(purpose: object, allowed: frozenset[str]) -> str:
     return purpose
 
 
-def check_file(settings: Settings, purpose: str, filename: str, size: int | None) -> None:
+def check_file(
+    settings: Settings, purpose: str, filename: str, size: int | None, *, param: str = "file"
+) -> None:
     """Checks a file's name, and its size once known, against the rules of its purpose.
+
+    Args:
+        settings: The server's settings (its limits).
+        purpose: The file's purpose, already checked.
+        filename: Its name.
+        size: Its size, or None while it is not known.
+        param: The request's field that gave the name: a form's ``file``, or the
+            ``filename`` of a JSON body (an Upload's, an import's).
 
     Raises:
         ApiError: 400 for a name the purpose does not accept, 413 for a file too large.
@@ -131,7 +141,7 @@ def check_file(settings: Settings, purpose: str, filename: str, size: int | None
         raise bad_request(
             f"Invalid file format for purpose {purpose!r}: the file must be a .jsonl file "
             f"(got {filename!r}).",
-            "file",
+            param,
         )
     limit = settings.limit_for(purpose)
     if size is not None and size > limit:

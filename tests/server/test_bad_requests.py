@@ -263,6 +263,16 @@ CASES: dict[str, Case] = {
         ).encode(),
         {},
     ),
+    "upload: a batch file not named .jsonl": Case(
+        "POST",
+        "/uploads",
+        400,
+        "filename",
+        json.dumps(
+            {"bytes": 1, "filename": "b.txt", "mime_type": "t", "purpose": "batch"}
+        ).encode(),
+        {},
+    ),
     "upload: purpose is a list": Case(
         "POST",
         "/uploads",

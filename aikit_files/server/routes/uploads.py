@@ -54,7 +54,7 @@ async def create_upload(request: web.Request) -> web.StreamResponse:
     filename = required_text(body, "filename")
     mime_type = required_text(body, "mime_type")
     size = check_upload_bytes(settings, purpose, body.get("bytes"), azure=azure)
-    check_file(settings, purpose, filename, None)
+    check_file(settings, purpose, filename, None, param="filename")
     if size > state.store.room():
         raise StorageFull(settings.max_storage)
     upload = await state.uploads.create(
