@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Final
 
-# NOTE: the API documents these limits in "MB"/"GB"; we read them as binary units, the more
-# lenient reading, so that a file of exactly 512 MiB is accepted by the simple upload.
+# NOTE: the APIs document these limits in "MB"/"GB"; we read them as binary units, the more
+# lenient reading, so that a file of exactly 512 MiB is accepted by the simple upload (and
+# Azure's "9 GB" Upload is 9 GiB, as OpenAI's "8 GB" is 8 GiB).
 MiB: Final = 1024 * 1024
 GiB: Final = 1024 * MiB
 
@@ -22,6 +23,16 @@ UPLOAD_LIMIT: Final = 8 * GiB
 MAX_STORAGE: Final = 1024 * GiB
 #: Seconds an Upload stays open after it is created.
 UPLOAD_EXPIRY_SECONDS: Final = 3600
+
+# Azure OpenAI's Uploads (API version 2024-10-21) differ from OpenAI's in their limits.
+#: Azure: largest file assembled by the Uploads API.
+AZURE_UPLOAD_LIMIT: Final = 9 * GiB
+#: Azure: seconds an Upload stays open after it is created (two hours).
+AZURE_UPLOAD_EXPIRY_SECONDS: Final = 7200
+#: Azure: largest Part, "the standard size limit for file upload, based on the File Purpose":
+#: the simple-upload limit (the file of a ``batch`` Upload is a batch file, at most
+#: ``BATCH_FILE_LIMIT`` in all, so none of its Parts can be larger than that).
+AZURE_UPLOAD_PART_LIMIT: Final = SIMPLE_UPLOAD_LIMIT
 #: Bounds of ``expires_after.seconds``.
 EXPIRES_AFTER_MIN: Final = 3600
 EXPIRES_AFTER_MAX: Final = 2_592_000

@@ -64,9 +64,14 @@ def create_app(
     Args:
         data_dir: Where files, metadata and Uploads are kept; a restart loses nothing.
         api_key: The only key accepted; None accepts any non-empty key.
-        **options: Fields of ``Settings``: ``file_limit``, ``batch_file_limit``,
-            ``part_limit``, ``upload_limit``, ``upload_expiry`` (seconds), ``max_storage``
-            (bytes: the total size of the files stored),
+        **options: Fields of ``Settings``: ``file_limit`` and ``batch_file_limit`` (bytes:
+            the largest file, and ``batch`` file, that ``POST /files`` or an import takes;
+            on ``/openai`` also the largest Part of an Upload of that purpose);
+            ``part_limit``, ``upload_limit`` (bytes) and ``upload_expiry`` (seconds, 3600):
+            OpenAI's Uploads, on ``/v1``; ``azure_upload_limit`` (bytes, 9 GiB): Azure's
+            Uploads, on ``/openai``, which stay open two hours
+            (``AZURE_UPLOAD_EXPIRY_SECONDS``; tests move ``clock`` to see them expire);
+            ``max_storage`` (bytes: the total size of the files stored),
             ``idle_timeout`` (seconds a connection may send nothing, in a request or
             between two, before it is closed), ``processing_delay`` (seconds an Azure file
             stays ``pending`` then ``running``), ``allow_private_import`` (whether

@@ -16,6 +16,8 @@ import attrs
 import yarl
 
 from aikit_files._limits import (
+    AZURE_UPLOAD_EXPIRY_SECONDS,
+    AZURE_UPLOAD_LIMIT,
     BATCH_FILE_LIMIT,
     EXPIRES_AFTER_MAX,
     EXPIRES_AFTER_MIN,
@@ -57,11 +59,15 @@ class Settings:
     batch_file_limit: int = BATCH_FILE_LIMIT
     """Largest ``batch`` file."""
     part_limit: int = UPLOAD_PART_LIMIT
-    """Largest Part of an Upload."""
+    """Largest Part of an Upload on the OpenAI routes (on Azure's, a Part may be as large as a
+    file of the Upload's purpose: ``file_limit``, or ``batch_file_limit``)."""
     upload_limit: int = UPLOAD_LIMIT
-    """Largest file an Upload assembles."""
+    """Largest file an Upload assembles on the OpenAI routes."""
+    azure_upload_limit: int = AZURE_UPLOAD_LIMIT
+    """Largest file an Upload assembles on the Azure routes."""
     upload_expiry: int = UPLOAD_EXPIRY_SECONDS
-    """Seconds an Upload stays open."""
+    """Seconds an Upload stays open on the OpenAI routes (on Azure's, two hours:
+    ``AZURE_UPLOAD_EXPIRY_SECONDS``, which tests reach by moving ``clock``)."""
     max_storage: int = MAX_STORAGE
     """The total size of the files stored: an upload (or import) that would pass it is refused,
     as OpenAI refuses one past its storage limit."""
@@ -80,9 +86,21 @@ class Settings:
         """The largest file of ``purpose`` (the general limit while the purpose is unknown)."""
         return self.batch_file_limit if purpose == "batch" else self.file_limit
 
-    def upload_limit_for(self, purpose: str) -> int:
-        """The largest file of ``purpose`` that an Upload may assemble."""
-        return self.batch_file_limit if purpose == "batch" else self.upload_limit
+    def upload_limit_for(self, purpose: str, *, azure: bool) -> int:
+        """The largest file of ``purpose`` that an Upload may assemble, on the Azure routes or
+        on OpenAI's."""
+        if purpose == "batch":
+            return self.batch_file_limit
+        return self.azure_upload_limit if azure else self.upload_limit
+
+    def part_limit_for(self, purpose: str, *, azure: bool) -> int:
+        """The largest Part of an Upload of ``purpose``: OpenAI's Part limit, or on the Azure
+        routes the limit of a file of that purpose."""
+        return self.limit_for(purpose) if azure else self.part_limit
+
+    def upload_expiry_for(self, *, azure: bool) -> int:
+        """Seconds an Upload stays open after it is created."""
+        return AZURE_UPLOAD_EXPIRY_SECONDS if azure else self.upload_expiry
 
 
 def check_purpose(purpose: object, allowed: frozenset[str]) -> str:
@@ -103,8 +121,18 @@ def check_purpose(purpose: object, allowed: frozenset[str]) -> str:
     return purpose
 
 
-def check_file(settings: Settings, purpose: str, filename: str, size: int | None) -> None:
+def check_file(
+    settings: Settings, purpose: str, filename: str, size: int | None, *, param: str = "file"
+) -> None:
     """Checks a file's name, and its size once known, against the rules of its purpose.
+
+    Args:
+        settings: The server's settings (its limits).
+        purpose: The file's purpose, already checked.
+        filename: Its name.
+        size: Its size, or None while it is not known.
+        param: The request's field that gave the name: a form's ``file``, or the
+            ``filename`` of a JSON body (an Upload's, an import's).
 
     Raises:
         ApiError: 400 for a name the purpose does not accept, 413 for a file too large.
@@ -113,7 +141,7 @@ def check_file(settings: Settings, purpose: str, filename: str, size: int | None
         raise bad_request(
             f"Invalid file format for purpose {purpose!r}: the file must be a .jsonl file "
             f"(got {filename!r}).",
-            "file",
+            param,
         )
     limit = settings.limit_for(purpose)
     if size is not None and size > limit:
@@ -186,15 +214,16 @@ def check_expires_after(policy: object) -> int | None:
     return expires_after_seconds(fields.get("anchor"), fields.get("seconds"))
 
 
-def check_upload_bytes(settings: Settings, purpose: str, size: object) -> int:
+def check_upload_bytes(settings: Settings, purpose: str, size: object, *, azure: bool) -> int:
     """Returns ``size``, the ``bytes`` announced by a new Upload of ``purpose``.
 
     Raises:
-        ApiError: 400 unless it is a non-negative integer within the Upload limit.
+        ApiError: 400 unless it is a non-negative integer within the Upload limit of the
+            flavour (``azure`` or not).
     """
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise bad_request("'bytes' must be a non-negative integer.", "bytes")
-    limit = settings.upload_limit_for(purpose)
+    limit = settings.upload_limit_for(purpose, azure=azure)
     if size > limit:
         raise bad_request(f"'bytes' exceeds the maximum size of {limit} bytes.", "bytes")
     return size

@@ -95,7 +95,7 @@ class Uploads:
 
     Args:
         store: Where Uploads, their Parts and the files they make are kept.
-        settings: The server's settings (its clock, the limits, how long an Upload stays open).
+        settings: The server's settings (its clock).
         files: What makes the file of a completed Upload.
     """
 
@@ -191,6 +191,7 @@ class Uploads:
         purpose: str,
         mime_type: str,
         size: int,
+        expiry: int,
         file_expires_after: int | None,
     ) -> Upload:
         """Makes a new Upload durable and known; it takes Parts until it expires.
@@ -200,6 +201,7 @@ class Uploads:
             purpose: Its purpose, already checked.
             mime_type: Its MIME type.
             size: Its size in bytes, already checked: the Parts must add up to it.
+            expiry: Seconds it stays open (its flavour's).
             file_expires_after: Seconds the file lives after its creation; None for its
                 purpose's default.
 
@@ -214,7 +216,7 @@ class Uploads:
             filename=filename,
             purpose=purpose,
             mime_type=mime_type,
-            expires_at=now + self._settings.upload_expiry,
+            expires_at=now + expiry,
             file_expires_after=file_expires_after,
         )
 

@@ -45,8 +45,9 @@ def data_dir(tmp_path: pathlib.Path) -> pathlib.Path:
 @pytest.fixture
 def server(data_dir: pathlib.Path, clock: FakeClock) -> Iterator[ServerThread]:
     """A server on a fake clock (every file is created in the same second until it moves),
-    with small limits so that oversize bodies stay small, and a short Azure lifecycle; it
-    imports from loopback, where the tests' origins are."""
+    with small limits on both flavours so that oversize bodies stay small (Azure's Upload limit
+    9/8 of OpenAI's, as the real ones; its Parts as large as a file), and a short Azure
+    lifecycle; it imports from loopback, where the tests' origins are."""
     with ServerThread(
         data_dir,
         api_key=API_KEY,
@@ -55,6 +56,7 @@ def server(data_dir: pathlib.Path, clock: FakeClock) -> Iterator[ServerThread]:
         batch_file_limit=512 * 1024,
         part_limit=256 * 1024,
         upload_limit=1024 * 1024,
+        azure_upload_limit=1152 * 1024,
         processing_delay=10.0,
         allow_private_import=True,
     ) as running:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import http.server
+import json
 import pathlib
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
 import openai
 import pytest
+import yarl
+from aiohttp import web
 
 from aikit_files.server import ServerThread
 
@@ -196,7 +200,14 @@ def test_parts_carry_an_azure_block_id_that_complete_accepts(azure: openai.Azure
         ),
         ({"purpose": ["fine-tune"], "filename": "a.jsonl", "content_url": "http://x/a"}, "purpose"),
         ({"purpose": "fine-tune", "content_url": "http://x/a"}, "filename"),
-        ({"purpose": "fine-tune", "filename": "a.txt", "content_url": "http://x/a"}, "file"),
+        ({"purpose": "fine-tune", "filename": "a.txt", "content_url": "http://x/a"}, "filename"),
+        ({"purpose": "batch", "filename": "a.json", "content_url": "http://x/a"}, "filename"),
+        ({"purpose": "fine-tune", "filename": "", "content_url": "http://x/a"}, "filename"),
+        ({"filename": "a.jsonl", "content_url": "http://x/a"}, "purpose"),
+        (
+            {"purpose": "fine-tune", "filename": "a.jsonl", "content_url": "http://x/a", "x": 1},
+            "x",
+        ),
         ({"purpose": "nope", "filename": "a.jsonl", "content_url": "http://x/a"}, "purpose"),
     ],
 )
@@ -259,3 +270,91 @@ def test_imports_from_private_addresses_are_refused_by_default(
     assert "--allow-private-import" in details
     assert "secret" not in details
     assert not any(name.startswith("tmp/") for name in disk(data_dir))
+
+
+@pytest.fixture
+async def aiohttp_origin() -> AsyncIterator[tuple[str, list[yarl.URL], bytes]]:
+    """A small aiohttp app on loopback that serves a JSON Lines file at ``/blob/train.jsonl``
+    (and records the URLs asked for): an import's source, run on the test's event loop."""
+    payload = b"".join(
+        json.dumps({"messages": [{"role": "user", "content": f"question {i}"}]}).encode() + b"\n"
+        for i in range(5000)
+    )
+    asked: list[yarl.URL] = []
+
+    async def blob(request: web.Request) -> web.StreamResponse:
+        asked.append(request.url)
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        response.content_length = len(payload)
+        await response.prepare(request)
+        for start in range(0, len(payload), 64 * 1024):  # in several chunks
+            await response.write(payload[start : start + 64 * 1024])
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/blob/train.jsonl", blob)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield f"http://{host}:{port}", asked, payload
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.anyio
+async def test_an_import_from_loopback_works_end_to_end(
+    aiohttp_origin: tuple[str, list[yarl.URL], bytes],
+    server: ServerThread,
+    clock: FakeClock,
+    session: aiohttp.ClientSession,
+) -> None:
+    # The fixture server runs with allow_private_import=True.
+    origin, asked, payload = aiohttp_origin
+    headers = auth("azure")
+    query = {"api-version": API_VERSION}
+    content_url = f"{origin}/blob/train.jsonl?sv=2024&sig=secret"
+    async with session.post(
+        url(server, "azure", "/files/import").with_query(query),
+        json={"purpose": "fine-tune", "filename": "train.jsonl", "content_url": content_url},
+        headers=headers,
+    ) as response:
+        assert response.status == 201
+        created = await response.json()
+        location = response.headers["Location"]
+    assert location == f"{server.url}/openai/files/{created['id']}"
+    assert (created["object"], created["status"]) == ("file", "pending")
+    assert (created["filename"], created["purpose"]) == ("train.jsonl", "fine-tune")
+
+    async def retrieve() -> dict[str, Any]:
+        async with session.get(yarl.URL(location).with_query(query), headers=headers) as answer:
+            assert answer.status == 200
+            return dict(await answer.json())
+
+    # Fetched meanwhile (the clock stands still): the file stays pending, and learns its size.
+    for _ in range(500):
+        if (await retrieve())["bytes"] is not None:
+            break
+        await asyncio.sleep(0.01)
+    fetched = await retrieve()
+    assert fetched["bytes"] == len(payload), "the import never fetched its content"
+    assert fetched["status"] == "pending"
+    assert [str(asked_url) for asked_url in asked] == [content_url]
+    clock.advance(10)  # the fixture server's processing delay
+    for _ in range(500):
+        if (await retrieve())["status"] in ("processed", "error"):
+            break
+        await asyncio.sleep(0.01)
+    done = await retrieve()
+    assert (done["status"], done["bytes"]) == ("processed", len(payload))
+    assert done.get("status_details") is None
+    for flavour in ("azure", "openai"):
+        content = url(server, flavour, f"/files/{created['id']}/content")
+        async with session.get(
+            content.with_query(query) if flavour == "azure" else content, headers=auth(flavour)
+        ) as answer:
+            assert answer.status == 200
+            assert await answer.read() == payload

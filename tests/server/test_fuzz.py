@@ -61,6 +61,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         batch_file_limit=32 * 1024,
         part_limit=16 * 1024,
         upload_limit=64 * 1024,
+        azure_upload_limit=72 * 1024,
         idle_timeout=0.2,
         processing_delay=0,
     ) as server:

@@ -20,7 +20,7 @@ async def import_file(request: web.Request) -> web.StreamResponse:
     body = await read_json(request, _IMPORT_FIELDS)
     purpose = check_purpose(body.get("purpose"), request[FLAVOUR].purposes)
     filename = required_text(body, "filename")
-    check_file(state.settings, purpose, filename, None)
+    check_file(state.settings, purpose, filename, None, param="filename")
     url = check_content_url(body.get("content_url"))
     record = await state.files.start_import(url, filename=filename, purpose=purpose)
     return created(request, state.files.file(record))

@@ -1,4 +1,10 @@
-"""The ``/uploads`` routes: create an Upload, add a Part (a streamed form), complete, cancel."""
+"""The ``/uploads`` routes: create an Upload, add a Part (a streamed form), complete, cancel.
+
+Each request follows the rules of the route it is sent to. On Azure's (API version 2024-10-21)
+an Upload holds up to 9 GiB (by default) and stays open two hours, a Part may be as large as a
+file of the Upload's purpose, and the create body has no ``expires_after``. What an Upload was
+created with (its ``bytes``, its ``expires_at``) stays, whichever route its Parts come by.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +34,8 @@ from aikit_files.server._state import FLAVOUR, STATE
 from aikit_files.server._uploads import OpenUpload, block_id
 
 _CREATE_FIELDS: Final = frozenset({"bytes", "filename", "mime_type", "purpose", "expires_after"})
+#: Azure's ``UploadFileStartBody`` has no ``expires_after``: it is an unknown argument there.
+_AZURE_CREATE_FIELDS: Final = _CREATE_FIELDS - {"expires_after"}
 _COMPLETE_FIELDS: Final = frozenset({"part_ids", "md5"})
 
 
@@ -36,16 +44,17 @@ def _upload_of(request: web.Request) -> OpenUpload:
 
 
 async def create_upload(request: web.Request) -> web.StreamResponse:
-    """``POST /uploads``: ``bytes``, ``filename``, ``mime_type``, ``purpose``,
-    ``expires_after``."""
+    """``POST /uploads``: ``bytes``, ``filename``, ``mime_type``, ``purpose``, and on the
+    OpenAI routes ``expires_after``; 200, with a ``Location`` on Azure's."""
     state = request.app[STATE]
     settings = state.settings
-    body = await read_json(request, _CREATE_FIELDS)
+    azure = request[FLAVOUR] is AZURE
+    body = await read_json(request, _AZURE_CREATE_FIELDS if azure else _CREATE_FIELDS)
     purpose = check_purpose(body.get("purpose"), request[FLAVOUR].purposes)
     filename = required_text(body, "filename")
     mime_type = required_text(body, "mime_type")
-    size = check_upload_bytes(settings, purpose, body.get("bytes"))
-    check_file(settings, purpose, filename, None)
+    size = check_upload_bytes(settings, purpose, body.get("bytes"), azure=azure)
+    check_file(settings, purpose, filename, None, param="filename")
     if size > state.store.room():
         raise StorageFull(settings.max_storage)
     upload = await state.uploads.create(
@@ -53,19 +62,22 @@ async def create_upload(request: web.Request) -> web.StreamResponse:
         purpose=purpose,
         mime_type=mime_type,
         size=size,
+        expiry=settings.upload_expiry_for(azure=azure),
         file_expires_after=check_expires_after(body.get("expires_after")),
     )
     return json_response(upload, headers=location(request, f"uploads/{upload.id}"))
 
 
 async def add_upload_part(request: web.Request) -> web.StreamResponse:
-    """``POST /uploads/{upload_id}/parts``: a multipart form with one field, ``data``."""
+    """``POST /uploads/{upload_id}/parts``: a multipart form with one field, ``data``; on
+    the Azure routes the Part's answer adds its ``azure_block_id``."""
     state = request.app[STATE]
     uploads = state.uploads
     upload = _upload_of(request)
     # NOTE: an Upload that takes no more Parts is reported before the body is read.
     uploads.check_pending(upload)
-    part_limit = state.settings.part_limit
+    azure = request[FLAVOUR] is AZURE
+    part_limit = state.settings.part_limit_for(upload.record.purpose, azure=azure)
 
     def accept_part(part: Part, fields: Mapping[str, str]) -> FileLimit:
         # NOTE: a Part that would take the Upload past the bytes it announced is refused as
@@ -85,7 +97,7 @@ async def add_upload_part(request: web.Request) -> web.StreamResponse:
         accept_file=accept_part,
     ) as form:
         part = await uploads.add_part(upload, form.content)
-    extra = {"azure_block_id": block_id(part.id)} if request[FLAVOUR] is AZURE else None
+    extra = {"azure_block_id": block_id(part.id)} if azure else None
     return json_response(part, extra=extra)
 
 
