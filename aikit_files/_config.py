@@ -11,7 +11,7 @@ from typing import Final, Literal, TypedDict, Unpack
 import attrs
 
 from ._exceptions import InvalidArgumentError, InvalidArgumentTypeError
-from ._limits import AZURE_UPLOAD_LIMIT, SIMPLE_UPLOAD_LIMIT, UPLOAD_LIMIT, UPLOAD_PART_LIMIT
+from ._limits import AZURE_UPLOAD_LIMIT, AZURE_UPLOAD_PART_LIMIT, UPLOAD_LIMIT, UPLOAD_PART_LIMIT
 
 DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
 DEFAULT_AZURE_API_VERSION: Final = "2024-10-21"
@@ -123,7 +123,7 @@ class ClientConfig:
     @property
     def part_limit(self) -> int:
         """The largest Part of an Upload (Azure's: the largest file of ``POST /files``)."""
-        return SIMPLE_UPLOAD_LIMIT if self.provider == "azure" else UPLOAD_PART_LIMIT
+        return AZURE_UPLOAD_PART_LIMIT if self.provider == "azure" else UPLOAD_PART_LIMIT
 
     def __repr__(self) -> str:
         # NOTE: the key is never shown, not even a prefix of it.

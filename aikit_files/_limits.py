@@ -42,8 +42,3 @@ LIST_LIMIT_MAX: Final = 10_000
 
 #: The purposes ``POST /files`` accepts on OpenAI.
 KNOWN_PURPOSES: Final = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
-
-#: Azure's figures where they differ from OpenAI's (its spec: an Upload holds up to 9 GB and
-#: expires two hours after it is created; a Part may be as large as a file of its purpose).
-AZURE_UPLOAD_LIMIT: Final = 9 * GiB
-AZURE_UPLOAD_EXPIRY_SECONDS: Final = 7200

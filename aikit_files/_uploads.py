@@ -186,12 +186,14 @@ class AsyncUploadsAPI:
             InvalidArgumentError: a bad argument.
         """
         params = merge(Parameters, parameters, options)
+        expiry = _check_expires_after(expires_after)
+        self._check_expiry_allowed(expiry)
         spec = self._endpoint.create_upload(
             filename=_check_text("filename", filename),
             purpose=_check_text("purpose", purpose),
             size=_check_size(bytes, self._upload_limit),
             mime_type=_check_text("mime_type", mime_type),
-            expires_after=_check_expires_after(expires_after),
+            expires_after=expiry,
         )
         return self._tracker.start(
             self._transport.send(spec, params, _UPLOAD), params, UploadResult, "uploads.create"
@@ -274,6 +276,13 @@ class AsyncUploadsAPI:
             self._transport.send(spec, params, _UPLOAD), params, UploadResult, "uploads.cancel"
         )
 
+    def _check_expiry_allowed(self, expires_after: ExpiresAfter | None) -> None:
+        if expires_after is not None and self._endpoint.config.provider == "azure":
+            raise InvalidArgumentError(
+                "Azure's Uploads API takes no expires_after (a file larger than "
+                "upload_threshold goes through it): leave it out, or upload a smaller file"
+            )
+
     # --- a large file, in Parts --------------------------------------------------------------
 
     def _large_upload(
@@ -294,6 +303,7 @@ class AsyncUploadsAPI:
         """
         assert source.size is not None
         plan = plan_parts(source.size, params.part_size or DEFAULT_PART_SIZE)
+        self._check_expiry_allowed(params.expires_after)
         journal = None
         if params.resume:
             if source.kind is not SourceKind.PATH:

@@ -266,8 +266,15 @@ class Uploads:
         )
 
     def room(self, upload: OpenUpload) -> int:
-        """How many bytes the Upload's Parts may still add, by the ``bytes`` it announced."""
-        return upload.record.bytes - sum(upload.parts.values())
+        """How many bytes the Upload's Parts may still add, by the ``bytes`` it announced.
+
+        NOTE: the Parts may hold up to twice the announced bytes in all: a client whose answer
+        to a Part was lost sends it again, and the Part the server kept is then one that
+        ``complete`` will not name. Past that, the Parts are only filling the disk. A single
+        Part is never larger than the announced bytes.
+        """
+        held = sum(upload.parts.values())
+        return min(upload.record.bytes, 2 * upload.record.bytes - held)
 
     def storage_room(self, upload: OpenUpload) -> int:
         """How many bytes the Upload's Parts may still add before the file they make would take
@@ -279,8 +286,8 @@ class Uploads:
         """The refusal of a Part that would take the Upload past the ``bytes`` it announced."""
         record = upload.record
         return bad_request(
-            f"The Part would take Upload {record.id} past the {record.bytes} bytes it was "
-            f"created with ({self.room(upload)} bytes are left).",
+            f"The Part would take Upload {record.id} past what its {record.bytes} bytes allow "
+            f"(Parts sent again included: {max(self.room(upload), 0)} bytes are left).",
             "data",
         )
 

@@ -263,3 +263,30 @@ async def test_resume_needs_a_path(client: af.AsyncClient, proxy: FaultProxy) ->
     with pytest.raises(af.InvalidArgumentError, match="path"):
         client.files.create(CONTENT, "user_data", resume=True, **LARGE)
     assert proxy.exchanges == []
+
+
+async def test_a_part_whose_answer_was_lost_is_sent_again(
+    local_server: ServerThread, proxy: FaultProxy, client: af.AsyncClient, source: pathlib.Path
+) -> None:
+    # The server kept the Part, the client never heard: it sends it again, and completes with
+    # the Parts it knows of.
+    from aikit_files.testing import LoseResponse
+
+    proxy.add_rule(Rule(LoseResponse(), method="POST", path="/v1/uploads/", ordinal={2, 7}))
+    await client.files.create(source, "user_data", max_concurrency=2, **LARGE)
+    assert await server_files(local_server) == {"train.jsonl": CONTENT}
+    assert len(parts_sent(proxy)) == 11 + 2
+
+
+async def test_azure_uploads_take_no_expires_after(
+    tmp_path: pathlib.Path, source: pathlib.Path
+) -> None:
+    async with af.AsyncClient("k", base_url="http://127.0.0.1:9", provider="azure") as client:
+        with pytest.raises(af.InvalidArgumentError, match="expires_after"):
+            client.files.create(
+                source, "user_data", expires_after=af.ExpiresAfter(seconds=3600), **LARGE
+            )
+        with pytest.raises(af.InvalidArgumentError, match="expires_after"):
+            client.uploads.create(
+                "a.txt", "user_data", 1, "text/plain", expires_after=af.ExpiresAfter(seconds=3600)
+            )

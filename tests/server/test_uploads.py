@@ -110,7 +110,7 @@ async def test_a_part_past_the_part_limit_is_refused(
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("sizes", [[7], [3, 4], [6, 1]])
+@pytest.mark.parametrize("sizes", [[7], [6, 6, 1], [3, 4, 5, 1]])
 async def test_a_part_past_the_declared_bytes_is_refused(
     sizes: list[int],
     client: openai.OpenAI,
@@ -118,8 +118,8 @@ async def test_a_part_past_the_declared_bytes_is_refused(
     session: aiohttp.ClientSession,
     data_dir: pathlib.Path,
 ) -> None:
-    # An Upload of 6 bytes takes Parts up to 6 bytes in all; the one that would pass them is
-    # refused, and leaves nothing.
+    # An Upload of 6 bytes takes Parts of at most 6 bytes, up to 12 in all (Parts sent again
+    # after a lost answer); the one that would pass that is refused, and leaves nothing.
     upload = client.uploads.create(
         bytes=6, filename="a.txt", mime_type="text/plain", purpose="assistants"
     )

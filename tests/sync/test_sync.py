@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import inspect
-import sys
 import threading
 import typing
 import warnings
@@ -194,9 +193,6 @@ def test_inside_a_running_event_loop_it_works_and_warns_once(
     local_server: ServerThread, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_sync, "_warned_about_running_loop", False)
-    # The client takes an imported ipykernel for a Jupyter kernel (no warning there); the
-    # notebook tests import it into this process when they look up the kernel's spec.
-    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
 
     async def inside() -> list[str]:
         with warnings.catch_warnings(record=True) as warned:
