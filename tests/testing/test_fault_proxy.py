@@ -363,13 +363,22 @@ def test_reset_after_some_request_bytes(
         c.files.create(os.urandom(MiB), "assistants")
     with pytest.raises(openai.APIConnectionError):
         sdk.files.create(file=("a.bin", os.urandom(MiB)), purpose="assistants")
-    for exchange in proxy.exchanges:
+    uploads = [exchange for exchange in proxy.exchanges if exchange.method == "POST"]
+    for exchange in uploads:
         assert exchange.fault == Reset(1000)
         assert exchange.request_bytes == 1000
         assert not exchange.forwarded
         assert exchange.upstream_status is None
         assert exchange.status is None
-    assert len(proxy.exchanges) == 2
+    assert len(uploads) == 2
+    # When loopback's buffers took the whole body before the reset, our client looks for the
+    # file it may have made (a GET the rule lets through) before giving up; the SDK does not.
+    lookups = [exchange for exchange in proxy.exchanges if exchange.method != "POST"]
+    assert all(
+        (e.method, e.path.split("?")[0], e.fault, e.status) == ("GET", "/v1/files", None, 200)
+        for e in lookups
+    )
+    assert len(lookups) <= 1
     assert list(direct.files.list()) == []
 
 
