@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest install bench clean
+.PHONY: test lint typecheck pytest install bench clean mutation
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,5 +29,12 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+# Mutation testing of the modules [tool.mutmut] names in pyproject.toml; not part of `make test`.
+# `$(BIN)/mutmut show NAME` prints a survivor's diff.
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet mutmut
+	$(BIN)/mutmut run
+	$(BIN)/mutmut results
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache mutants
