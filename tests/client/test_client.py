@@ -140,6 +140,8 @@ async def test_no_call_after_aclose(fault_server: FaultServer) -> None:
     with pytest.raises(af.ClientClosedError):
         client.files.retrieve("file-1")
     with pytest.raises(af.ClientClosedError):
+        client.files.list()
+    with pytest.raises(af.ClientClosedError):
         client.files.iterate()
     assert fault_server.requests == []
 

@@ -79,11 +79,17 @@ async def test_the_result_carries_the_headers_of_its_own_reply(fault_server: Fau
         respond(500, {"error": {"message": "oops"}}, headers={"x-request-id": "req_failed"}),
         respond(200, FILE, headers={"x-request-id": "req_good", "x-ratelimit-limit-requests": "9"}),
     )
+    responses: list[af.Result] = []
     results: list[af.Result] = []
     async with af.AsyncClient(**client_options(fault_server)) as client:
-        file = await client.files.retrieve("file-abc", on_terminate=results.append)
+        file = await client.files.retrieve(
+            "file-abc", on_response=responses.append, on_terminate=results.append
+        )
     assert file.id == FILE["id"]
+    assert len(fault_server.requests) == 2
     (result,) = results
+    assert responses == [result]
+    assert result.success
     assert isinstance(result, af.FileResult)
     assert result.request_id == "req_good"
     assert result.rate_limit is not None
