@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from aikit_files.server import ServerThread
+from aikit_files.testing import FaultProxy
 
 #: The key the ``local_server`` fixture accepts.
 TEST_API_KEY = "sk-test-local"
@@ -25,3 +26,10 @@ def local_server(tmp_path: pathlib.Path) -> Iterator[ServerThread]:
     accepting only ``TEST_API_KEY``."""
     with ServerThread(tmp_path / "data", api_key=TEST_API_KEY) as server:
         yield server
+
+
+@pytest.fixture
+def proxy(local_server: ServerThread) -> Iterator[FaultProxy]:
+    """A fault proxy in front of the local server, with no rule yet."""
+    with FaultProxy(local_server.url) as running:
+        yield running

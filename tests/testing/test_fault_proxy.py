@@ -68,12 +68,6 @@ def key(local_server: ServerThread) -> str:
 
 
 @pytest.fixture
-def proxy(local_server: ServerThread) -> Iterator[FaultProxy]:
-    with FaultProxy(local_server.url) as running:
-        yield running
-
-
-@pytest.fixture
 def sdk(proxy: FaultProxy, key: str) -> Iterator[openai.OpenAI]:
     """The official SDK, through the proxy, with no retries."""
     with openai.OpenAI(base_url=proxy.url + "/v1", api_key=key, max_retries=0) as client:
