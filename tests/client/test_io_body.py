@@ -58,8 +58,12 @@ def file_part(request: Recorded) -> FilePart:
 
 
 async def chunks() -> AsyncIterator[bytes]:
-    yield b"one,"
-    yield b"two"
+    yield b"da"
+    yield b"ta"
+
+
+def a_file_object() -> io.BytesIO:
+    return io.BytesIO(b"data")
 
 
 @pytest.fixture
@@ -105,7 +109,8 @@ async def test_the_part_type_is_guessed_from_the_path(
     [
         (b"data", {}, "file", "application/octet-stream"),
         (b"data", {"filename": "data.jsonl"}, "data.jsonl", "text/jsonl"),
-        (io.BytesIO(b"data"), {"filename": "m.txt"}, "m.txt", "text/plain"),
+        # NOTE: a source that is consumed is made anew for each run of the test
+        (a_file_object, {"filename": "m.txt"}, "m.txt", "text/plain"),
         (chunks, {"filename": "stream.txt"}, "stream.txt", "text/plain"),
         # an explicit content type wins over the guess
         (
@@ -149,7 +154,7 @@ async def test_the_part_type_of_other_sources(
     (request,) = fault_server.requests
     part = file_part(request)
     assert (part.content_type, part.filename) == (content_type, filename)
-    assert part.data in (b"data", b"one,two")
+    assert part.data == b"data"
 
 
 async def test_a_file_object_is_named_and_typed_after_its_path(
@@ -268,4 +273,4 @@ async def test_an_unknown_size_goes_chunked(
     (request,) = fault_server.requests
     assert request.headers["Transfer-Encoding"] == "chunked"
     assert "Content-Length" not in request.headers
-    assert file_part(request).data == b"one,two"
+    assert file_part(request).data == b"data"
