@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest install bench clean test-pythons test-floors
+.PHONY: test lint typecheck pytest install bench clean test-pythons test-floors mutation
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,5 +57,12 @@ test-floors:
 	$(FLOORS_VENV)/bin/python -m pip list | grep -iE '^(aiohttp|attrs|cattrs|multidict|yarl) '
 	$(FLOORS_VENV)/bin/python -m pytest -q -p no:cacheprovider
 
+# Mutation testing of the modules [tool.mutmut] names in pyproject.toml; not part of `make test`.
+# `$(BIN)/mutmut show NAME` prints a survivor's diff.
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet mutmut
+	$(BIN)/mutmut run
+	$(BIN)/mutmut results
+
 clean:
-	rm -rf $(VENV) .venv-* .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-* .mypy_cache .pytest_cache .ruff_cache mutants

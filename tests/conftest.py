@@ -6,8 +6,15 @@ import pathlib
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from aikit_files.server import ServerThread
+from aikit_files.testing import FaultProxy
+
+# NOTE: tests assert behaviour, not timings: an example that takes over Hypothesis' default
+# 200 ms on a busy machine (or under mutmut's workers) must not fail the suite.
+settings.register_profile("aikit", deadline=None)
+settings.load_profile("aikit")
 
 #: The key the ``local_server`` fixture accepts.
 TEST_API_KEY = "sk-test-local"
@@ -25,3 +32,10 @@ def local_server(tmp_path: pathlib.Path) -> Iterator[ServerThread]:
     accepting only ``TEST_API_KEY``."""
     with ServerThread(tmp_path / "data", api_key=TEST_API_KEY) as server:
         yield server
+
+
+@pytest.fixture
+def proxy(local_server: ServerThread) -> Iterator[FaultProxy]:
+    """A fault proxy in front of the local server, with no rule yet."""
+    with FaultProxy(local_server.url) as running:
+        yield running

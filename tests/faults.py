@@ -1,17 +1,25 @@
-"""A scriptable, fault-injecting HTTP server on loopback, for what a real server won't do on demand.
+"""A scriptable HTTP server on loopback, for what the local Files API server won't do on demand.
+
+Its role is narrow. It answers what no real server sends when asked: a non-JSON 200, a
+redirect, crafted headers and error bodies (a request id, rate limits, a key echoed back). It
+keeps a byte-exact record of what reached the wire (headers, bodies, how many requests), which
+a real server does not expose. And it is a sink that stores nothing, for uploads measured by
+memory alone. Faults on the way to a real server (statuses retried with Retry-After, resets,
+dropped or lost responses, stalls, truncations, delays) are made by
+``aikit_files.testing.FaultProxy`` in front of the local server instead (the ``proxy``
+fixture): what the server then holds shows what each attempt did.
 
 It is a real ``aiohttp.web`` server (no patched library): each request it receives takes the next
 scripted ``Fault`` (or the default answer once the script runs out), and every request is recorded,
 so a test can assert what reached the wire, or that nothing did::
 
     async with FaultServer() as server:
-        server.script(respond(500, headers={"retry-after-ms": "10"}), respond(200, FILE))
+        server.script(respond(302, headers={"Location": "http://elsewhere/"}))
         client = af.AsyncClient("sk-test", base_url=server.openai_base_url)
 """
 
 from __future__ import annotations
 
-import asyncio
 import collections
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
@@ -47,7 +55,7 @@ class Recorded:
     body: bytes = b""
     """The body's first ``KEPT_BODY`` bytes, as far as the handler read it."""
     size: int = 0
-    """The body's length, as far as the handler read it (a stalling handler reads none)."""
+    """The body's length, as far as the handler read it."""
 
 
 Fault = Callable[[web.Request, Recorded], Awaitable[web.StreamResponse]]
@@ -81,65 +89,12 @@ def respond(
     return fault
 
 
-def drop() -> Fault:
-    """Reads the request body, then closes the connection without answering."""
-
-    async def fault(request: web.Request, recorded: Recorded) -> web.StreamResponse:
-        await _read_body(request, recorded)
-        assert request.transport is not None
-        request.transport.abort()
-        # NOTE: the handler must still return; nothing reaches the closed socket.
-        return web.Response()
-
-    return fault
-
-
-def stall(seconds: float = 30.0) -> Fault:
-    """Never reads the request body (so an upload stalls once buffers fill); then drops."""
-
-    async def fault(request: web.Request, recorded: Recorded) -> web.StreamResponse:
-        await asyncio.sleep(seconds)
-        assert request.transport is not None
-        request.transport.abort()
-        return web.Response()
-
-    return fault
-
-
-def slow(seconds: float, then: Fault | None = None) -> Fault:
-    """Reads the request body, waits ``seconds`` before answering, then answers as ``then``."""
-
-    async def fault(request: web.Request, recorded: Recorded) -> web.StreamResponse:
-        await _read_body(request, recorded)
-        await asyncio.sleep(seconds)
-        return await (then or respond())(request, recorded)
-
-    return fault
-
-
-def stream(body: bytes, *, cut_after: int | None = None, pause: float = 0.0) -> Fault:
-    """Answers 200 with ``body`` and its length; ``cut_after`` bytes in, drops the connection."""
-
-    async def fault(request: web.Request, recorded: Recorded) -> web.StreamResponse:
-        await _read_body(request, recorded)
-        response = web.StreamResponse(headers={"Content-Length": str(len(body))})
-        await response.prepare(request)
-        sent = body if cut_after is None else body[:cut_after]
-        await response.write(sent)
-        if pause:
-            await asyncio.sleep(pause)
-        if cut_after is not None:
-            assert request.transport is not None
-            request.transport.abort()
-            return response
-        await response.write_eof()
-        return response
-
-    return fault
-
-
 class FaultServer:
-    """The server; use it as ``async with FaultServer() as server``."""
+    """The server; use it as ``async with FaultServer() as server``.
+
+    Only for what the local server cannot do on demand (crafted answers, a record of the wire,
+    a sink): see the module's docstring. Faults in front of a real server are FaultProxy's.
+    """
 
     def __init__(self, default: Fault | None = None) -> None:
         self.requests: list[Recorded] = []

@@ -1,4 +1,9 @@
-"""The README's Python examples run as written against the local Files API server."""
+"""The README's Python examples run as written against the local Files API server, and do what
+they say: each prints what it should and leaves the server holding what it should.
+
+Exit codes alone prove little here: two examples catch the errors they expect, and a callback
+that raises is only logged, so a broken example could still exit 0.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +11,148 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import attrs
 import pytest
 
+import aikit_files as af
 from aikit_files.server import ServerThread
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
 
+#: The ``train.jsonl`` the examples upload, in their working folder.
+TRAIN = (
+    b'{"messages": [{"role": "user", "content": "hi"}, '
+    b'{"role": "assistant", "content": "hello"}]}\n'
+)
+SIZE = len(TRAIN)
+#: A file id, as the local server makes them.
+FILE_ID = r"file-[0-9a-f]+"
 
-def test_readme_has_examples() -> None:
-    assert len(BLOCKS) >= 2
+
+@attrs.frozen
+class Run:
+    """An example that ran: what it printed, and where."""
+
+    stdout: str
+    folder: Path
+    server: ServerThread
+
+    def client(self) -> af.Client:
+        """A client of the server the example talked to, to see what it holds now."""
+        return af.Client(self.server.api_key, base_url=self.server.openai_base_url)
+
+    def files(self) -> list[af.OpenAIFile]:
+        """The files the server holds, oldest first."""
+        with self.client() as client:
+            return list(client.files.iterate(order="asc"))
+
+    def content(self, file_id: str) -> bytes:
+        with self.client() as client:
+            return client.files.content(file_id)
+
+
+def matches(pattern: str, run: Run) -> re.Match[str]:
+    match = re.fullmatch(pattern, run.stdout)
+    assert match, f"the example printed:\n{run.stdout}\nnot:\n{pattern}"
+    return match
+
+
+def check_the_tour(run: Run) -> None:
+    (train,) = run.files()  # the note was deleted
+    assert (train.filename, train.purpose, train.bytes) == ("train.jsonl", "fine-tune", SIZE)
+    assert run.content(train.id) == TRAIN
+    assert (run.folder / "copy.jsonl").read_bytes() == TRAIN
+    match = matches(
+        rf"(?:\d+ of {SIZE} bytes sent\n)*{SIZE} of {SIZE} bytes sent\n"
+        rf"2 {train.id} ({FILE_ID}) False\n"  # one page: train, then the note
+        rf"{train.id} train\.jsonl {SIZE}\n"
+        r"b'hello'\n"
+        r"copy\.jsonl processed\n"
+        r"404 \S.* req_[0-9a-f]+\n",
+        run,
+    )
+    assert match.group(1) != train.id
+
+
+def there_is_a_file(server: ServerThread) -> None:
+    with af.Client(server.api_key, base_url=server.openai_base_url) as client:
+        client.files.create(b"x", "assistants", filename="there.txt")
+
+
+def check_the_timeouts(run: Run) -> None:
+    (there,) = run.files()
+    assert run.stdout == f"[{there.id!r}]\n"
+
+
+def check_the_callback(run: Run) -> None:
+    (notes,) = run.files()
+    assert (notes.filename, notes.purpose) == ("notes.jsonl", "user_data")
+    assert run.content(notes.id) == b'{"prompt": "hi"}\n'
+    assert run.stdout == f"uploaded {notes.id}\n"
+
+
+def check_the_sync_client(run: Run) -> None:
+    assert run.files() == []  # made, then deleted
+    match = matches(
+        rf"({FILE_ID}) train\.jsonl {SIZE}\n"
+        r"(FileDeletedResult\(success=True, errors=\[\], terminated=True, .*)\n",
+        run,
+    )
+    assert f"deleted=FileDeleted(id='{match.group(1)}', deleted=True" in match.group(2)
+
+
+def check_the_server_thread(run: Run) -> None:
+    assert run.files() == []  # the example ran a server of its own
+    matches(rf"{FILE_ID} processed b'\{{\"prompt\": \"hi\"\}}\\n'\n", run)
+
+
+def check_the_fault_proxy(run: Run) -> None:
+    assert run.files() == []  # the example ran a server of its own
+    assert run.stdout == "hello.txt 1\n"  # the lost answer made no second file
+
+
+@attrs.frozen
+class Example:
+    """How to check the README block that contains ``marker``."""
+
+    marker: str
+    check: Callable[[Run], None]
+    prepare: Callable[[ServerThread], None] = lambda server: None
+
+
+EXAMPLES = [
+    Example("client.files.wait_for_processing(train.id)", check_the_tour),
+    Example("af.Timeout(connect=5", check_the_timeouts, prepare=there_is_a_file),
+    Example("def uploaded(", check_the_callback),
+    Example("with af.Client() as client:", check_the_sync_client),
+    Example(
+        'ServerThread(data, api_key="sk-local") as server:\n    with af', check_the_server_thread
+    ),
+    Example("FaultProxy(server.url", check_the_fault_proxy),
+]
+
+
+def example_of(code: str) -> Example:
+    (example,) = [example for example in EXAMPLES if example.marker in code]
+    return example
+
+
+def test_every_example_is_checked() -> None:
+    assert len(BLOCKS) == len(EXAMPLES)
+    assert sorted(EXAMPLES.index(example_of(code)) for code in BLOCKS) == list(range(len(BLOCKS)))
 
 
 @pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
 def test_readme_example_runs(code: str, local_server: ServerThread, tmp_path: Path) -> None:
-    (tmp_path / "train.jsonl").write_text(
-        '{"messages": [{"role": "user", "content": "hi"}, '
-        '{"role": "assistant", "content": "hello"}]}\n'
-    )
+    example = example_of(code)
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "train.jsonl").write_bytes(TRAIN)
+    example.prepare(local_server)
     env = {
         **os.environ,
         "OPENAI_API_KEY": str(local_server.api_key),
@@ -34,10 +161,13 @@ def test_readme_example_runs(code: str, local_server: ServerThread, tmp_path: Pa
     }
     done = subprocess.run(
         [sys.executable, "-c", code],
-        cwd=tmp_path,
+        cwd=folder,
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
+    # A callback that raises is logged, not raised: the example would still exit 0.
+    assert done.stderr == ""
+    example.check(Run(done.stdout, folder, local_server))

@@ -1,20 +1,20 @@
 """The 4D asynchronous-call pattern on AsyncFilesAPI: on_response / on_error, then on_terminate.
 
 Every test talks to the local Files API server (or, for faults it cannot produce, a real socket
-server that misbehaves) over loopback.
+that refuses or never answers) over loopback. What tests/client checks more strictly is not
+repeated here: calls after aclose (test_client), tasks kept alive (test_client), bad arguments
+(test_arguments), retried calls with callbacks (test_transport).
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import socket
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from faults import FaultServer, client_options, respond
 
 import aikit_files as af
 from aikit_files.server import ServerThread
@@ -205,30 +205,6 @@ async def test_coroutine_callbacks_are_awaited(local_server: ServerThread) -> No
     assert seen == [True]
 
 
-async def test_fire_and_forget_task_is_kept_alive(local_server: ServerThread) -> None:
-    rec = Recorder()
-    async with client_for(local_server) as client:
-        client.files.create(b"data", "user_data", filename="f.txt", **rec.params())
-        gc.collect()  # the API, not the caller, holds the task
-        result = await rec.wait()
-    assert rec.names == ["response", "terminate"]
-    assert result.success
-
-
-async def test_bad_argument_raises_at_once_and_no_callback_fires(
-    local_server: ServerThread,
-) -> None:
-    rec = Recorder()
-    async with client_for(local_server) as client:
-        with pytest.raises(af.InvalidArgumentError):
-            client.files.create(b"data", "", **rec.params())
-        with pytest.raises(af.InvalidArgumentError):
-            client.files.retrieve("", **rec.params())
-        with pytest.raises(af.InvalidArgumentError):
-            client.files.list(limit=0, **rec.params())
-    assert rec.calls == []
-
-
 async def test_aclose_waits_for_calls_in_flight(local_server: ServerThread) -> None:
     terminated: list[af.Result] = []
     client = client_for(local_server)
@@ -265,24 +241,3 @@ async def test_a_callback_may_close_the_client(local_server: ServerThread) -> No
     with pytest.raises(af.ClientClosedError):
         client.files.list()
     await client.aclose()
-
-
-async def test_no_call_starts_after_aclose(local_server: ServerThread) -> None:
-    client = client_for(local_server)
-    await client.aclose()
-    with pytest.raises(af.AIKitError):
-        client.files.list()
-
-
-async def test_retries_apply_to_calls_with_callbacks() -> None:
-    rec = Recorder()
-    async with FaultServer() as server:
-        server.script(
-            respond(500, {"error": {"message": "flaky"}}, headers={"retry-after-ms": "1"})
-        )
-        async with af.AsyncClient(**client_options(server, max_retries=2)) as client:
-            client.files.retrieve("file-abc123", **rec.params())
-            result = await rec.wait()
-        assert len(server.requests) == 2
-    assert rec.names == ["response", "terminate"]
-    assert result.success

@@ -335,12 +335,21 @@ async def test_wait_for_processing(
 
 async def test_no_callback_fires_on_a_bad_argument(fault_server: FaultServer) -> None:
     fired: list[af.Result] = []
-    params = af.Parameters(on_terminate=fired.append, on_error=fired.append)
+    params = af.Parameters(
+        on_response=fired.append, on_error=fired.append, on_terminate=fired.append
+    )
     async with af.AsyncClient(**client_options(fault_server)) as client:
         with pytest.raises(af.InvalidArgumentError):
             client.files.retrieve("", params)
         with pytest.raises(af.InvalidArgumentError):
             client.files.create(b"x", "", params)
+        with pytest.raises(af.InvalidArgumentError):
+            client.files.list(
+                limit=0,
+                on_response=fired.append,
+                on_error=fired.append,
+                on_terminate=fired.append,
+            )
         await asyncio.sleep(0.05)
     assert fired == []
     assert fault_server.requests == []

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import gc
 import warnings
+from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 import pytest
-from faults import API_KEY, FILE, FaultServer, client_options, respond, slow
+from faults import API_KEY, FaultServer, client_options
 
 import aikit_files as af
+from aikit_files.server import ServerThread
+from aikit_files.testing import Delay, FaultProxy, Rule
 
 pytestmark = pytest.mark.anyio
 
@@ -110,28 +113,39 @@ def test_one_client_per_loop() -> None:
     asyncio.run(second())
 
 
-async def test_aclose_waits_for_calls_in_flight(fault_server: FaultServer) -> None:
-    fault_server.script(slow(0.2))
+def through(proxy: FaultProxy, server: ServerThread) -> af.AsyncClient:
+    """A client of the local server through the proxy."""
+    return af.AsyncClient(server.api_key, base_url=proxy.url + "/v1")
+
+
+async def test_aclose_waits_for_calls_in_flight(
+    proxy: FaultProxy, local_server: ServerThread, stored: af.OpenAIFile
+) -> None:
+    proxy.add_rule(Rule(Delay(0.2)))
     results: list[af.Result] = []
-    client = af.AsyncClient(**client_options(fault_server))
-    task = client.files.retrieve("file-1", on_terminate=results.append)
+    client = through(proxy, local_server)
+    task = client.files.retrieve(stored.id, on_terminate=results.append)
     del task
     await client.aclose()
     assert len(results) == 1
     assert results[0].success
     assert isinstance(results[0], af.FileResult)
-    assert results[0].file == af.OpenAIFile(**FILE)  # type: ignore[arg-type]
+    assert results[0].file == stored
+    assert [e.status for e in proxy.exchanges] == [200]
 
 
-async def test_aclose_can_cancel_calls_in_flight(fault_server: FaultServer) -> None:
-    fault_server.script(slow(30))
+async def test_aclose_can_cancel_calls_in_flight(
+    proxy: FaultProxy, local_server: ServerThread, stored: af.OpenAIFile
+) -> None:
+    proxy.add_rule(Rule(Delay(30)))
     results: list[af.Result] = []
-    client = af.AsyncClient(**client_options(fault_server))
-    task = client.files.retrieve("file-1", on_terminate=results.append)
+    client = through(proxy, local_server)
+    task = client.files.retrieve(stored.id, on_terminate=results.append)
     await asyncio.sleep(0.05)
     await client.aclose(cancel=True)
     assert task.cancelled()
     assert results[0].cancelled
+    assert [e.status for e in proxy.exchanges] == [None]  # it never got an answer
 
 
 async def test_no_call_after_aclose(fault_server: FaultServer) -> None:
@@ -140,55 +154,59 @@ async def test_no_call_after_aclose(fault_server: FaultServer) -> None:
     with pytest.raises(af.ClientClosedError):
         client.files.retrieve("file-1")
     with pytest.raises(af.ClientClosedError):
+        client.files.list()
+    with pytest.raises(af.ClientClosedError):
         client.files.iterate()
     assert fault_server.requests == []
 
 
-async def test_iteration_stops_when_the_client_closes(fault_server: FaultServer) -> None:
-    page = {"data": [FILE], "first_id": FILE["id"], "last_id": FILE["id"], "has_more": True}
-    fault_server.script(respond(200, page))
-    client = af.AsyncClient(**client_options(fault_server))
-    files = client.files.iterate()
-    assert (await anext(files)).id == FILE["id"]
-    await client.aclose()
+async def test_iteration_stops_when_the_client_closes(
+    local_server: ServerThread, client: af.AsyncClient
+) -> None:
+    for name in ("a.txt", "b.txt"):
+        await client.files.create(b"x", "assistants", filename=name)
+    closing = af.AsyncClient(local_server.api_key, base_url=local_server.openai_base_url)
+    files = closing.files.iterate(limit=1, order="asc")
+    assert (await anext(files)).filename == "a.txt"  # a page with more after it
+    await closing.aclose()
     with pytest.raises(af.ClientClosedError):
         await anext(files)
 
 
 async def test_iterate_fetches_pages_lazily(
-    fault_server: FaultServer, fault_client: af.AsyncClient
+    proxy: FaultProxy, proxied: af.AsyncClient, client: af.AsyncClient
 ) -> None:
-    first = {"data": [FILE], "first_id": "file-abc123", "last_id": "file-abc123", "has_more": True}
-    second = {**FILE, "id": "file-def456"}
-    last = {
-        "data": [second],
-        "first_id": "file-def456",
-        "last_id": "file-def456",
-        "has_more": False,
-    }
-    fault_server.script(respond(200, first), respond(200, last))
-    files = fault_client.files.iterate(limit=1, purpose="assistants")
-    assert fault_server.requests == []
-    assert (await anext(files)).id == "file-abc123"
-    assert len(fault_server.requests) == 1
-    assert [f.id async for f in files] == ["file-def456"]
-    assert [r.query for r in fault_server.requests] == [
+    first, second = [
+        await client.files.create(b"x", "assistants", filename=f"{i}.txt") for i in range(2)
+    ]
+    await client.files.create(b"{}\n", "batch", filename="other.jsonl")
+    files = proxied.files.iterate(limit=1, purpose="assistants")
+    assert proxy.exchanges == []
+    assert (await anext(files)).id == second.id  # newest first
+    assert len(proxy.exchanges) == 1
+    assert [f.id async for f in files] == [first.id]
+    # The second page was asked for after the first page's last file, and had no more after it.
+    assert [dict(parse_qsl(urlsplit(e.path).query)) for e in proxy.exchanges] == [
         {"limit": "1", "purpose": "assistants"},
-        {"limit": "1", "purpose": "assistants", "after": "file-abc123"},
+        {"limit": "1", "purpose": "assistants", "after": second.id},
     ]
 
 
-async def test_a_borrowed_session_stays_open(fault_server: FaultServer) -> None:
+async def test_a_borrowed_session_stays_open(local_server: ServerThread) -> None:
+    url = local_server.openai_base_url
     async with aiohttp.ClientSession() as session:
-        async with af.AsyncClient(**client_options(fault_server, session=session)) as client:
-            await client.files.retrieve("file-1")
+        async with af.AsyncClient(local_server.api_key, base_url=url, session=session) as client:
+            await client.files.list()
         assert not session.closed
-        async with session.get(fault_server.url + "/still-usable") as response:
+        headers = {"Authorization": f"Bearer {local_server.api_key}"}
+        async with session.get(url + "/files", headers=headers) as response:
             assert response.status == 200
 
 
-async def test_fire_and_forget_tasks_are_kept_alive(fault_server: FaultServer) -> None:
-    fault_server.script(slow(0.1))
+async def test_fire_and_forget_tasks_are_kept_alive(
+    proxy: FaultProxy, proxied: af.AsyncClient, stored: af.OpenAIFile
+) -> None:
+    proxy.add_rule(Rule(Delay(0.1)))
     done = asyncio.Event()
     results: list[af.Result] = []
 
@@ -196,22 +214,19 @@ async def test_fire_and_forget_tasks_are_kept_alive(fault_server: FaultServer) -
         results.append(result)
         done.set()
 
-    async with af.AsyncClient(**client_options(fault_server)) as client:
-        client.files.retrieve("file-1", on_terminate=on_terminate)
-        gc.collect()
-        await asyncio.wait_for(done.wait(), 5)
+    proxied.files.retrieve(stored.id, on_terminate=on_terminate)
+    gc.collect()
+    await asyncio.wait_for(done.wait(), 5)
     assert results[0].success
 
 
-async def test_result_objects_of_each_call(
-    fault_server: FaultServer, fault_client: af.AsyncClient
-) -> None:
+async def test_result_objects_of_each_call(client: af.AsyncClient, stored: af.OpenAIFile) -> None:
     delivered: list[af.Result] = []
-    deleted = {"id": "file-1", "object": "file", "deleted": True}
-    fault_server.script(respond(200, deleted, headers={"x-request-id": "req_7"}))
-    await fault_client.files.delete("file-1", on_response=delivered.append)
+    await client.files.delete(stored.id, on_response=delivered.append)
     await asyncio.sleep(0.01)
     result = delivered[0]
     assert isinstance(result, af.FileDeletedResult)
-    assert result.deleted == af.FileDeleted(id="file-1", deleted=True)
-    assert result.request_id == "req_7"
+    assert result.deleted == af.FileDeleted(id=stored.id, deleted=True)
+    assert result.request_id is not None
+    assert result.request_id.startswith("req_")
+    assert result.request_id == result.headers["x-request-id"]

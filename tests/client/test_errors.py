@@ -1,4 +1,7 @@
-"""The error tree: every status class with the server's fields, timeouts, network failures."""
+"""The error tree: every status class with the server's fields, timeouts, network failures.
+
+Timeouts, cuts and stalls come from a ``FaultProxy`` in front of the local server; the fault
+server crafts what a real server will not send (odd error bodies, non-JSON, redirects)."""
 
 from __future__ import annotations
 
@@ -9,12 +12,15 @@ import os
 import pathlib
 import socket
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
-from faults import API_KEY, FaultServer, client_options, respond, slow, stall, stream
+from faults import API_KEY, FaultServer, client_options, respond
 
 import aikit_files as af
+from aikit_files.server import ServerThread
+from aikit_files.testing import Delay, FaultProxy, Respond, Rule, Stall, Truncate
 
 pytestmark = pytest.mark.anyio
 
@@ -109,69 +115,91 @@ async def test_connection_refused_is_a_connection_error_not_a_timeout() -> None:
     assert isinstance(caught.value.__cause__, aiohttp.ClientConnectorError)
 
 
-async def test_stalled_upload_hits_the_write_timeout(fault_server: FaultServer) -> None:
-    fault_server.script(stall())
-    options = client_options(fault_server, timeout=af.Timeout(write=0.3), max_retries=0)
-    async with af.AsyncClient(**options) as client:
+def through(proxy: FaultProxy, server: ServerThread, **options: Any) -> af.AsyncClient:
+    """A client of the local server through the proxy."""
+    return af.AsyncClient(server.api_key, base_url=proxy.url + "/v1", **options)
+
+
+async def test_stalled_upload_hits_the_write_timeout(
+    proxy: FaultProxy, local_server: ServerThread, client: af.AsyncClient
+) -> None:
+    proxy.add_rule(Rule(Stall(where="request"), method="POST"))
+    async with through(proxy, local_server, timeout=af.Timeout(write=0.3), max_retries=0) as c:
         with pytest.raises(af.APITimeoutError, match="write timeout") as caught:
-            await client.files.create(bytes(64 * 1024 * 1024), "assistants")
+            await c.files.create(bytes(64 * 1024 * 1024), "assistants")
     assert_ours(caught.value)
     assert isinstance(caught.value.__cause__, TimeoutError)
+    assert len(proxy.exchanges) == 1
+    assert proxy.exchanges[0].request_bytes == 0  # the proxy never read the body
+    assert (await client.files.list()).data == []
 
 
-async def test_slow_answer_hits_the_read_timeout(fault_server: FaultServer) -> None:
-    fault_server.script(slow(5.0))
-    options = client_options(fault_server, timeout=0.2, max_retries=0)
-    async with af.AsyncClient(**options) as client:
+async def test_slow_answer_hits_the_read_timeout(
+    proxy: FaultProxy, local_server: ServerThread, stored: af.OpenAIFile
+) -> None:
+    proxy.add_rule(Rule(Delay(5.0)))
+    async with through(proxy, local_server, timeout=0.2, max_retries=0) as c:
         with pytest.raises(af.APITimeoutError, match="read timeout") as caught:
-            await client.files.retrieve("file-1")
+            await c.files.retrieve(stored.id)
     assert isinstance(caught.value.__cause__, aiohttp.SocketTimeoutError)
+    assert len(proxy.exchanges) == 1
 
 
-async def test_total_deadline_covers_retries(fault_server: FaultServer) -> None:
-    fault_server.script(*[respond(500, {}, headers={"retry-after-ms": "100"})] * 20)
-    options = client_options(fault_server, timeout=af.Timeout(total=0.35), max_retries=10)
-    async with af.AsyncClient(**options) as client:
+async def test_total_deadline_covers_retries(
+    proxy: FaultProxy, local_server: ServerThread, stored: af.OpenAIFile
+) -> None:
+    proxy.add_rule(Rule(Respond(500, retry_after_ms=100)))
+    async with through(proxy, local_server, timeout=af.Timeout(total=0.35), max_retries=10) as c:
         with pytest.raises(af.APIError):
-            await client.files.retrieve("file-1")
+            await c.files.retrieve(stored.id)
     # Three or four attempts fit in the deadline; ten would not.
-    assert 2 <= len(fault_server.requests) <= 4
+    assert 2 <= len(proxy.exchanges) <= 4
 
 
-async def test_total_deadline_during_an_attempt(fault_server: FaultServer) -> None:
-    fault_server.script(slow(5.0))
-    async with af.AsyncClient(**client_options(fault_server)) as client:
-        with pytest.raises(af.APITimeoutError, match="total time limit"):
-            await client.files.retrieve("file-1", timeout=af.Timeout(total=0.2))
+async def test_total_deadline_during_an_attempt(
+    proxy: FaultProxy, proxied: af.AsyncClient, stored: af.OpenAIFile
+) -> None:
+    proxy.add_rule(Rule(Delay(5.0)))
+    with pytest.raises(af.APITimeoutError, match="total time limit"):
+        await proxied.files.retrieve(stored.id, timeout=af.Timeout(total=0.2))
+    assert len(proxy.exchanges) == 1
+
+
+@pytest.fixture
+def work(tmp_path: pathlib.Path) -> pathlib.Path:
+    """A folder of the test's own (the local server keeps its files in ``tmp_path``)."""
+    path = tmp_path / "work"
+    path.mkdir()
+    return path
 
 
 async def test_cut_download_leaves_nothing(
-    fault_server: FaultServer, fault_client: af.AsyncClient, tmp_path: pathlib.Path
+    proxy: FaultProxy, proxied: af.AsyncClient, client: af.AsyncClient, work: pathlib.Path
 ) -> None:
-    target = tmp_path / "out.bin"
+    made = await client.files.create(os.urandom(2 * 1024 * 1024), "assistants", filename="b")
+    target = work / "out.bin"
     target.write_bytes(b"previous")
-    fault_server.script(stream(os.urandom(2 * 1024 * 1024), cut_after=1024 * 1024))
+    proxy.add_rule(Rule(Truncate(after_bytes=1024 * 1024)))
     with pytest.raises(af.APIConnectionError, match="cut short") as caught:
-        await fault_client.files.download("file-1", target, max_retries=0)
+        await proxied.files.download(made.id, target, max_retries=0)
     assert_ours(caught.value)
-    assert os.listdir(tmp_path) == [target.name]
+    assert os.listdir(work) == [target.name]
     assert target.read_bytes() == b"previous"
 
 
 async def test_cancelled_download_leaves_nothing(
-    fault_server: FaultServer, fault_client: af.AsyncClient, tmp_path: pathlib.Path
+    proxy: FaultProxy, proxied: af.AsyncClient, client: af.AsyncClient, work: pathlib.Path
 ) -> None:
-    fault_server.script(stream(os.urandom(2 * 1024 * 1024), cut_after=1024 * 1024, pause=30))
+    made = await client.files.create(os.urandom(2 * 1024 * 1024), "assistants", filename="b")
+    proxy.add_rule(Rule(Stall(after_bytes=1024 * 1024)))
     receiving = asyncio.Event()
-    task = fault_client.files.download(
-        "file-1", tmp_path / "out.bin", on_progress=lambda *_: receiving.set()
-    )
+    task = proxied.files.download(made.id, work / "out.bin", on_progress=lambda *_: receiving.set())
     await receiving.wait()
-    assert len(os.listdir(tmp_path)) == 1
+    assert len(os.listdir(work)) == 1
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(work) == []
 
 
 class ShrinkingFile:
@@ -252,15 +280,15 @@ async def test_redirects_are_not_followed(fault_server: FaultServer, provider: s
 
 
 async def test_a_borrowed_session_that_raises_on_status_changes_nothing(
-    fault_server: FaultServer,
+    proxy: FaultProxy, local_server: ServerThread
 ) -> None:
-    fault_server.script(respond(404, OPENAI_ERROR))
     async with aiohttp.ClientSession(raise_for_status=True) as session:
-        client = af.AsyncClient(**client_options(fault_server, session=session))
-        with pytest.raises(af.NotFoundError):
+        client = through(proxy, local_server, session=session)
+        with pytest.raises(af.NotFoundError) as caught:
             await client.files.retrieve("file-abc123")
         await client.aclose()
-    assert len(fault_server.requests) == 1
+    assert caught.value.message
+    assert [e.status for e in proxy.exchanges] == [404]
 
 
 async def test_a_key_echoed_by_the_server_is_blotted_out(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import os
+import re
 
 import pytest
 from hypothesis import given
@@ -72,10 +74,71 @@ def test_length_is_exact(purpose: str, filename: str, seconds: int | None, data:
     assert parse(form.content_type, body)[-1][2] == data
 
 
+def test_the_framing_byte_for_byte() -> None:
+    form = build_form(
+        [("purpose", "batch"), ("expires_after[seconds]", "3600")],
+        filename="d.jsonl",
+        content_type="text/jsonl",
+        boundary="XyZ",
+    )
+    assert form.boundary == "XyZ"
+    assert form.content_type == "multipart/form-data; boundary=XyZ"
+    assert form.head == (
+        b'--XyZ\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n'
+        b'--XyZ\r\nContent-Disposition: form-data; name="expires_after[seconds]"\r\n\r\n'
+        b"3600\r\n"
+        b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="d.jsonl"\r\n'
+        b"Content-Type: text/jsonl\r\n\r\n"
+    )
+    assert form.tail == b"\r\n--XyZ--\r\n"
+
+
+def test_the_file_part_may_have_another_name() -> None:
+    form = build_form([], file_field="data", filename="a.bin", content_type="x/y", boundary="b")
+    assert form.head == (
+        b'--b\r\nContent-Disposition: form-data; name="data"; filename="a.bin"\r\n'
+        b"Content-Type: x/y\r\n\r\n"
+    )
+
+
+def test_content_length_with_and_without_a_size() -> None:
+    form = build_form([("purpose", "batch")], filename="a.txt", content_type="text/plain")
+    framing = len(form.head) + len(form.tail)
+    assert form.content_length(0) == framing
+    assert form.content_length(1) == framing + 1
+    assert form.content_length(512 * 1024 * 1024) == framing + 512 * 1024 * 1024
+    # an async iterable's size is unknown: the body goes chunked, without a length
+    assert form.content_length(None) is None
+
+
+def test_text_goes_as_utf_8() -> None:
+    form = build_form([("purpose", "naïve ✓")], filename="café.txt", content_type="text/plain")
+    assert b"\r\n\r\nna\xc3\xafve \xe2\x9c\x93\r\n" in form.head
+    assert b'filename="caf\xc3\xa9.txt"' in form.head
+
+
+def test_a_lone_surrogate_becomes_a_question_mark() -> None:
+    # What os.fsdecode makes of a name that is not UTF-8 on disk: b"caf\xe9.txt".
+    filename = os.fsdecode(b"caf\xe9.txt")
+    assert filename == "caf\udce9.txt"
+    form = build_form([("purpose", "odd\udc80one")], filename=filename, content_type="text/plain")
+    assert b"\r\n\r\nodd?one\r\n" in form.head
+    assert b'filename="caf?.txt"\r\n' in form.head
+    body = form.head + b"data" + form.tail
+    assert form.content_length(4) == len(body)
+    assert parse(form.content_type, body) == [
+        ("purpose", None, b"odd?one"),
+        ("file", "caf?.txt", b"data"),
+    ]
+
+
 def test_boundaries_are_random() -> None:
     first = build_form([], filename="a", content_type="text/plain")
     second = build_form([], filename="a", content_type="text/plain")
     assert first.boundary != second.boundary
+    # RFC 2046: at most 70 characters; these need no quoting in the Content-Type header.
+    for boundary in (first.boundary, second.boundary):
+        assert re.fullmatch(r"[0-9a-f]{32,70}", boundary)
 
 
 @pytest.mark.parametrize(
@@ -85,11 +148,49 @@ def test_boundaries_are_random() -> None:
         ('say "hi".txt', '"say %22hi%22.txt"'),
         ("back\\slash", '"back\\\\slash"'),
         ("line\r\nbreak", '"line%0D%0Abreak"'),
+        ("nul\x00tab\tunit\x1f", '"nul%00tab%09unit%1F"'),
+        ("del\x7f", '"del%7F"'),
+        ("esc\x1b[0m", '"esc\x1b[0m"'),
+        ("semi;colon=equals 'single'", "\"semi;colon=equals 'single'\""),
+        ("%22 stays", '"%22 stays"'),
         ("naïve.pdf", '"naïve.pdf"'),
     ],
 )
 def test_filenames_are_quoted_safely(name: str, quoted: str) -> None:
     assert quote_param(name) == quoted
+
+
+def expected_quoting(char: str) -> str:
+    """The WHATWG form encoding of one character in a quoted parameter, as httpx does it, plus
+    DEL: C0 controls but ESC, DEL and ``"`` are percent-encoded, ``\\`` is escaped."""
+    if char == '"':
+        return "%22"
+    if char == "\\":
+        return "\\\\"
+    if (ord(char) < 0x20 and char != "\x1b") or char == "\x7f":
+        return f"%{ord(char):02X}"
+    return char
+
+
+def test_the_quoting_of_every_ascii_character() -> None:
+    ascii_chars = [chr(code) for code in range(0x80)]
+    assert {c: quote_param(c) for c in ascii_chars} == {
+        c: f'"{expected_quoting(c)}"' for c in ascii_chars
+    }
+
+
+@pytest.mark.parametrize("char", ["\x80", "\x9f", "é", "\u2028", "日", "\U0001f600", "\ufeff"])
+def test_characters_beyond_ascii_are_kept(char: str) -> None:
+    assert quote_param(char) == f'"{char}"'
+
+
+def test_an_empty_value_is_quoted() -> None:
+    assert quote_param("") == '""'
+
+
+@given(st.text(max_size=60))
+def test_quoting_is_per_character(name: str) -> None:
+    assert quote_param(name) == '"' + "".join(expected_quoting(c) for c in name) + '"'
 
 
 @given(st.text(min_size=1, max_size=60))
@@ -109,7 +210,26 @@ def test_quoted_filename_stays_on_one_header_line(name: str) -> None:
         ("report.pdf", "application/pdf"),
         ("picture.png", "image/png"),
         ("table.csv", "text/csv"),
+        ("notes.txt", "text/plain"),
+        ("REPORT.PDF", "application/pdf"),
+        ("Deck.PPTX", "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+        ("sheet.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        ("main.go", "text/x-golang"),
+        ("index.ts", "application/typescript"),
+        # known only to the non-strict table
+        ("photo.webp", "image/webp"),
+        ("letter.rtf", "application/rtf"),
+        # compressed: an opaque blob, whatever is inside
         ("archive.tar.gz", "application/octet-stream"),
+        ("train.jsonl.gz", "application/octet-stream"),
+        ("notes.txt.bz2", "application/octet-stream"),
+        ("table.csv.xz", "application/octet-stream"),
+        ("data.json.br", "application/octet-stream"),
+        ("plain.gz", "application/octet-stream"),
+        # unknown
+        ("weights.safetensors", "application/octet-stream"),
+        ("train.jsonlx", "application/octet-stream"),
+        ("trailing.", "application/octet-stream"),
         ("no_extension", "application/octet-stream"),
         ("file", "application/octet-stream"),
     ],

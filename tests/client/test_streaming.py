@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import pathlib
 import tracemalloc
 from collections.abc import Iterator
@@ -58,6 +59,10 @@ async def test_the_loop_never_stalls_during_a_64_mib_upload(
             created = await c.files.create(path, "assistants")
     assert created.bytes == 64 * MiB
     assert heartbeat.worst < 0.050, f"the event loop stalled for {heartbeat.worst * 1000:.1f} ms"
+    # Nothing is left but the source and the one stored file.
+    assert sorted(os.listdir(tmp_path)) == ["big.bin", "data"]
+    assert os.listdir(tmp_path / "data" / "tmp") == []
+    assert sorted(os.listdir(tmp_path / "data" / "files")) == [created.id, f"{created.id}.json"]
 
 
 @pytest.fixture
@@ -103,3 +108,6 @@ async def test_download_memory_does_not_grow_with_the_file(
         peak = tracemalloc.get_traced_memory()[1] - before
     assert target.stat().st_size == 64 * MiB
     assert peak < 8 * MiB, f"peak {peak / MiB:.1f} MiB"
+    # No partial download beside the copy, no partial upload on the server.
+    assert sorted(os.listdir(tmp_path)) == ["big.bin", "copy.bin", "data"]
+    assert os.listdir(tmp_path / "data" / "tmp") == []

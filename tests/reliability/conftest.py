@@ -1,25 +1,15 @@
-"""What the reliability tests share: the local server behind a ``FaultProxy``, and a count of
-what a call may leave behind (tasks, open files, sockets, temporary files)."""
+"""What the reliability tests share: a count of what a call may leave behind (tasks, open files,
+sockets, temporary files). The ``proxy`` in front of the local server is the suite's."""
 
 from __future__ import annotations
 
 import asyncio
 import pathlib
-from collections.abc import Iterator
 
 import attrs
 import psutil
-import pytest
 
-from aikit_files.server import ServerThread
 from aikit_files.testing import FaultProxy
-
-
-@pytest.fixture
-def proxy(local_server: ServerThread) -> Iterator[FaultProxy]:
-    """A fault proxy in front of the local server, with no rule yet."""
-    with FaultProxy(local_server.url) as running:
-        yield running
 
 
 @attrs.frozen

@@ -73,7 +73,9 @@ async def test_many_uploads_at_once_while_listing(
 
 
 @pytest.mark.anyio
-async def test_a_file_of_several_mib_streams_through(local_server: ServerThread) -> None:
+async def test_a_file_of_several_mib_streams_through(
+    local_server: ServerThread, tmp_path: pathlib.Path
+) -> None:
     """A 24 MiB file, sent in small chunks without a Content-Length, comes back identical."""
     digest = hashlib.sha256()
     size = 24 * 1024 * 1024
@@ -108,6 +110,7 @@ async def test_a_file_of_several_mib_streams_through(local_server: ServerThread)
             async for piece in r.content.iter_chunked(1 << 20):
                 received.update(piece)
     assert received.hexdigest() == digest.hexdigest()
+    assert os.listdir(tmp_path / "data" / "tmp") == []  # nothing half-received is left
 
 
 def test_parallel_parts_of_one_upload(server: ServerThread, client: openai.OpenAI) -> None:
