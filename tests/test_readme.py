@@ -110,6 +110,12 @@ def check_the_server_thread(run: Run) -> None:
     matches(rf"{FILE_ID} processed b'\{{\"prompt\": \"hi\"\}}\\n'\n", run)
 
 
+def check_the_large_file(run: Run) -> None:
+    (train,) = run.files()
+    assert run.content(train.id) == TRAIN  # in Parts of 64 bytes, put back together
+    assert run.stdout == f"train.jsonl {SIZE}\n"
+
+
 def check_the_fault_proxy(run: Run) -> None:
     assert run.files() == []  # the example ran a server of its own
     assert run.stdout == "hello.txt 1\n"  # the lost answer made no second file
@@ -133,6 +139,7 @@ EXAMPLES = [
         'ServerThread(data, api_key="sk-local") as server:\n    with af', check_the_server_thread
     ),
     Example("FaultProxy(server.url", check_the_fault_proxy),
+    Example("upload_threshold=64", check_the_large_file),
 ]
 
 
@@ -158,6 +165,8 @@ def test_readme_example_runs(code: str, local_server: ServerThread, tmp_path: Pa
         "OPENAI_API_KEY": str(local_server.api_key),
         "OPENAI_BASE_URL": local_server.openai_base_url,
         "PYTHONWARNINGS": "error",
+        # A resumable upload keeps its journal in the cache folder: the test's own.
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
     }
     done = subprocess.run(
         [sys.executable, "-c", code],
