@@ -410,24 +410,26 @@ class LargeUpload:
             # NOTE: the caller's file object is read by one reader at a time: hashed first.
             md5 = loop.create_future()
             md5.set_result(await md5_of(self.source))
+        resumed = journal is not None
         if journal is None:
-            upload = await self._create(size)
-            journal = journals.Journal(
-                upload_id=upload.id,
-                created_at=upload.created_at,
-                expires_at=upload.expires_at,
-                size=size,
-                mtime_ns=mtime_ns,
-                part_size=part_size,
-            )
-            await self._save(journal)
+            journal = await self._start(size, mtime_ns, part_size)
         else:
             logger.info("resuming upload %s: %d of %d Parts done", journal.upload_id,
                         len(journal.parts), len(plan))  # fmt: skip
         if md5 is None:
             md5 = asyncio.ensure_future(md5_of(self.source))
         try:
-            journal = await self._send_parts(journal, plan, md5)
+            try:
+                journal = await self._send_parts(journal, plan, md5)
+            except APIStatusError as error:
+                # A journal's Upload the server no longer takes Parts for (cancelled, expired,
+                # or forgotten): the journal is of no use; start over, once.
+                if not resumed or error.status_code not in (400, 404):
+                    raise
+                logger.info("Upload %s refused its Parts (%s): starting over",
+                            journal.upload_id, error.message)  # fmt: skip
+                journal = await self._start(size, mtime_ns, part_size)
+                journal = await self._send_parts(journal, plan, md5)
             reply = await self._complete(journal, await md5)
         except BaseException:
             if not md5.done():
@@ -438,6 +440,20 @@ class LargeUpload:
         if self.journal_path is not None:
             await loop.run_in_executor(None, journals.remove, self.journal_path)
         return reply
+
+    async def _start(self, size: int, mtime_ns: int, part_size: int) -> journals.Journal:
+        """A new Upload, and its journal (kept on disk if the upload is resumable)."""
+        upload = await self._create(size)
+        journal = journals.Journal(
+            upload_id=upload.id,
+            created_at=upload.created_at,
+            expires_at=upload.expires_at,
+            size=size,
+            mtime_ns=mtime_ns,
+            part_size=part_size,
+        )
+        await self._save(journal)
+        return journal
 
     async def _take_up_journal(
         self, size: int, mtime_ns: int, part_size: int

@@ -184,3 +184,20 @@ async def test_resume_true_keeps_its_journal_in_the_cache_folder(
     assert any(names and names[0].endswith(".json") for names in seen)
     assert not list((tmp_path / "cache" / "aikit_files" / "uploads").glob("*.json"))
     await asyncio.sleep(0)
+
+
+async def test_a_journal_whose_upload_is_gone_starts_over(
+    local_server: ServerThread, proxy: FaultProxy, tmp_path: pathlib.Path
+) -> None:
+    source = tmp_path / "big.bin"
+    source.write_bytes(CONTENT)
+    journal = tmp_path / "big.json"
+    proxy.add_rule(Rule(Delay(0.1), method="POST", path="/v1/uploads/"))
+    kill_midway(proxy, local_server, source, journal)
+    upload_id = json.loads(journal.read_bytes())["upload_id"]
+    async with af.AsyncClient(local_server.api_key, base_url=local_server.openai_base_url) as c:
+        await c.uploads.cancel(upload_id)  # someone else dropped it
+        made = await c.files.create(source, "user_data", resume=journal, **LARGE)
+    assert made.bytes == len(CONTENT)
+    assert await stored(local_server) == {"big.bin": CONTENT}
+    assert not journal.exists()
