@@ -1,5 +1,5 @@
 # `make test` is what CI runs: it builds .venv when missing, installs the project with its
-# dev extra, then runs ruff, mypy --strict and pytest.
+# dev dependency group, then runs ruff, mypy --strict and pytest.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e . --group dev
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -41,7 +41,7 @@ test-pythons:
 	  echo "Python $$version: $$python"; \
 	  [ -x .venv-$$version/bin/python ] || $$python -m venv .venv-$$version || exit 1; \
 	  .venv-$$version/bin/python -m pip install --quiet --upgrade pip && \
-	  .venv-$$version/bin/python -m pip install --quiet -e '.[dev]' && \
+	  .venv-$$version/bin/python -m pip install --quiet -e . --group dev && \
 	  .venv-$$version/bin/python -m pytest -q -p no:cacheprovider || exit 1; \
 	done
 
@@ -51,7 +51,7 @@ FLOORS_VENV := .venv-floors
 test-floors:
 	[ -x $(FLOORS_VENV)/bin/python ] || $(PYTHON) -m venv $(FLOORS_VENV)
 	$(FLOORS_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(FLOORS_VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	$(FLOORS_VENV)/bin/python -m pip install --quiet -e . --group dev
 	$(FLOORS_VENV)/bin/python -m pip install --quiet $$($(FLOORS_VENV)/bin/python -c \
 	  'import re, tomllib; print(" ".join(re.sub(">=", "==", d) for d in tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))')
 	$(FLOORS_VENV)/bin/python -m pip list | grep -iE '^(aiohttp|attrs|cattrs|multidict|yarl) '
