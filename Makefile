@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest install bench clean test-pythons test-floors mutation
+.PHONY: test lint typecheck pytest install bench clean test-pythons test-floors mutation demo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The whole job against a local server that the demo starts and stops itself (well under a
+# minute); the same .venv as `make test`, built when missing.
+demo: $(STAMP)
+	$(BIN)/aikit-files demo
 
 # The suite on every other Python we support that this machine has (found on PATH or through
 # pyenv), each in a venv of its own; a Python the machine lacks is named and skipped.

@@ -1,0 +1,257 @@
+"""The command line's grammar: the global options, one subcommand per operation, and usage errors
+on one line (exit status 2)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+#: Where ``serve`` finds its key when ``--api-key`` is not given.
+API_KEY_VARIABLE = "AIKIT_FILES_API_KEY"
+#: The default size of the demo's fine-tune file, in MB.
+DEMO_SIZE_MB = 64.0
+
+#: A command: takes the parsed arguments, returns the exit status.
+Command = Callable[[argparse.Namespace], int]
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line on stderr, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+def _lazy(module: str, function: str) -> Command:
+    """The command ``function`` of ``module`` (in this package), imported only when it runs:
+    ``aikit-files list`` never loads the server, nor ``serve`` the progress bars."""
+
+    def run(args: argparse.Namespace) -> int:
+        command: Command = getattr(importlib.import_module(f"{__package__}.{module}"), function)
+        return command(args)
+
+    return run
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _add_client_options(parser: argparse.ArgumentParser, *, repeated: bool) -> None:
+    """The options that say which API to call and how to print: before the command, or (when
+    ``repeated``) after it too."""
+    group = parser.add_argument_group("API and output")
+
+    def option(*flags: str, **settings: Any) -> None:
+        if repeated:
+            # NOTE: after the command, an option left out must not reset the value given
+            # before it; and its help is the main help's, not repeated in each command's.
+            settings |= {"default": argparse.SUPPRESS, "help": argparse.SUPPRESS}
+        group.add_argument(*flags, **settings)
+
+    option(
+        "--api-key",
+        metavar="K",
+        help="the API key (default: $OPENAI_API_KEY; with --provider azure $AZURE_OPENAI_API_KEY)",
+    )
+    option(
+        "--base-url",
+        metavar="URL",
+        help="the API root, with /v1 for OpenAI (default: $OPENAI_BASE_URL, else OpenAI's); "
+        "Azure's resource endpoint (default: $AZURE_OPENAI_ENDPOINT)",
+    )
+    option("--provider", choices=("openai", "azure"), help="whose API it is (default: openai)")
+    option(
+        "--api-version",
+        metavar="V",
+        help="Azure's API version (default: $OPENAI_API_VERSION, else 2024-10-21)",
+    )
+    option(
+        "--json",
+        action="store_true",
+        help="print one JSON document (wire field names) and nothing else on stdout",
+    )
+    option("--quiet", "-q", action="store_true", help="print only the ids of the files")
+
+
+def build_parser() -> Parser:
+    """The parser of the whole command line; each command's ``run`` is in ``args.run``."""
+    from aikit_files import __version__
+
+    parser = Parser(
+        prog="aikit-files",
+        description="The OpenAI (and Azure OpenAI) Files API from the command line, and a local "
+        "server of it.",
+        epilog="Settings come from the environment as for the clients: OPENAI_API_KEY, "
+        "OPENAI_BASE_URL, OPENAI_ORG_ID, OPENAI_PROJECT_ID; for Azure AZURE_OPENAI_API_KEY, "
+        "AZURE_OPENAI_ENDPOINT, OPENAI_API_VERSION.",
+    )
+    _add_client_options(parser, repeated=False)
+    parser.add_argument("--version", action="version", version=f"aikit-files {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str, run: Command, *, client: bool = True) -> Parser:
+        sub: Parser = commands.add_parser(
+            name,
+            help=help,
+            description=help[0].upper() + help[1:] + ".",
+            epilog="The options of 'aikit-files --help' (--json, --quiet, --api-key, "
+            "--base-url, --provider, --api-version) may also follow the command."
+            if client
+            else None,
+        )
+        if client:
+            _add_client_options(sub, repeated=True)
+        sub.set_defaults(run=run, usage=sub)
+        return sub
+
+    upload = command("upload", "upload files", _lazy("_commands", "upload"))
+    upload.add_argument("paths", nargs="+", metavar="PATH", help="the files to upload")
+    upload.add_argument(
+        "--purpose", required=True, help="what the files are for: fine-tune, batch, assistants, ..."
+    )
+    upload.add_argument(
+        "--expires-after",
+        type=_positive_int,
+        metavar="SECONDS",
+        help="delete the files this long after their upload (3600 to 2592000)",
+    )
+    upload.add_argument("--filename", metavar="NAME", help="the name to give the file (one PATH)")
+    upload.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        metavar="N",
+        help="files in flight at once, and Parts in flight of a file over 512 MiB (4)",
+    )
+    upload.add_argument(
+        "--resume",
+        action="store_true",
+        help="a file over 512 MiB keeps a journal: run the same command again after an "
+        "interruption and only the Parts not yet sent are sent",
+    )
+
+    listing = command("list", "list files, newest first", _lazy("_commands", "list_files"))
+    listing.add_argument("--purpose", help="only the files of this purpose")
+    listing.add_argument(
+        "--limit", type=_positive_int, metavar="N", help="files per page, 1 to 10000 (10000)"
+    )
+    listing.add_argument("--order", choices=("asc", "desc"), help="by creation time (desc)")
+    listing.add_argument("--after", metavar="ID", help="start after this file (a page's last id)")
+    listing.add_argument("--all", action="store_true", help="every page, not only the first")
+
+    get = command("get", "print a file's metadata", _lazy("_commands", "get"))
+    get.add_argument("id", metavar="ID")
+
+    delete = command("delete", "delete files", _lazy("_commands", "delete"))
+    delete.add_argument("ids", nargs="+", metavar="ID")
+
+    content = command(
+        "content", "write a file's content to stdout, as it is", _lazy("_commands", "content")
+    )
+    content.add_argument("id", metavar="ID")
+
+    download = command("download", "save a file's content", _lazy("_commands", "download"))
+    download.add_argument("id", metavar="ID")
+    download.add_argument(
+        "destination",
+        metavar="DEST",
+        help="the path to write; a directory gets the file under its own name",
+    )
+
+    wait = command("wait", "wait until the server has processed a file", _lazy("_commands", "wait"))
+    wait.add_argument("id", metavar="ID")
+    wait.add_argument(
+        "--max-wait",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="give up after this long (1800)",
+    )
+
+    import_url = command(
+        "import-url",
+        "have Azure fetch a file from a URL (Azure's files/import)",
+        _lazy("_commands", "import_url"),
+    )
+    import_url.add_argument("url", metavar="URL", help="where the server fetches the content")
+    import_url.add_argument("--filename", required=True, metavar="NAME")
+    import_url.add_argument("--purpose", required=True)
+
+    _add_serve(
+        command("serve", "run the local Files API server", _lazy("_serve", "serve"), client=False)
+    )
+
+    demo = command(
+        "demo",
+        "run the whole job against a local server it starts itself",
+        _lazy("_demo", "demo"),
+        client=False,
+    )
+    demo.add_argument(
+        "--size-mb",
+        type=_positive_float,
+        default=DEMO_SIZE_MB,
+        metavar="MB",
+        help=f"the size of the fine-tune file it makes ({DEMO_SIZE_MB:g})",
+    )
+    return parser
+
+
+def _add_serve(serve: Parser) -> None:
+    serve.description = "Serve the Files API locally: OpenAI routes under /v1, Azure under /openai."
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks one")
+    serve.add_argument(
+        "--data-dir",
+        help="where files and metadata are kept (default: a temporary directory, removed on exit)",
+    )
+    serve.add_argument(
+        "--api-key",
+        dest="server_api_key",
+        help=f"the only key accepted (default: ${API_KEY_VARIABLE}, else any non-empty key)",
+    )
+    serve.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="close a connection that sends nothing for this long (60)",
+    )
+    serve.add_argument(
+        "--allow-private-import",
+        action="store_true",
+        help="let files/import fetch from loopback, private and link-local addresses",
+    )
+    serve.add_argument(
+        "--max-storage",
+        type=int,
+        metavar="BYTES",
+        help="the total size of the files stored (default: 1 TiB)",
+    )
+    serve.add_argument("--access-log", action="store_true", help="print one line per request")
+
+
+def check(args: argparse.Namespace) -> None:
+    """The rules argparse cannot say; a broken one is a usage error (exits 2)."""
+    usage: Parser = args.usage
+    if args.json and args.quiet:
+        usage.error("--json and --quiet cannot be used together")
+    if args.command == "upload" and args.filename is not None and len(args.paths) > 1:
+        usage.error("--filename names one file: give one PATH with it")
