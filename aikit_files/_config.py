@@ -87,7 +87,7 @@ class ClientOptions(TypedDict, total=False):
     """Sent as ``OpenAI-Organization`` (``OPENAI_ORG_ID``)."""
     project: str | None
     """Sent as ``OpenAI-Project`` (``OPENAI_PROJECT_ID``)."""
-    provider: str
+    provider: str | None
     """``"openai"`` (the default) or ``"azure"``."""
     api_version: str | None
     """Azure's ``api-version`` (``OPENAI_API_VERSION``, else ``2024-10-21``)."""
@@ -158,7 +158,7 @@ class ClientConfig:
         base_url = options.get("base_url")
         organization = options.get("organization")
         project = options.get("project")
-        provider = options.get("provider", "openai")
+        provider = options.get("provider") or "openai"
         api_version = options.get("api_version")
         timeout = options.get("timeout", DEFAULT_TIMEOUT)
         max_retries = options.get("max_retries", DEFAULT_MAX_RETRIES)

@@ -142,13 +142,21 @@ class AsyncFilesAPI:
     def create(
         self, file: UploadFile, purpose: str, parameters: ParametersArg = None, **options: Any
     ) -> asyncio.Task[OpenAIFile]:
-        """Uploads a file (``POST /files``).
+        """Uploads a file (``POST /files``, or the Uploads API for a large one).
 
         A path is streamed from disk with an exact ``Content-Length`` and re-read from its start
         on a retry; a blob is sent from memory; a binary file object is read from its current
         position (and retried only if it is seekable); an async iterable of bytes is sent with
         chunked encoding and never sent twice. A source that cannot be replayed is retried
         only when the attempt failed before any of it was read (say, the connection failed).
+        After an attempt sent whole whose answer was lost, the server is asked for the file
+        before the upload is sent again: one call never makes two files.
+
+        A source of known size larger than ``upload_threshold`` (512 MiB) goes through the
+        Uploads API: Parts of ``part_size`` bytes from byte ranges of the source,
+        ``max_concurrency`` at once, the file's MD5 on complete, the Upload cancelled if the
+        call fails or is cancelled; with ``resume``, a later run of the same call sends only
+        the Parts not yet sent.
 
         Args:
             file: a path, bytes-like, a binary file object, or an async iterable of bytes.
@@ -160,8 +168,8 @@ class AsyncFilesAPI:
             A task whose value is the created ``OpenAIFile``.
 
         Raises:
-            InvalidArgumentError: a bad argument, or a file over 512 MiB (the Uploads API that
-                such files need is not supported yet).
+            InvalidArgumentError: a bad argument, or a file over the API's limit (8 GiB; 9 GiB
+                on Azure).
         """
         params = merge(FileParameters, parameters, options)
         forbid_content_type(params)

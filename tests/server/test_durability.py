@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import pathlib
+import threading
+import time
 
 import openai
 import pytest
 
 from aikit_files.server import ServerThread
+from aikit_files.server._storage import Store
 
 from .conftest import API_KEY, API_VERSION, FakeClock, disk, eventually
 
@@ -242,3 +246,25 @@ def test_corrupt_metadata_is_quarantined_and_the_server_starts(
         f"quarantine/{broken_upload.id}/upload.json",
     }
     assert f"files/{broken.id}.json is corrupt" in caplog.text
+
+
+async def _receive_and_wait(store: Store) -> None:
+    async with store.receive():
+        await asyncio.sleep(10)
+
+
+def test_a_receive_cancelled_at_once_leaves_no_file(tmp_path: pathlib.Path) -> None:
+    # Cancelled right after it starts (as a server's shutdown cancels an import just begun):
+    # no file is left open, none on disk.
+    async def main() -> None:
+        store = Store(tmp_path / "data", time.time, 1 << 30)
+        await asyncio.to_thread(store.open)
+        task = asyncio.create_task(_receive_and_wait(store))
+        await asyncio.sleep(0)
+        threading.Event().wait(0.05)  # blocks the loop: a worker thread would open the file now
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(main())
+    gc.collect()  # an open file would warn here, and warnings are errors
+    assert list((tmp_path / "data" / "tmp").iterdir()) == []
