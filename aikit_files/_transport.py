@@ -46,6 +46,9 @@ T = TypeVar("T")
 #: How much a response may buffer before aiohttp stops reading from the socket.
 READ_BUFFER: Final = 256 * 1024
 
+#: Methods whose request, carried out twice, does no more than once (RFC 9110, 9.2.2).
+IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+
 #: Looks, after an attempt that may have done its work without answering, for what it made;
 #: takes the Unix time the attempt began; returns the reply that attempt would have given, or
 #: None if nothing shows it succeeded.
@@ -138,23 +141,33 @@ def map_error(exc: BaseException, timeout: Timeout) -> AIKitError:
 
 
 async def _look_before_sending_again(
-    recover: Recover[T], started: float, error: AIKitError
+    recover: Recover[T], started: float, error: AIKitError, *, idempotent: bool
 ) -> Reply[T] | None:
     """What an ambiguous attempt made, if the lookup finds it.
 
     Raises:
         AIKitError: ``error``, saying that the request may have succeeded, when the lookup
-            itself failed.
+            itself failed, or when it found nothing after a timeout and the request must not be
+            carried out twice (``idempotent`` false).
     """
+    message = getattr(error, "message", str(error))
     try:
-        return await recover(started)
+        found = await recover(started)
     except AIKitError as lookup_error:
-        message = getattr(error, "message", str(error))
         raise type(error)(
             f"{message}; the request was sent whole before the connection failed, so the "
             f"server may have carried it out, and looking for its outcome failed too "
             f"({lookup_error}): check before sending it again"
         ) from error
+    if found is None and isinstance(error, APITimeoutError) and not idempotent:
+        # NOTE: after a timeout, finding nothing proves nothing: the request may still be on its
+        # way or under way (a slow server, a proxy that holds it), and sent again, be done twice.
+        raise APITimeoutError(
+            f"{message}; the request was sent whole and no answer came in time, so the server "
+            "may have carried it out, or may yet, though nothing shows it so far: check before "
+            "sending it again"
+        ) from error
+    return found
 
 
 @attrs.frozen
@@ -323,7 +336,9 @@ class Transport:
                 response_headers = None
                 sent_whole = data.complete if isinstance(data, FormPayload) else data is None
                 if recover is not None and retryable and sent_whole:
-                    found = await _look_before_sending_again(recover, started, error)
+                    found = await _look_before_sending_again(
+                        recover, started, error, idempotent=spec.method in IDEMPOTENT_METHODS
+                    )
                     if found is not None:
                         return found
             if not retryable or (sender is not None and not sender.can_send_again()):
