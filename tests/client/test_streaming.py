@@ -1,14 +1,17 @@
-"""Streaming with constant memory and a responsive event loop, whatever the file's size."""
+"""Streaming with constant memory and a responsive event loop, whatever the file's size, on
+asyncio's loop (an upload by sendfile) and on uvloop (an upload read ahead)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import pathlib
 import tracemalloc
 from collections.abc import Iterator
 
 import pytest
 from faults import FaultServer, client_options
+from loops import LOOPS, expected_way, ways
 
 import aikit_files as af
 from aikit_files.server import ServerThread
@@ -16,6 +19,12 @@ from aikit_files.server import ServerThread
 pytestmark = pytest.mark.anyio
 
 MiB = 1024 * 1024
+
+
+@pytest.fixture(params=LOOPS)
+def anyio_backend(request: pytest.FixtureRequest) -> object:
+    """Each test runs on asyncio's loop and on uvloop."""
+    return request.param
 
 
 def sparse_file(path: pathlib.Path, size: int) -> pathlib.Path:
@@ -79,8 +88,12 @@ async def peak_of_upload(server: FaultServer, path: pathlib.Path) -> int:
 
 @pytest.mark.usefixtures("traced")
 async def test_upload_memory_does_not_grow_with_the_file(
-    fault_server: FaultServer, tmp_path: pathlib.Path
+    fault_server: FaultServer,
+    tmp_path: pathlib.Path,
+    anyio_backend: object,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG, "aikit_files")
     small = await peak_of_upload(fault_server, sparse_file(tmp_path / "s.bin", 8 * MiB))
     large = await peak_of_upload(fault_server, sparse_file(tmp_path / "l.bin", 128 * MiB))
     assert fault_server.requests[-1].size > 128 * MiB
@@ -88,6 +101,7 @@ async def test_upload_memory_does_not_grow_with_the_file(
     # A few chunks in flight, the same for 8 and 128 MiB: never the file.
     for peak in (small, large):
         assert peak < 8 * MiB, f"peaks {small / MiB:.1f} MiB then {large / MiB:.1f} MiB"
+    assert ways(caplog) == [expected_way(anyio_backend)] * 2
 
 
 @pytest.mark.usefixtures("traced")
