@@ -208,10 +208,11 @@ class FormPayload(aiohttp.Payload):
         transport = writer.transport
         try:
             await self._write_body(writer)
-        except asyncio.CancelledError:
-            # NOTE: a request cut short can never be finished: drop the connection at once. A
-            # graceful close would keep the socket open until a stalled peer took the bytes
-            # still buffered.
+        except BaseException:
+            # NOTE: a request cut short (a cancellation, the source, the network) can never be
+            # finished: drop the connection at once. A graceful close would keep the socket
+            # open until a stalled peer took the bytes still buffered, and over TLS on uvloop
+            # outlived the loop.
             if transport is not None:
                 transport.abort()
             raise
