@@ -607,7 +607,9 @@ def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 
 async def _wait_quietly(future: asyncio.Future[str]) -> None:
-    await future
+    # NOTE: shielded: when the Parts fail and the group cancels this wait, the MD5 pass goes on
+    # (a resumed upload that starts over still needs it; the call cancels it if it fails).
+    await asyncio.shield(future)
 
 
 def _quietly(future: asyncio.Future[Any]) -> None:

@@ -1,8 +1,10 @@
 """The Python clients the transfer benchmarks time, one per process: ``_clients.py NAME ARGS...``.
 
-Each prints one JSON line: ``transfer`` (seconds of the transfer alone), ``stall_ms`` (the
-longest the event loop went without running a 5 ms ticker, for async clients) and what the run
-produced. Only the SDK a client uses is imported, so each process's memory is its own.
+Each prints one JSON line: ``transfer`` (seconds of the transfer alone), ``call_cpu`` (CPU
+seconds of the process, all its threads, during the transfer alone: ``time.process_time()``
+around the call), ``stall_ms`` (the longest the event loop went without running a 5 ms ticker,
+for async clients) and what the run produced. Only the SDK a client uses is imported, so each
+process's memory is its own.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from typing import Any
 API_KEY = "sk-bench-local"
 
 
-async def timed(operation: Awaitable[Any]) -> tuple[float, float, Any]:
-    """Seconds taken by ``operation``, the worst event-loop stall meanwhile, and its value."""
+async def timed(operation: Awaitable[Any]) -> tuple[dict[str, float], Any]:
+    """What ``operation`` took (``transfer``, ``call_cpu``, ``stall_ms``), and its value."""
     loop = asyncio.get_running_loop()
     worst = 0.0
 
@@ -31,31 +33,33 @@ async def timed(operation: Awaitable[Any]) -> tuple[float, float, Any]:
             worst = max(worst, loop.time() - expected)
 
     task = loop.create_task(ticker())
+    cpu_started = time.process_time()
     started = time.perf_counter()
     try:
         value = await operation
     finally:
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
         task.cancel()
-    return elapsed, worst * 1000, value
+    return {"transfer": elapsed, "call_cpu": cpu, "stall_ms": worst * 1000}, value
 
 
 async def aikit_upload(base_url: str, path: str) -> dict[str, Any]:
     import aikit_files as af
 
     async with af.AsyncClient(API_KEY, base_url=base_url) as client:
-        elapsed, stall, file = await timed(client.files.create(pathlib.Path(path), "assistants"))
-    return {"transfer": elapsed, "stall_ms": stall, "id": file.id, "bytes": file.bytes}
+        measured, file = await timed(client.files.create(pathlib.Path(path), "assistants"))
+    return {**measured, "id": file.id, "bytes": file.bytes}
 
 
 async def openai_upload_path(base_url: str, path: str) -> dict[str, Any]:
     import openai
 
     async with openai.AsyncOpenAI(api_key=API_KEY, base_url=base_url) as client:
-        elapsed, stall, file = await timed(
+        measured, file = await timed(
             client.files.create(file=pathlib.Path(path), purpose="assistants")
         )
-    return {"transfer": elapsed, "stall_ms": stall, "id": file.id, "bytes": file.bytes}
+    return {**measured, "id": file.id, "bytes": file.bytes}
 
 
 async def openai_upload_file(base_url: str, path: str) -> dict[str, Any]:
@@ -63,18 +67,16 @@ async def openai_upload_file(base_url: str, path: str) -> dict[str, Any]:
 
     async with openai.AsyncOpenAI(api_key=API_KEY, base_url=base_url) as client:
         with open(path, "rb") as opened:  # noqa: ASYNC230 (the SDK's documented usage)
-            elapsed, stall, file = await timed(
-                client.files.create(file=opened, purpose="assistants")
-            )
-    return {"transfer": elapsed, "stall_ms": stall, "id": file.id, "bytes": file.bytes}
+            measured, file = await timed(client.files.create(file=opened, purpose="assistants"))
+    return {**measured, "id": file.id, "bytes": file.bytes}
 
 
 async def aikit_download(base_url: str, file_id: str, destination: str) -> dict[str, Any]:
     import aikit_files as af
 
     async with af.AsyncClient(API_KEY, base_url=base_url) as client:
-        elapsed, stall, _ = await timed(client.files.download(file_id, destination))
-    return {"transfer": elapsed, "stall_ms": stall}
+        measured, _ = await timed(client.files.download(file_id, destination))
+    return measured
 
 
 async def openai_download_content(base_url: str, file_id: str, destination: str) -> dict[str, Any]:
@@ -86,8 +88,8 @@ async def openai_download_content(base_url: str, file_id: str, destination: str)
         response.write_to_file(destination)
 
     async with openai.AsyncOpenAI(api_key=API_KEY, base_url=base_url) as client:
-        elapsed, stall, _ = await timed(fetch())
-    return {"transfer": elapsed, "stall_ms": stall}
+        measured, _ = await timed(fetch())
+    return measured
 
 
 async def openai_download_streaming(
@@ -100,8 +102,8 @@ async def openai_download_streaming(
             await response.stream_to_file(destination)
 
     async with openai.AsyncOpenAI(api_key=API_KEY, base_url=base_url) as client:
-        elapsed, stall, _ = await timed(fetch())
-    return {"transfer": elapsed, "stall_ms": stall}
+        measured, _ = await timed(fetch())
+    return measured
 
 
 CLIENTS: dict[str, Callable[..., Coroutine[Any, Any, dict[str, Any]]]] = {

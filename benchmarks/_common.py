@@ -135,6 +135,9 @@ class Sample:
     """Peak resident memory of the process, in MB (10^6 bytes)."""
     cpu: float
     """CPU seconds of the process (user and system): what the client costs the machine."""
+    call_cpu: float | None
+    """CPU seconds of the call alone (``time.process_time()`` around it, every thread), for a
+    Python client: without the interpreter's start-up, imports and exit."""
     stall_ms: float | None
     """The longest the event loop went without running a 5 ms ticker (async clients)."""
     output: dict[str, object]
@@ -163,11 +166,13 @@ def run_process(command: Sequence[str], env: dict[str, str] | None = None) -> Sa
         output = {"value": output}
     transfer = float(output.get("transfer", wall))
     stall = output.get("stall_ms")
+    call_cpu = output.get("call_cpu")
     return Sample(
         transfer=transfer,
         wall=wall,
         rss_mb=usage.ru_maxrss * 1024 / 1e6,
         cpu=usage.ru_utime + usage.ru_stime,
+        call_cpu=float(call_cpu) if isinstance(call_cpu, int | float) else None,
         stall_ms=float(stall) if isinstance(stall, int | float) else None,
         output=output,
     )
@@ -210,7 +215,8 @@ def report(title: str, size: int, samples: dict[str, list[Sample]], reference: s
     print(f"\n{title}; ref = {reference}")
     header = (
         f"{'client':<31} {'transfer s':>10} {'vs ref':>7} {'MB/s':>5} "
-        f"{'process s':>9} {'CPU s':>6} {'peak RSS MB':>11} {'loop stall ms':>13}"
+        f"{'process s':>9} {'CPU s':>6} {'call CPU s':>10} {'peak RSS MB':>11} "
+        f"{'loop stall ms':>13}"
     )
     print(header)
     print("-" * len(header))
@@ -222,9 +228,11 @@ def report(title: str, size: int, samples: dict[str, list[Sample]], reference: s
         cpu = statistics.median(s.cpu for s in runs)
         stalls = [s.stall_ms for s in runs if s.stall_ms is not None]
         stall = f"{statistics.median(stalls):.0f}" if stalls else "-"
+        call_cpus = [s.call_cpu for s in runs if s.call_cpu is not None]
+        call_cpu = f"{statistics.median(call_cpus):.3f}" if call_cpus else "-"
         print(
             f"{name:<31} {transfer:>10.3f} {transfer / base:>6.2f}x {size / transfer / 1e6:>5.0f} "
-            f"{wall:>9.3f} {cpu:>6.2f} {rss:>11.0f} {stall:>13}"
+            f"{wall:>9.3f} {cpu:>6.2f} {call_cpu:>10} {rss:>11.0f} {stall:>13}"
         )
     rounds = min(len(runs) for runs in samples.values())
     print(f"(medians of {rounds} alternating rounds)")

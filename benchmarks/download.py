@@ -2,9 +2,10 @@
 
 Over plain HTTP and over TLS, in alternating rounds (the order rotates each round), each client
 in a process of its own, writing the file to local disk: the median transfer time (inside the
-process for Python clients, the whole process for curl), the whole-process time, the peak RSS,
-and the longest event-loop stall of the async clients. The official SDK runs twice: its
-documented ``files.content()`` (then ``write_to_file``) and its streaming response.
+process for Python clients, the whole process for curl), the whole-process time and CPU, the
+CPU of the call alone (Python clients), the peak RSS, and the longest event-loop stall of the
+async clients. The official SDK runs twice: its documented ``files.content()`` (then
+``write_to_file``) and its streaming response.
 
     .venv/bin/python benchmarks/download.py [--size-mib 512] [--rounds 5]
 """

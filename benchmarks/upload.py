@@ -2,8 +2,10 @@
 
 Over plain HTTP and over TLS, in alternating rounds (the order rotates each round), each client
 in a process of its own: the median transfer time (inside the process for Python clients, the
-whole process for curl), the whole-process time, the peak RSS, and the longest event-loop stall
-of the async clients. Then the time of ``import aikit_files`` against ``import openai``.
+whole process for curl), the whole-process time and CPU, the CPU of the call alone (Python
+clients: ``time.process_time()`` around it, so without start-up and imports; compare it with
+curl's whole-process CPU), the peak RSS, and the longest event-loop stall of the async clients.
+Then the time of ``import aikit_files`` against ``import openai``.
 
     .venv/bin/python benchmarks/upload.py [--size-mib 512] [--rounds 5]
 """

@@ -1,4 +1,4 @@
-"""A file that worker threads read or write and the loop's thread closes, safely.
+"""A file that worker threads read, write or prefetch and the loop's thread closes, safely.
 
 A cancelled ``await`` on a worker thread's job does not stop the thread: the job may still run
 after the coroutine that started it has moved on. So each job runs under a lock, and ``close``
@@ -8,13 +8,23 @@ starts after it does nothing.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable
 from typing import IO
 
+#: Whether ``prefetch`` can ask the kernel for anything (Linux and most Unixes; not macOS).
+CAN_PREFETCH = hasattr(os, "posix_fadvise")
+#: Bytes asked for per call in ``prefetch``, and per hold of the lock (so that ``close`` waits
+#: for one call at most). The kernel may read less of each than asked: it caps one request at
+#: its read-ahead window (``read_ahead_kb``), and its own read-ahead of a file read in order
+#: covers the rest.
+PREFETCH_STEP = 1024 * 1024
+
 
 class GuardedFile:
-    """Wraps a binary file for reads and writes in worker threads and a close on the loop.
+    """Wraps a binary file for reads, writes and prefetches in worker threads and a close on
+    the loop.
 
     Args:
         file: the file.
@@ -26,6 +36,11 @@ class GuardedFile:
         self._owned = owned
         self._lock = threading.Lock()
         self._closed = False
+
+    @property
+    def raw(self) -> IO[bytes]:
+        """The file itself, for the loop's thread (``loop.sendfile``); close it with ``close``."""
+        return self._file
 
     def read(self, size: int) -> bytes:
         """Up to ``size`` bytes; nothing once closed."""
@@ -42,6 +57,25 @@ class GuardedFile:
                 return
             for chunk in chunks:
                 self._file.write(chunk)
+
+    def prefetch(self, offset: int, length: int) -> None:
+        """Asks the kernel to bring ``length`` bytes from ``offset`` into its page cache (the
+        pages made, their disk reads started, none waited for); nothing once closed, nor where
+        the file's system declines (it is only advice)."""
+        end = offset + length
+        for start in range(offset, end, PREFETCH_STEP):
+            with self._lock:
+                if self._closed:
+                    return
+                try:
+                    os.posix_fadvise(
+                        self._file.fileno(),
+                        start,
+                        min(PREFETCH_STEP, end - start),
+                        os.POSIX_FADV_WILLNEED,
+                    )
+                except OSError:
+                    return
 
     def seek(self, offset: int) -> None:
         """Moves to ``offset``."""

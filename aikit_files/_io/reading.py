@@ -38,6 +38,16 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
+def ended_early(missing: int) -> LocalIOError:
+    """The error for a file that held ``missing`` bytes fewer than the request declared."""
+    return LocalIOError(f"the file ended {missing} bytes early: it changed during the upload")
+
+
+def read_failed(exc: Exception) -> LocalIOError:
+    """The error for a source that could not be opened or read (raise it ``from exc``)."""
+    return LocalIOError(f"reading the file to upload failed: {exc!r}")
+
+
 async def _read_file(file: GuardedFile, size: int | None) -> AsyncGenerator[bytes, None]:
     """Reads ``size`` bytes (or to the end, if None) in worker threads, one chunk ahead; the
     file is closed (``GuardedFile.close``) when the reading ends, however it ends."""
@@ -61,9 +71,7 @@ async def _read_file(file: GuardedFile, size: int | None) -> AsyncGenerator[byte
                 )
             if not chunk:
                 if remaining:
-                    raise LocalIOError(
-                        f"the file ended {remaining} bytes early: it changed during the upload"
-                    )
+                    raise ended_early(remaining)
                 return
             if remaining is not None:
                 remaining -= len(chunk)
@@ -149,7 +157,7 @@ async def read_source(
             except LocalIOError:
                 raise
             except Exception as exc:
-                raise LocalIOError(f"reading the file to upload failed: {exc!r}") from exc
+                raise read_failed(exc) from exc
             if digest is not None:
                 digest.update(chunk)
             yield chunk

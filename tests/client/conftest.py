@@ -1,15 +1,25 @@
-"""Fixtures of the client tests: clients of the local server, directly and through the fault
-proxy, and the scriptable fault server for what a real server will not do on demand."""
+"""Fixtures of the client tests: clients of the local server (over plain HTTP or TLS), directly
+and through the fault proxy, and the scriptable fault server for what a real server will not do
+on demand."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+import pathlib
+import ssl
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
+import aiohttp
+import attrs
 import pytest
+import trustme
 from faults import FaultServer, client_options
 
 import aikit_files as af
-from aikit_files.server import ServerThread
+from aikit_files.server import ServerThread, create_app
+from aikit_files.server._connections import FilesRunner
+from aikit_files.server._runner import AppThread
 from aikit_files.testing import FaultProxy
 
 
@@ -46,3 +56,71 @@ async def fault_client(fault_server: FaultServer) -> AsyncIterator[af.AsyncClien
     """An ``AsyncClient`` of the fault server, with quick retries left at their default count."""
     async with af.AsyncClient(**client_options(fault_server)) as c:
         yield c
+
+
+@attrs.frozen
+class Served:
+    """The local Files API server, over plain HTTP or over TLS with a certificate of a local CA."""
+
+    url: str
+    api_key: str
+    trust: ssl.SSLContext | None
+    """A client context that trusts the local CA; None over plain HTTP."""
+
+    @property
+    def base_url(self) -> str:
+        return self.url + "/v1"
+
+    @property
+    def tls(self) -> bool:
+        return self.trust is not None
+
+    def session(self) -> aiohttp.ClientSession | None:
+        """A session that trusts the CA (made in the running loop); None over plain HTTP, where
+        the client makes its own."""
+        if self.trust is None:
+            return None
+        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self.trust))
+
+    @contextlib.asynccontextmanager
+    async def client(self, **options: Any) -> AsyncIterator[af.AsyncClient]:
+        """An ``AsyncClient`` of this server."""
+        session = self.session()
+        try:
+            async with af.AsyncClient(
+                self.api_key, base_url=self.base_url, session=session, **options
+            ) as client:
+                yield client
+        finally:
+            if session is not None:
+                await session.close()
+
+
+@contextlib.contextmanager
+def tls_server(data_dir: pathlib.Path) -> Iterator[Served]:
+    """The local server over HTTPS, with a certificate for 127.0.0.1 from a new local CA."""
+    api_key = "sk-test-tls"
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    trust = ssl.create_default_context()
+    ca.configure_trust(trust)
+    thread = AppThread(
+        lambda: create_app(data_dir, api_key=api_key),
+        name="aikit-files-tls-server",
+        ssl_context=server_context,
+        runner_class=FilesRunner,
+    )
+    with thread:
+        yield Served(thread.url, api_key, trust)
+
+
+@pytest.fixture(params=["http", "https"])
+def served(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[Served]:
+    """The local server over plain HTTP, then over TLS."""
+    if request.param == "http":
+        local: ServerThread = request.getfixturevalue("local_server")
+        yield Served(local.url, local.api_key or "", None)
+    else:
+        with tls_server(tmp_path / "data") as server:
+            yield server

@@ -1,4 +1,5 @@
-"""AsyncFilesAPI against the local Files API server over loopback: every method, every kind of file."""
+"""AsyncFilesAPI against the local Files API server over loopback: every method, every kind of
+file; every kind of upload on asyncio's loop and on uvloop."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import threading
 from collections.abc import AsyncIterator
 
 import pytest
+from loops import on_both_loops
 
 import aikit_files as af
 from aikit_files.server import ServerThread
@@ -33,6 +35,7 @@ def jsonl(work: pathlib.Path) -> pathlib.Path:
     return path
 
 
+@on_both_loops
 async def test_create_from_path_then_every_read(
     client: af.AsyncClient, jsonl: pathlib.Path, work: pathlib.Path
 ) -> None:
@@ -58,6 +61,7 @@ async def test_create_from_path_then_every_read(
         await client.files.retrieve(created.id)
 
 
+@on_both_loops
 async def test_create_from_a_str_path(client: af.AsyncClient, jsonl: pathlib.Path) -> None:
     created = await client.files.create(str(jsonl), "fine-tune")
     assert created.filename == "requests.jsonl"
@@ -65,17 +69,20 @@ async def test_create_from_a_str_path(client: af.AsyncClient, jsonl: pathlib.Pat
 
 
 @pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+@on_both_loops
 async def test_create_from_a_blob(client: af.AsyncClient, kind: type) -> None:
     created = await client.files.create(kind(b"hello blob"), "assistants", filename="blob.txt")
     assert (created.filename, created.bytes) == ("blob.txt", 10)
     assert await client.files.content(created.id) == b"hello blob"
 
 
+@on_both_loops
 async def test_blob_without_filename_is_named_file(client: af.AsyncClient) -> None:
     created = await client.files.create(b"data", "user_data")
     assert created.filename == "file"
 
 
+@on_both_loops
 async def test_create_from_an_open_file_reads_from_its_position(
     client: af.AsyncClient, jsonl: pathlib.Path
 ) -> None:
@@ -86,11 +93,13 @@ async def test_create_from_an_open_file_reads_from_its_position(
     assert await client.files.content(created.id) == JSONL[10:]
 
 
+@on_both_loops
 async def test_create_from_bytesio(client: af.AsyncClient) -> None:
     created = await client.files.create(io.BytesIO(b"in memory"), "assistants", filename="m.txt")
     assert await client.files.content(created.id) == b"in memory"
 
 
+@on_both_loops
 async def test_create_from_a_pipe(client: af.AsyncClient) -> None:
     read_end, write_end = os.pipe()
 
@@ -107,6 +116,7 @@ async def test_create_from_a_pipe(client: af.AsyncClient) -> None:
     assert await client.files.content(created.id) == b"piped " * 100_000
 
 
+@on_both_loops
 async def test_create_from_an_async_iterable(client: af.AsyncClient) -> None:
     async def chunks() -> AsyncIterator[bytes]:
         for i in range(100):
@@ -118,6 +128,7 @@ async def test_create_from_an_async_iterable(client: af.AsyncClient) -> None:
     assert await client.files.content(created.id) == expected
 
 
+@on_both_loops
 async def test_empty_file(client: af.AsyncClient, work: pathlib.Path) -> None:
     path = work / "empty.txt"
     path.touch()
@@ -130,6 +141,7 @@ async def test_empty_file(client: af.AsyncClient, work: pathlib.Path) -> None:
     assert await client.files.content(created.id) == b""
 
 
+@on_both_loops
 async def test_options_reach_the_server(client: af.AsyncClient) -> None:
     created = await client.files.create(
         b"{}\n",
@@ -141,6 +153,7 @@ async def test_options_reach_the_server(client: af.AsyncClient) -> None:
     assert created.expires_at == created.created_at + 7200
 
 
+@on_both_loops
 async def test_expires_after_as_a_mapping(client: af.AsyncClient) -> None:
     created = await client.files.create(
         b"x",
@@ -151,6 +164,7 @@ async def test_expires_after_as_a_mapping(client: af.AsyncClient) -> None:
     assert created.expires_at == created.created_at + 3600
 
 
+@on_both_loops
 async def test_upload_progress(client: af.AsyncClient, work: pathlib.Path) -> None:
     path = work / "big.bin"
     size = 5 * 1024 * 1024 + 123

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import inspect
+import sys
 import threading
 import typing
 import warnings
@@ -193,6 +194,9 @@ def test_inside_a_running_event_loop_it_works_and_warns_once(
     local_server: ServerThread, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_sync, "_warned_about_running_loop", False)
+    # NOTE: the notebook test leaves ipykernel imported (jupyter_client finds its kernel spec),
+    # which the client takes for a notebook's cell, where it does not warn.
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
 
     async def inside() -> list[str]:
         with warnings.catch_warnings(record=True) as warned:
