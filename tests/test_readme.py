@@ -40,6 +40,7 @@ class Run:
     stdout: str
     folder: Path
     server: ServerThread
+    code: str
 
     def client(self) -> af.Client:
         """A client of the server the example talked to, to see what it holds now."""
@@ -116,6 +117,36 @@ def check_the_large_file(run: Run) -> None:
     assert run.stdout == f"train.jsonl {SIZE}\n"
 
 
+def check_the_azure_client(run: Run) -> None:
+    (train,) = run.files()  # the Azure routes and the OpenAI ones share the server's files
+    assert (train.filename, train.purpose, train.status) == (
+        "train.jsonl",
+        "fine-tune",
+        "processed",
+    )
+    assert run.content(train.id) == TRAIN
+    assert run.stdout in ("pending -> processed\n", "running -> processed\n")
+
+
+def check_the_plugin_example(run: Run) -> None:
+    # The block is a test module: run as a script it defines tests; run by pytest, as in a
+    # user's project, its tests pass against the fixtures the installed plugin gives.
+    assert run.stdout == ""
+    (run.folder / "test_example.py").write_text(run.code, encoding="utf-8")
+    (run.folder / "conftest.py").write_text(
+        "import pytest\n\n@pytest.fixture\ndef anyio_backend():\n    return 'asyncio'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_example.py"],
+        cwd=run.folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout
+
+
 def check_the_fault_proxy(run: Run) -> None:
     assert run.files() == []  # the example ran a server of its own
     assert run.stdout == "hello.txt 1\n"  # the lost answer made no second file
@@ -139,6 +170,8 @@ EXAMPLES = [
         'ServerThread(data, api_key="sk-local") as server:\n    with af', check_the_server_thread
     ),
     Example("FaultProxy(server.url", check_the_fault_proxy),
+    Example('provider="azure"', check_the_azure_client),
+    Example("def test_my_upload_job(", check_the_plugin_example),
     Example("upload_threshold=64", check_the_large_file),
 ]
 
@@ -164,6 +197,8 @@ def test_readme_example_runs(code: str, local_server: ServerThread, tmp_path: Pa
         **os.environ,
         "OPENAI_API_KEY": str(local_server.api_key),
         "OPENAI_BASE_URL": local_server.openai_base_url,
+        "AZURE_OPENAI_API_KEY": str(local_server.api_key),
+        "AZURE_OPENAI_ENDPOINT": local_server.azure_endpoint,
         "PYTHONWARNINGS": "error",
         # A resumable upload keeps its journal in the cache folder: the test's own.
         "XDG_CACHE_HOME": str(tmp_path / "cache"),
@@ -179,4 +214,4 @@ def test_readme_example_runs(code: str, local_server: ServerThread, tmp_path: Pa
     assert done.returncode == 0, done.stderr
     # A callback that raises is logged, not raised: the example would still exit 0.
     assert done.stderr == ""
-    example.check(Run(done.stdout, folder, local_server))
+    example.check(Run(done.stdout, folder, local_server, code))
