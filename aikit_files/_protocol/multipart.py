@@ -21,6 +21,13 @@ _CONTENT_TYPES = {
     # OpenAI's own examples send JSON Lines as ``text/jsonl`` (the Uploads API reference).
     ".jsonl": "text/jsonl",
     ".md": "text/markdown",
+    # Python's own table changed for these between 3.11 and 3.13: pinned, so that a file goes
+    # with one type whatever the Python.
+    ".markdown": "text/markdown",
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
+    ".rst": "text/x-rst",
+    ".rtf": "application/rtf",
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
