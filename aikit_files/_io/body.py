@@ -13,6 +13,7 @@ from aiohttp.abc import AbstractStreamWriter
 from aikit_files._exceptions import APITimeoutError
 from aikit_files._params import ProgressCallback
 from aikit_files._protocol.requests import FormBody
+from aikit_files._protocol.sources import SourceKind
 
 from .reading import Chunk, read_source
 
@@ -89,6 +90,10 @@ class FormPayload(aiohttp.Payload):
         # than what is written here.
         sender = self._sender
         body = sender.body
+        small = self._size is not None and self._size <= WRITE_SIZE
+        if small and body.source.kind is SourceKind.BLOB:
+            await self._write_at_once(writer)
+            return
         await self._send(writer, body.form.head)
         sender.started = True
         sent = 0
@@ -101,6 +106,22 @@ class FormPayload(aiohttp.Payload):
         if sent == 0:
             report(sender.on_progress, 0, body.length)
         await self._send(writer, body.form.tail)
+        self.complete = True
+
+    async def _write_at_once(self, writer: AbstractStreamWriter) -> None:
+        """Sends a small body in memory in one write.
+
+        aiohttp holds the request's headers until the first write, so headers, head, file and
+        tail leave in one system call and one TCP segment, where a write of each part cost three
+        of them.
+        """
+        sender = self._sender
+        body = sender.body
+        assert body.length is not None  # the body's size is known: it is small
+        sender.started = True
+        view: memoryview = body.source.value[body.offset : body.offset + body.length]
+        await self._send(writer, b"".join((body.form.head, view, body.form.tail)))
+        report(sender.on_progress, body.length, body.length)
         self.complete = True
 
     async def _send(self, writer: AbstractStreamWriter, data: Chunk) -> None:
