@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import cattrs
 
@@ -16,9 +16,9 @@ def _exactly(kind: type[T]) -> Callable[[Any, type[T]], T]:
     accepted = (int, float) if kind is float else (kind,)
     refused = () if kind is bool else (bool,)
 
-    def structure(value: Any, _: type[T]) -> T:
+    def structure(value: T, _: type[T]) -> T:
         if isinstance(value, accepted) and not isinstance(value, refused):
-            return cast(T, value)
+            return value
         raise TypeError(f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
 
     return structure
