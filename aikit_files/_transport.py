@@ -43,6 +43,14 @@ T = TypeVar("T")
 #: How much a response may buffer before aiohttp stops reading from the socket.
 READ_BUFFER: Final = 256 * 1024
 
+#: The most connections the session a client makes for itself holds at once. Calls beyond it
+#: wait for a connection to come free (that wait counts towards the total time limit only, not
+#: the connect one), so a burst of calls opens no more sockets than this. 100 is aiohttp's
+#: default, made ours on purpose: as many as the official SDK keeps alive, far below the usual
+#: limit of 1,024 open files, and above the 64 calls at once our load benchmark drives.
+#: A borrowed session keeps its own limit.
+CONNECTION_LIMIT: Final = 100
+
 #: Looks, after an attempt that may have done its work without answering, for what it made;
 #: takes the Unix time the attempt began; returns the reply that attempt would have given, or
 #: None if nothing shows it succeeded.
@@ -189,7 +197,10 @@ class Transport:
             # NOTE: proxy variables are honoured (as httpx does) only when some are set: with
             # trust_env, aiohttp looks up proxies and ~/.netrc in a worker thread on every
             # request, which tripled the cost of a small call on loopback.
-            self._session = aiohttp.ClientSession(trust_env=bool(urllib.request.getproxies()))
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=CONNECTION_LIMIT),
+                trust_env=bool(urllib.request.getproxies()),
+            )
             # NOTE: aiohttp sends a GET or DELETE again, silently, when a reused connection
             # breaks; our retry loop decides, and counts, every attempt (max_retries=0 means one).
             # The switch is private: if a release drops it, this line does nothing.
