@@ -18,18 +18,20 @@ the server and not the client would set the pace).
 
 ``--instructions`` counts instead, once, the user-space instructions each client spends per
 call under valgrind (callgrind): a figure that other work on the machine does not move, for
-telling apart changes of a few per cent. A client-bound run's ratio of calls/s is about the
-inverse ratio of instructions.
+telling apart changes of a few per cent. The kernel's work (sockets, the same for every
+client) is not counted, so ratios of instructions lie further from 1 than ratios of calls/s of
+a client-bound run.
 
 The server is ``_minimal_server.py``: aiohttp, the two routes, no authentication or storage, in
-its own process. ``--server files-api`` runs the local Files API server instead; measured here
-with the bare client at concurrency 64 it costs about as much as the minimal one on a
-``retrieve`` (57-65 against 40-44 us of CPU a call) but 400-415 us on a ``create`` (it writes,
-syncs and renames the file), against 53-68 us: it pins its core at about 1,700 creates/s, below
-what any client but the SDK reaches, so aikit_files and bare aiohttp both read 1,700/s (0.99x)
-where the minimal server shows them at 0.5x. The minimal server makes the clients' differences
-visible, so it is the default. (uvloop under the minimal server saved it another 10-20 %; it
-stays at most ~60 % busy without, so the benchmark does without the dependency.)
+its own process. ``--server files-api`` runs the local Files API server instead. Measured here
+with aikit_files and bare aiohttp at concurrency 64, it costs about what the minimal one does
+on a ``retrieve`` (57-65 against 37-47 us of server CPU a call), but 400-465 us on a
+``create`` (it writes, syncs and renames the file) against 53-73 us: it becomes the slow side,
+at about 1,700 creates/s and 75-80 % of a core, below what either client reaches, so both read
+the same figure (0.99x) where the minimal server shows them apart. The minimal server makes
+the clients' differences visible, so it is the default. (uvloop under it saved it another
+10-20 %; it stays under ~60 % of a core without, so the benchmark does without the
+dependency.)
 
     .venv/bin/python benchmarks/load.py [--rounds 5] [--seconds 2] [--only aikit bare]
     .venv/bin/python benchmarks/load.py --instructions [--only aikit bare] [--calls 1200]
