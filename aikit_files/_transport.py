@@ -297,7 +297,6 @@ class Transport:
         deadline: float | None,
     ) -> Reply[T]:
         session = self._client_session()
-        loop = asyncio.get_running_loop()
         headers: Mapping[str, str] = spec.headers
         if settings.headers:
             headers = {**headers, **settings.headers}
@@ -333,7 +332,9 @@ class Transport:
             delay = settings.policy.delay(
                 retries, response_headers, now=time.time(), rand=random.random()
             )
-            if delay is None or (deadline is not None and loop.time() + delay >= deadline):
+            if delay is None or (
+                deadline is not None and asyncio.get_running_loop().time() + delay >= deadline
+            ):
                 raise error
             logger.info("retrying %s %s in %.2f s after: %s", spec.method, spec.url, delay, error)
             await asyncio.sleep(delay)
