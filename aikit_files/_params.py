@@ -283,6 +283,9 @@ def merge(
     Raises:
         InvalidArgumentError: an unknown option, or a field fails ``validate``.
     """
+    if parameters is None and not options:
+        # NOTE: nothing to merge or check: every field defaults to None, which is valid.
+        return cls()
     names = {f.name for f in attrs.fields(cls)}
     values: dict[str, Any] = {}
     if parameters is None:

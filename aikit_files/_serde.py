@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import cattrs
 
@@ -12,13 +12,24 @@ T = TypeVar("T")
 
 def _exactly(kind: type[T]) -> Callable[[Any, type[T]], T]:
     """A structure hook that takes a JSON scalar of ``kind`` as it is, and refuses any other."""
+    # NOTE: bool is an int in Python, never in JSON; an int is a fine float.
+    accepted = (int, float) if kind is float else (kind,)
+    refused = () if kind is bool else (bool,)
 
-    def structure(value: Any, _: type[T]) -> T:
-        # NOTE: bool is an int in Python, never in JSON; an int is a fine float.
-        accepted = (int, float) if kind is float else (kind,)
-        if isinstance(value, accepted) and (kind is bool or not isinstance(value, bool)):
-            return cast(T, value)
+    def structure(value: T, _: type[T]) -> T:
+        if isinstance(value, accepted) and not isinstance(value, refused):
+            return value
         raise TypeError(f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
+
+    return structure
+
+
+def _or_none(hook: Callable[[Any, type[T]], T]) -> Callable[[Any, Any], T | None]:
+    """The hook of ``kind | None`` from that of ``kind``: cattrs' own looks the hook of
+    ``kind`` up again for every value."""
+
+    def structure(value: Any, cls: Any) -> T | None:
+        return None if value is None else hook(value, cls)
 
     return structure
 
@@ -30,7 +41,9 @@ def _make_converter() -> cattrs.Converter:
     # and 1.7 into 1, hiding a broken answer behind a plausible one.
     converter = cattrs.Converter(forbid_extra_keys=False)
     for kind in (str, int, float, bool):
-        converter.register_structure_hook(kind, _exactly(kind))
+        hook = _exactly(kind)
+        converter.register_structure_hook(kind, hook)
+        converter.register_structure_hook(kind | None, _or_none(hook))
     return converter
 
 

@@ -110,17 +110,27 @@ def running_server(tls: bool, scratch: pathlib.Path) -> Iterator[Server]:
     command = [sys.executable, str(pathlib.Path(__file__).resolve()), "serve", "0", data_dir]
     if certificates is not None:
         command += [str(certificates.cert), str(certificates.key)]
+    try:
+        with serving(command) as (url, _):
+            yield Server(url=url, certificates=certificates)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def serving(command: Sequence[str]) -> Iterator[tuple[str, int]]:
+    """Runs a server process that prints ``serving URL`` once it listens; yields its URL and
+    process id, and stops it with SIGTERM."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
         if not line.startswith("serving "):
             raise RuntimeError(f"the benchmark server did not start: {line!r}")
-        yield Server(url=line.split()[1], certificates=certificates)
+        yield line.split()[1], process.pid
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @attrs.frozen

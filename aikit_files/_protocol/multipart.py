@@ -49,10 +49,10 @@ _MIMETYPES = mimetypes.MimeTypes()
 # What browsers and httpx (hence the official SDK) do with a name in a quoted header parameter
 # (the WHATWG HTML form encoding): a double quote and the control characters, which cannot
 # appear there, are percent-encoded and a backslash is escaped. Other characters go as UTF-8.
-_PARAM_ESCAPES = {'"': "%22", "\\": "\\\\"} | {
-    chr(c): f"%{c:02X}" for c in range(0x20) if c != 0x1B
-}
-_PARAM_ESCAPES[chr(0x7F)] = "%7F"
+_PARAM_ESCAPES = str.maketrans(
+    {'"': "%22", "\\": "\\\\", chr(0x7F): "%7F"}
+    | {chr(c): f"%{c:02X}" for c in range(0x20) if c != 0x1B}
+)
 
 
 def guess_content_type(filename: str) -> str:
@@ -69,7 +69,7 @@ def guess_content_type(filename: str) -> str:
 
 def quote_param(value: str) -> str:
     """Quotes a ``Content-Disposition`` parameter value (a field name or a filename)."""
-    return '"' + "".join(_PARAM_ESCAPES.get(c, c) for c in value) + '"'
+    return '"' + value.translate(_PARAM_ESCAPES) + '"'
 
 
 def form_fields(purpose: str, expires_after: ExpiresAfter | None) -> list[tuple[str, str]]:

@@ -7,6 +7,7 @@ file part streams from a source, a JSON document, or nothing), and the transport
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import ClassVar, Final
@@ -22,6 +23,9 @@ from .multipart import MultipartForm
 from .sources import UploadSource
 
 USER_AGENT: Final = "aikit-files"
+
+#: A control character: C0 or DEL.
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @attrs.frozen
@@ -99,7 +103,7 @@ def check_object_id(value: object, name: str) -> str:
     # NOTE: "." would be dropped from the URL's path ("/files/." is "/files/"), and ".." climb.
     if "/" in value or ".." in value or value == ".":
         raise InvalidArgumentError(f"{name} must not be '.' or contain '/' or '..', got {value!r}")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+    if _CONTROL.search(value):
         raise InvalidArgumentError(f"{name} must not contain control characters, got {value!r}")
     return value
 
