@@ -67,7 +67,7 @@ def main() -> None:
         source = make_file(scratch / "source.bin", size)
         destination = scratch / "downloaded.bin"
         for tls in (False,) if args.plain_only else (False, True):
-            with running_server(tls, scratch) as server:
+            with running_server(tls, scratch, room=size) as server:
                 uploaded = run_process(
                     server.curl(
                         "-F", "purpose=assistants", "-F", f"file=@{source}", server.base_url + "/files"

@@ -69,7 +69,7 @@ def main() -> None:
         scratch = pathlib.Path(scratch_dir)
         path = make_file(scratch / "upload.bin", size)
         for tls in (False,) if args.plain_only else (False, True):
-            with running_server(tls, scratch) as server:
+            with running_server(tls, scratch, room=size) as server:
                 samples = run_rounds(
                     list(CLIENTS),
                     args.only,
