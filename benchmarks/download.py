@@ -3,9 +3,10 @@
 Over plain HTTP and over TLS, in alternating rounds (the order rotates each round), each client
 in a process of its own, writing the file to local disk: the median transfer time (inside the
 process for Python clients, the whole process for curl), the whole-process time and CPU, the
-CPU of the call alone (Python clients), the peak RSS, and the longest event-loop stall of the
-async clients. The official SDK runs twice: its documented ``files.content()`` (then
-``write_to_file``) and its streaming response.
+CPU of the call alone (Python clients), the peak RSS, the longest event-loop stall of the async
+clients, and the server's CPU and peak RSS during each run. The official SDK runs twice: its
+documented ``files.content()`` (then ``write_to_file``) and its streaming response. The figures
+are drawn in ``charts/download-http.png`` and ``download-tls.png``.
 
     .venv/bin/python benchmarks/download.py [--size-mib 512] [--rounds 5]
 """
@@ -20,13 +21,17 @@ from _common import (
     MiB,
     Sample,
     Server,
+    chart_rows,
+    conditions,
     make_file,
+    medians_of,
     parse_arguments,
     python_client,
     report,
     run_process,
     run_rounds,
     running_server,
+    write_chart,
 )
 
 CLIENTS = {
@@ -43,10 +48,10 @@ def download_once(
     """Runs one download by ``client``, checks the file on disk, then removes it."""
     if client == "curl":
         url = f"{server.base_url}/files/{file_id}/content"
-        sample = run_process(server.curl("-o", str(destination), url))
+        sample = run_process(server.curl("-o", str(destination), url), server=server)
     else:
         command = python_client(client, server.base_url, file_id, str(destination))
-        sample = run_process(command, server.client_env())
+        sample = run_process(command, server.client_env(), server=server)
     if destination.stat().st_size != size:
         raise RuntimeError(f"{client}: wrote {destination.stat().st_size} bytes, not {size}")
     os.unlink(destination)
@@ -56,12 +61,13 @@ def download_once(
 def main() -> None:
     args = parse_arguments(__doc__.splitlines()[0])
     size = args.size_mib * MiB
+    print(f"download: {conditions()}")
     with tempfile.TemporaryDirectory(prefix="aikit-bench-") as scratch_dir:
         scratch = pathlib.Path(scratch_dir)
         source = make_file(scratch / "source.bin", size)
         destination = scratch / "downloaded.bin"
         for tls in (False,) if args.plain_only else (False, True):
-            with running_server(tls, scratch) as server:
+            with running_server(tls, scratch, room=size) as server:
                 uploaded = run_process(
                     server.curl(
                         "-F", "purpose=assistants", "-F", f"file=@{source}", server.base_url + "/files"
@@ -81,6 +87,12 @@ def main() -> None:
                     size,
                     samples,
                     reference="curl -o",
+                )
+                write_chart(
+                    f"download-{'tls' if tls else 'http'}",
+                    f"Download of {args.size_mib} MiB over {scheme}, loopback, to disk\n"
+                    f"{medians_of(args.rounds)}; {conditions()}",
+                    chart_rows(samples),
                 )
 
 

@@ -58,7 +58,7 @@ from typing import Final
 import aiohttp
 import attrs
 import psutil
-from _common import API_KEY, running_server, serving
+from _common import API_KEY, ChartRow, conditions, running_server, serving, write_chart
 
 import aikit_files as af
 
@@ -477,13 +477,45 @@ def main() -> None:
             )
 
         samples = run_rounds(clients, args.operations, args.concurrency, args.rounds, measure_one)
-    report(
+    title = (
         f"{args.server} server, plain HTTP on loopback, {args.seconds:g} s a run; "
-        f"create sends {SIZE} bytes",
-        samples,
-        clients,
-        args.operations,
-        args.concurrency,
+        f"create sends {SIZE} bytes"
+    )
+    report(title, samples, clients, args.operations, args.concurrency)
+    chart(title, samples, clients, args.operations, args.concurrency)
+
+
+def chart(
+    title: str,
+    samples: dict[tuple[str, str, int], list[Sample]],
+    clients: Sequence[str],
+    operations: Sequence[str],
+    concurrencies: Sequence[int],
+) -> None:
+    """Draws calls/s and the client's CPU per call of each case in ``charts/load.png``."""
+    rows = []
+    for operation in operations:
+        for concurrency in concurrencies:
+            for client in clients:
+                runs = samples[client, operation, concurrency]
+                rates = [s.rate for s in runs]
+                cpu = [s.cpu / s.calls * 1e6 for s in runs]
+                rows.append(
+                    ChartRow(
+                        label=f"{operation} x{concurrency}: {client}",
+                        seconds=statistics.median(rates),
+                        memory=statistics.median(cpu),
+                        seconds_range=(min(rates), max(rates)),
+                        memory_range=(min(cpu), max(cpu)),
+                        group=client,
+                    )
+                )
+    write_chart(
+        "load",
+        f"load: {title}; {conditions()}",
+        rows,
+        seconds_label="calls/s (median; bar: min-max)",
+        memory_label="client CPU us a call (median; bar: min-max)",
     )
 
 

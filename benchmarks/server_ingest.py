@@ -3,7 +3,8 @@
 The server runs as ``python -m aikit_files serve`` in a process of its own, so its peak RSS
 (``VmHWM`` in ``/proc/PID/status``) is its alone. The file goes up with ``curl -F`` (one
 ``POST /v1/files``, multipart, with a Content-Length), comes back with ``curl -o`` from
-``GET /v1/files/{id}/content``, and is compared byte for byte.
+``GET /v1/files/{id}/content``, and is compared byte for byte. The figures are drawn in
+``charts/server_ingest.png``.
 
     .venv/bin/python benchmarks/server_ingest.py              # 512 MiB
     .venv/bin/python benchmarks/server_ingest.py --size-mib 64
@@ -24,6 +25,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+
+from _common import ChartRow, conditions, write_chart
 
 MiB = 1024 * 1024
 API_KEY = "sk-bench-ingest"
@@ -130,6 +133,18 @@ def main() -> int:
         f"{after_download:.1f} MiB after download"
     )
     print(f"downloaded copy:         {'byte-identical' if identical else 'DIFFERENT'}")
+    print(f"({conditions()})")
+    write_chart(
+        "server_ingest",
+        f"aikit-files serve: {args.size_mib} MiB up and down by curl, plain HTTP, loopback, "
+        f"files on disk\nserver peak RSS idle {idle:.1f} MiB; one run; {conditions()}",
+        [
+            ChartRow("upload (curl -F)", upload_seconds, after_upload),
+            ChartRow("download (curl -o)", download_seconds, after_download),
+        ],
+        seconds_label="seconds",
+        memory_label="server peak RSS MiB (since it started)",
+    )
     return 0 if identical else 1
 
 

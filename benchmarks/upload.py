@@ -4,8 +4,9 @@ Over plain HTTP and over TLS, in alternating rounds (the order rotates each roun
 in a process of its own: the median transfer time (inside the process for Python clients, the
 whole process for curl), the whole-process time and CPU, the CPU of the call alone (Python
 clients: ``time.process_time()`` around it, so without start-up and imports; compare it with
-curl's whole-process CPU), the peak RSS, and the longest event-loop stall of the async clients.
-Then the time of ``import aikit_files`` against ``import openai``.
+curl's whole-process CPU), the peak RSS, the longest event-loop stall of the async clients, and
+the server's CPU and peak RSS during each run. Then the time of ``import aikit_files`` against
+``import openai``. The figures are drawn in ``charts/upload-http.png`` and ``upload-tls.png``.
 
     .venv/bin/python benchmarks/upload.py [--size-mib 512] [--rounds 5]
 """
@@ -19,14 +20,18 @@ from _common import (
     MiB,
     Sample,
     Server,
+    chart_rows,
+    conditions,
     import_times,
     make_file,
+    medians_of,
     parse_arguments,
     python_client,
     report,
     run_process,
     run_rounds,
     running_server,
+    write_chart,
 )
 
 
@@ -36,9 +41,10 @@ def upload_once(server: Server, client: str, path: pathlib.Path, size: int) -> S
         command = server.curl(
             "-F", "purpose=assistants", "-F", f"file=@{path}", server.base_url + "/files"
         )
-        sample = run_process(command)
+        sample = run_process(command, server=server)
     else:
-        sample = run_process(python_client(client, server.base_url, str(path)), server.client_env())
+        command = python_client(client, server.base_url, str(path))
+        sample = run_process(command, server.client_env(), server=server)
     # Both print the created file: curl the server's JSON, a Python client its summary.
     file = sample.output
     if file.get("bytes") != size:
@@ -58,11 +64,12 @@ CLIENTS = {
 def main() -> None:
     args = parse_arguments(__doc__.splitlines()[0])
     size = args.size_mib * MiB
+    print(f"upload: {conditions()}")
     with tempfile.TemporaryDirectory(prefix="aikit-bench-") as scratch_dir:
         scratch = pathlib.Path(scratch_dir)
         path = make_file(scratch / "upload.bin", size)
         for tls in (False,) if args.plain_only else (False, True):
-            with running_server(tls, scratch) as server:
+            with running_server(tls, scratch, room=size) as server:
                 samples = run_rounds(
                     list(CLIENTS),
                     args.only,
@@ -75,6 +82,12 @@ def main() -> None:
                     size,
                     samples,
                     reference="curl -F file=@path",
+                )
+                write_chart(
+                    f"upload-{'tls' if tls else 'http'}",
+                    f"Upload of {args.size_mib} MiB over {scheme}, loopback (POST /files)\n"
+                    f"{medians_of(args.rounds)}; {conditions()}",
+                    chart_rows(samples),
                 )
     import_times(args.rounds * 2)
 
