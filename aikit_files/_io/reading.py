@@ -22,6 +22,17 @@ if TYPE_CHECKING:
 #: Bytes read from a file per step: big enough that the hop to a worker thread is a small cost,
 #: small enough that a few of them in flight stay a few MiB.
 CHUNK_SIZE = MiB
+#: The smallest chunk: when several readings run at once (the Parts of a large upload over TLS,
+#: or many uploads), they share ``CHUNK_SIZE`` between them, down to this; each holds two
+#: chunks (one being sent, one read ahead), so memory stays flat however many run.
+MIN_CHUNK_SIZE = 128 * 1024
+
+_readings = 0
+"""Readings in progress in this process (all on event loops' threads)."""
+
+
+def _chunk_size() -> int:
+    return max(MIN_CHUNK_SIZE, CHUNK_SIZE // max(1, _readings))
 
 Chunk = bytes | bytearray | memoryview
 
@@ -51,15 +62,18 @@ def read_failed(exc: Exception) -> LocalIOError:
 async def _read_file(file: GuardedFile, size: int | None) -> AsyncGenerator[bytes, None]:
     """Reads ``size`` bytes (or to the end, if None) in worker threads, one chunk ahead; the
     file is closed (``GuardedFile.close``) when the reading ends, however it ends."""
+    global _readings
     loop = asyncio.get_running_loop()
     remaining = size
 
     def next_read() -> asyncio.Future[bytes] | None:
         if remaining == 0:
             return None
-        count = CHUNK_SIZE if remaining is None else min(CHUNK_SIZE, remaining)
+        chunk = _chunk_size()
+        count = chunk if remaining is None else min(chunk, remaining)
         return loop.run_in_executor(None, file.read, count)
 
+    _readings += 1
     pending = next_read()
     try:
         while pending is not None:
@@ -80,6 +94,7 @@ async def _read_file(file: GuardedFile, size: int | None) -> AsyncGenerator[byte
             yield chunk
     finally:
         # NOTE: no await here: a second cancellation would skip the close.
+        _readings -= 1
         forget(pending)
         file.close()
 

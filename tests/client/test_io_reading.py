@@ -100,3 +100,24 @@ async def test_an_iterable_of_text_fails_as_a_local_error() -> None:
     with pytest.raises(af.LocalIOError, match="yielded str"):
         async for _ in read_source(describe_source(produce())):
             pass
+
+
+async def test_readings_at_once_share_the_chunk_size(on_disk: pathlib.Path) -> None:
+    # Alone, a reading takes 1 MiB chunks; four at once (the Parts of a large upload) share
+    # them, so what they hold in all stays flat.
+    from aikit_files._io.reading import MIN_CHUNK_SIZE
+
+    alone = [len(c) async for c in read_source(describe_source(on_disk), 0, 2 * CHUNK_SIZE)]
+    assert alone == [CHUNK_SIZE, CHUNK_SIZE]
+
+    readers = [read_source(describe_source(on_disk)) for _ in range(4)]
+    firsts = [await anext(reader) for reader in readers]
+    # A reading reads its next chunk as it hands one over: the last one to start did so with
+    # four reading, so that chunk is a quarter.
+    second = await anext(readers[-1])
+    assert MIN_CHUNK_SIZE <= len(second) <= CHUNK_SIZE // 4
+    rests = [b"".join([bytes(c) async for c in reader]) for reader in readers]
+    assert bytes(firsts[-1]) + bytes(second) + rests[-1] == DATA
+    assert all(
+        bytes(first) + rest == DATA for first, rest in zip(firsts[:-1], rests[:-1], strict=True)
+    )
