@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -540,7 +541,7 @@ def write_chart(
     if len(groups) > 1:
         handles = [Patch(color=colours[group], label=str(group)) for group in groups]
         figure.legend(handles=handles, fontsize=8, loc="outside lower center", ncols=len(groups))
-    figure.suptitle(title, fontsize=10)
+    figure.suptitle(textwrap.fill(title, 110), fontsize=10)
     CHARTS.mkdir(exist_ok=True)
     path = CHARTS / f"{name}.png"
     figure.savefig(path, dpi=90)

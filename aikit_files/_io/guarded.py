@@ -50,6 +50,27 @@ class GuardedFile:
             data: bytes = self._file.read(size)
             return data
 
+    def read_into(self, buffer: bytearray) -> bytes | memoryview:
+        """Up to ``len(buffer)`` bytes, read into ``buffer`` when the file can (the view of what
+        was read), else read anew; nothing once closed.
+
+        NOTE: a buffer made by the caller's thread keeps the chunk's memory in that thread's
+        allocator arena: chunks made by many worker threads, and freed by the loop's thread,
+        left memory held in each worker's arena (glibc).
+        """
+        readinto = getattr(self._file, "readinto", None)
+        if readinto is None:
+            return self.read(len(buffer))
+        with self._lock:
+            if self._closed:
+                return b""
+            try:
+                count = readinto(buffer)
+            except NotImplementedError:  # a RawIOBase that defines read() alone
+                data: bytes = self._file.read(len(buffer))
+                return data
+            return memoryview(buffer)[: count or 0]
+
     def write_all(self, chunks: Iterable[bytes]) -> None:
         """Writes ``chunks`` in order; nothing once closed."""
         with self._lock:

@@ -34,6 +34,7 @@ _readings = 0
 def _chunk_size() -> int:
     return max(MIN_CHUNK_SIZE, CHUNK_SIZE // max(1, _readings))
 
+
 Chunk = bytes | bytearray | memoryview
 
 
@@ -59,19 +60,19 @@ def read_failed(exc: Exception) -> LocalIOError:
     return LocalIOError(f"reading the file to upload failed: {exc!r}")
 
 
-async def _read_file(file: GuardedFile, size: int | None) -> AsyncGenerator[bytes, None]:
+async def _read_file(file: GuardedFile, size: int | None) -> AsyncGenerator[Chunk, None]:
     """Reads ``size`` bytes (or to the end, if None) in worker threads, one chunk ahead; the
     file is closed (``GuardedFile.close``) when the reading ends, however it ends."""
     global _readings
     loop = asyncio.get_running_loop()
     remaining = size
 
-    def next_read() -> asyncio.Future[bytes] | None:
+    def next_read() -> asyncio.Future[bytes | memoryview] | None:
         if remaining == 0:
             return None
         chunk = _chunk_size()
         count = chunk if remaining is None else min(chunk, remaining)
-        return loop.run_in_executor(None, file.read, count)
+        return loop.run_in_executor(None, file.read_into, bytearray(count))
 
     _readings += 1
     pending = next_read()
