@@ -2,7 +2,9 @@
 
 This is the 4D asynchronous-call pattern: when a call's task completes, one result object is
 built and handed first to ``on_response`` (success) or ``on_error`` (failure), then always to
-``on_terminate``; each exactly once, whatever ended the call.
+``on_terminate``; each exactly once, whatever ended the call. Plain callbacks run at once, in
+the task's done-callback, before whoever awaits the task resumes; from the first coroutine
+function on, the rest of the delivery is a task of its own.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from ._exceptions import APIError, APIStatusError, ClientClosedError
@@ -84,18 +86,45 @@ def callbacks_in_order(params: Parameters, result: Result) -> list[Callback]:
     return [cb for cb in (first, params.on_terminate) if cb is not None]
 
 
-async def deliver(params: Parameters, result: Result) -> None:
-    """Runs a result's callbacks in order; one that raises is logged and harms nothing else.
-
-    A coroutine function's coroutine is awaited before the next callback runs.
+def deliver(params: Parameters, result: Result) -> Coroutine[Any, Any, None] | None:
+    """Runs a result's callbacks in order, at once, until one returns an awaitable (a
+    coroutine function's coroutine): the rest of the delivery is then returned, to be run as a
+    task; None when every callback ran. One that raises is logged and harms nothing else.
     """
-    for callback in callbacks_in_order(params, result):
+    callbacks = callbacks_in_order(params, result)
+    for index, callback in enumerate(callbacks):
+        outcome = _call(callback, result)
+        if outcome is not None:
+            return _deliver_rest(callback, outcome, callbacks[index + 1 :], result)
+    return None
+
+
+def _call(callback: Callback, result: Result) -> Awaitable[Any] | None:
+    """Calls ``callback``; what it returned when that is to be awaited."""
+    try:
+        outcome = callback(result)
+    except Exception:
+        logger.exception("callback %r raised; the other callbacks still run", callback)
+        return None
+    return outcome if inspect.isawaitable(outcome) else None
+
+
+async def _deliver_rest(
+    callback: Callback, outcome: Awaitable[Any], rest: list[Callback], result: Result
+) -> None:
+    """Awaits ``callback``'s ``outcome``, then runs the callbacks after it, in order."""
+    while True:
         try:
-            outcome = callback(result)
-            if inspect.isawaitable(outcome):
-                await outcome
+            await outcome
         except Exception:
             logger.exception("callback %r raised; the other callbacks still run", callback)
+        while rest:
+            callback = rest.pop(0)
+            if (awaited := _call(callback, result)) is not None:
+                outcome = awaited
+                break
+        else:
+            return
 
 
 class _Call:
@@ -178,8 +207,13 @@ class CallTracker:
             self._calls.discard(done)
             if not params.has_callbacks:
                 return
-            result = build_result(result_type, done, call.reply)
-            delivery = loop.create_task(deliver(params, result), name=f"{name}:callbacks")
+            # NOTE: plain callbacks run here, at once: before whoever awaits the task resumes,
+            # and even when the loop is being shut down (asyncio.run cancels the tasks it
+            # finds, a delivery task included, before its first step).
+            rest = deliver(params, build_result(result_type, done, call.reply))
+            if rest is None:
+                return
+            delivery = loop.create_task(rest, name=f"{name}:callbacks")
             self._deliveries.add(delivery)
             delivery.add_done_callback(self._deliveries.discard)
 

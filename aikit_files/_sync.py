@@ -4,7 +4,8 @@ One event loop runs in a background thread for the client's whole life (``LoopTh
 aiohttp session and the ``AsyncClient`` are created inside it. Each method is a thin bridge to
 its async twin: without callbacks it blocks and returns the value (or raises); with any callback
 it returns a ``concurrent.futures.Future`` at once, and the callbacks (and ``on_progress``) run
-later on a worker thread, never on the event loop's thread.
+later on a worker thread, never on the event loop's thread; the Future completes once the call
+ended and its callbacks ran.
 
 A client the program drops, or forgets to close, still finishes what it started: a call in
 flight keeps its client alive until its callbacks ran; an idle client that is garbage-collected
@@ -232,7 +233,7 @@ class FilesAPI(_SyncAPI):
 
     Without callbacks a call blocks and returns the value (or raises); with any callback it
     returns a ``concurrent.futures.Future`` at once, and the callbacks run later on a worker
-    thread, never on the event loop's thread.
+    thread, never on the event loop's thread; the Future completes once they ran.
     """
 
     _api: AsyncFilesAPI
@@ -343,8 +344,11 @@ class UploadsAPI(_SyncAPI):
         """Cancels an Upload; see ``AsyncUploadsAPI.cancel``."""
 
 
-def _future_of(start: Callable[[], asyncio.Task[T]]) -> concurrent.futures.Future[T]:
-    """Starts a call on the loop's thread and mirrors its task into a thread-safe Future."""
+def _future_of(
+    start: Callable[[], asyncio.Task[T]], delivered: concurrent.futures.Future[None]
+) -> concurrent.futures.Future[T]:
+    """Starts a call on the loop's thread and mirrors its task into a thread-safe Future, which
+    completes once the call ended and its callbacks ran (``delivered``)."""
     task = start()
     loop = asyncio.get_running_loop()
     future: concurrent.futures.Future[T] = concurrent.futures.Future()
@@ -363,7 +367,7 @@ def _future_of(start: Callable[[], asyncio.Task[T]]) -> concurrent.futures.Futur
         if done.cancelled():
             loop.call_soon_threadsafe(task.cancel)
 
-    task.add_done_callback(copy)
+    task.add_done_callback(lambda done: delivered.add_done_callback(lambda _: copy(done)))
     future.add_done_callback(cancel_task)
     return future
 
@@ -462,21 +466,28 @@ class Client:
         for name in ("on_response", "on_error"):
             callback = callbacks[name]
             options[name] = None if callback is None else self._off_the_loop(callback)
-        options["on_terminate"] = self._off_the_loop(callbacks["on_terminate"], last=True)
+        delivered: concurrent.futures.Future[None] = concurrent.futures.Future()
+        options["on_terminate"] = self._off_the_loop(callbacks["on_terminate"], delivered=delivered)
         self._begin()
         try:
             future: concurrent.futures.Future[Any] = self._run(
-                _future_of, functools.partial(method, *args, **options)
+                _future_of, functools.partial(method, *args, **options), delivered
             )
         except BaseException:
             self._end()
             raise
         return future
 
-    def _off_the_loop(self, callback: Callback | None, *, last: bool = False) -> Callback:
+    def _off_the_loop(
+        self,
+        callback: Callback | None,
+        *,
+        delivered: concurrent.futures.Future[None] | None = None,
+    ) -> Callback:
         """The callback the async layer awaits: it runs ``callback`` on the callback thread
         and waits for it, so callbacks run in order, never on the loop's thread, and
-        ``close()`` waits for them. The ``last`` one releases the call's hold on the client."""
+        ``close()`` waits for them. The last one (given ``delivered``) releases the call's
+        hold on the client, then sets ``delivered``."""
         executor = self._runtime.callback_executor
 
         async def hop(result: Result) -> None:
@@ -485,8 +496,9 @@ class Client:
                     loop = asyncio.get_running_loop()
                     await loop.run_in_executor(executor, _run_on_this_thread, callback, result)
             finally:
-                if last:
+                if delivered is not None:
                     self._end()
+                    delivered.set_result(None)
 
         return hop
 

@@ -171,6 +171,41 @@ async def test_cancellation_mid_upload_still_terminates(local_server: ServerThre
     assert result.errors[0].type == "cancelled"
 
 
+async def test_plain_callbacks_ran_when_an_await_of_the_task_resumes(
+    local_server: ServerThread, silent_server: str
+) -> None:
+    rec = Recorder()
+    async with client_for(local_server) as client:
+        await client.files.list(**rec.params())
+        assert rec.names == ["response", "terminate"]
+        with pytest.raises(af.NotFoundError):
+            await client.files.retrieve("file-doesnotexist", **rec.params())
+        assert rec.names == ["response", "terminate", "error", "terminate"]
+    async with af.AsyncClient(api_key="sk-test", base_url=silent_server) as client:
+        task = client.files.retrieve("file-abc", **rec.params())
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert rec.names[4:] == ["error", "terminate"]
+        assert rec.calls[-1][1].cancelled
+
+
+async def test_a_coroutine_callback_keeps_the_order_of_those_after_it(
+    local_server: ServerThread,
+) -> None:
+    seen: list[str] = []
+
+    async def on_response(result: af.Result) -> None:
+        await asyncio.sleep(0.05)
+        seen.append("response")
+
+    async with client_for(local_server) as client:
+        await client.files.list(on_response=on_response, on_terminate=lambda r: seen.append("t"))
+        assert seen == []  # the coroutine runs in a task of its own, the rest after it
+    assert seen == ["response", "t"]
+
+
 async def test_raising_callback_is_logged_and_harms_nothing(
     local_server: ServerThread, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -7,6 +7,7 @@ import concurrent.futures
 import inspect
 import sys
 import threading
+import time
 import typing
 import warnings
 from collections.abc import Iterator
@@ -141,6 +142,23 @@ def test_callbacks_return_a_future_and_run_off_the_loop_thread(client: af.Client
     assert [name for name, _ in seen] == ["response", "terminate"]
     assert all(ident != loop_thread for _, ident in seen)
     assert all(ident != threading.get_ident() for _, ident in seen)
+
+
+def test_the_future_completes_once_the_callbacks_ran(client: af.Client) -> None:
+    seen: list[str] = []
+
+    def on_response(result: af.Result) -> None:
+        time.sleep(0.2)
+        seen.append("response")
+
+    future = future_of(
+        client.files.list(on_response=on_response, on_terminate=lambda r: seen.append("t"))
+    )
+    assert isinstance(future.result(timeout=30), af.FileList)
+    assert seen == ["response", "t"]
+    failed = future_of(client.files.retrieve("file-missing", on_error=lambda r: time.sleep(0.2)))
+    with pytest.raises(af.NotFoundError):
+        failed.result(timeout=30)
 
 
 def test_failed_call_with_callbacks(client: af.Client) -> None:
