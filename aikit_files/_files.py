@@ -439,6 +439,7 @@ class AsyncFilesAPI:
                 Azure's only).
         """
         params = merge(Parameters, parameters, options)
+        forbid_content_type(params)
         if self._endpoint.config.provider != "azure":
             raise InvalidArgumentError(
                 "import_url is Azure's files/import, which OpenAI lacks: use a client made "

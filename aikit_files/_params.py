@@ -187,7 +187,7 @@ def forbid_content_type(parameters: Parameters) -> None:
         if key.lower() == "content-type":
             raise InvalidArgumentError(
                 f"extra_headers may not set {key!r} on a call whose body the client frames "
-                "(set the file part's type with content_type=)"
+                "(create sets the file part's type with content_type=)"
             )
 
 

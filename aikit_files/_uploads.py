@@ -40,7 +40,7 @@ from ._models import (
     UploadPartResult,
     UploadResult,
 )
-from ._params import FileParameters, Parameters, ProgressCallback, merge
+from ._params import FileParameters, Parameters, ProgressCallback, forbid_content_type, merge
 from ._protocol.multipart import build_form
 from ._protocol.plan import PartSpan, plan_parts
 from ._protocol.requests import Endpoint, FormBody, check_object_id
@@ -186,6 +186,7 @@ class AsyncUploadsAPI:
             InvalidArgumentError: a bad argument.
         """
         params = merge(Parameters, parameters, options)
+        forbid_content_type(params)
         expiry = _check_expires_after(expires_after)
         self._check_expiry_allowed(expiry)
         spec = self._endpoint.create_upload(
@@ -219,6 +220,7 @@ class AsyncUploadsAPI:
                 OpenAI).
         """
         params = merge(Parameters, parameters, options)
+        forbid_content_type(params)
         check_object_id(upload_id, "upload_id")
         source = describe_source(data, self._part_limit)
         spec = self._endpoint.add_upload_part(upload_id, part_form(source, None, "data"))
@@ -252,6 +254,7 @@ class AsyncUploadsAPI:
             InvalidArgumentError: a bad argument.
         """
         params = merge(Parameters, parameters, options)
+        forbid_content_type(params)
         spec = self._endpoint.complete_upload(
             check_object_id(upload_id, "upload_id"), _check_part_ids(part_ids), _check_md5(md5)
         )

@@ -79,6 +79,9 @@ def test_the_sync_twin(local_server: ServerThread) -> None:
         assert client.uploads.cancel(other.id).status == "cancelled"
 
 
+CT = {"content-type": "text/plain"}
+
+
 @pytest.mark.parametrize(
     ("call", "error"),
     [
@@ -101,6 +104,10 @@ def test_the_sync_twin(local_server: ServerThread) -> None:
         (lambda u: u.complete("upload_1", ["part_1"], md5="xyz"), af.InvalidArgumentError),
         (lambda u: u.cancel("a/b"), af.InvalidArgumentError),
         (lambda u: u.cancel("upload_1", max_retries=-1), af.InvalidArgumentError),
+        # The client frames these bodies (JSON, or a form with its boundary).
+        (lambda u: u.create("a", "user_data", 1, "t/p", extra_headers=CT), af.InvalidArgumentError),
+        (lambda u: u.add_part("upload_1", b"x", extra_headers=CT), af.InvalidArgumentError),
+        (lambda u: u.complete("upload_1", ["part_1"], extra_headers=CT), af.InvalidArgumentError),
     ],
 )
 async def test_bad_arguments_raise_at_once(
@@ -192,3 +199,13 @@ async def test_import_url_arguments(
         with pytest.raises(error) as caught:
             c.files.import_url(*args)  # type: ignore[arg-type]
     assert "secret" not in str(caught.value)
+
+
+async def test_import_url_takes_no_content_type_header(azure_server: ServerThread) -> None:
+    async with af.AsyncClient(
+        "az-key", base_url=azure_server.azure_endpoint, provider="azure"
+    ) as c:
+        with pytest.raises(af.InvalidArgumentError, match=r"(?i)content-type"):
+            c.files.import_url("http://x/a.jsonl", "a.jsonl", "fine-tune", extra_headers=CT)
+        await asyncio.sleep(0.01)
+        assert (await c.files.list()).data == []
