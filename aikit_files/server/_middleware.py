@@ -12,6 +12,7 @@ from typing import Final
 import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from aiohttp.web_protocol import RequestPayloadError
 
 from ._errors import ApiError, bad_request
 from ._flavours import AZURE, Flavour, flavour_of
@@ -41,6 +42,9 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if http_error.status < 400:
             raise
         failure = ApiError(http_error.status, _http_message(request, http_error))
+    except RequestPayloadError:
+        # aiohttp could not decode the body (a Content-Encoding its bytes do not follow).
+        failure = bad_request("We could not decode the body of your request.")
     except Exception:
         log.exception("unexpected error serving %s %s", request.method, request.path)
         failure = ApiError(500, "The server had an error while processing your request.")
@@ -58,7 +62,9 @@ async def _answer_and_close(request: web.Request, response: web.StreamResponse) 
     the answer before the close, which might otherwise reset the connection under it.
     """
     response.force_close()
-    with contextlib.suppress(ConnectionError, TimeoutError, aiohttp.ClientPayloadError):
+    with contextlib.suppress(
+        ConnectionError, TimeoutError, aiohttp.ClientPayloadError, RequestPayloadError
+    ):
         await response.prepare(request)
         await response.write_eof()
         # A client that waits for 100 Continue sends nothing more; one that stalled neither.

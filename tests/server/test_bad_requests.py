@@ -375,6 +375,13 @@ CASES: dict[str, Case] = {
         {},
     ),
     "cancel: unknown upload": Case("POST", "/uploads/upload_x/cancel", 404, "upload_id"),
+    # A body that does not follow its Content-Encoding: aiohttp cannot decode it.
+    "file: body not gzip": Case(
+        "POST", "/files", 400, None, b"not gzip" * 100, {**MULTIPART, "Content-Encoding": "gzip"}
+    ),
+    "upload: body not deflate": Case(
+        "POST", "/uploads", 400, None, b"not deflate" * 100, {"Content-Encoding": "deflate"}
+    ),
 }
 
 
