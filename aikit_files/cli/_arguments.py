@@ -8,6 +8,13 @@ import importlib
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+from aikit_files._limits import (
+    EXPIRES_AFTER_MAX,
+    EXPIRES_AFTER_MIN,
+    LIST_LIMIT_MAX,
+    LIST_LIMIT_MIN,
+)
+
 #: Where ``serve`` finds its key when ``--api-key`` is not given.
 API_KEY_VARIABLE = "AIKIT_FILES_API_KEY"
 #: The default size of the demo's fine-tune file, in MB.
@@ -35,14 +42,30 @@ def _lazy(module: str, function: str) -> Command:
     return run
 
 
-def _positive_int(text: str) -> int:
+def _integer(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    value = _integer(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
     return value
+
+
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    """An argument type: an integer from ``low`` to ``high``."""
+
+    def parse(text: str) -> int:
+        value = _integer(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {value}")
+        return value
+
+    return parse
 
 
 def _positive_float(text: str) -> float:
@@ -130,7 +153,7 @@ def build_parser() -> Parser:
     )
     upload.add_argument(
         "--expires-after",
-        type=_positive_int,
+        type=_int_between(EXPIRES_AFTER_MIN, EXPIRES_AFTER_MAX),
         metavar="SECONDS",
         help="delete the files this long after their upload (3600 to 2592000)",
     )
@@ -151,7 +174,10 @@ def build_parser() -> Parser:
     listing = command("list", "list files, newest first", _lazy("_commands", "list_files"))
     listing.add_argument("--purpose", help="only the files of this purpose")
     listing.add_argument(
-        "--limit", type=_positive_int, metavar="N", help="files per page, 1 to 10000 (10000)"
+        "--limit",
+        type=_int_between(LIST_LIMIT_MIN, LIST_LIMIT_MAX),
+        metavar="N",
+        help="files per page, 1 to 10000 (10000)",
     )
     listing.add_argument("--order", choices=("asc", "desc"), help="by creation time (desc)")
     listing.add_argument("--after", metavar="ID", help="start after this file (a page's last id)")
@@ -229,7 +255,7 @@ def _add_serve(serve: Parser) -> None:
     )
     serve.add_argument(
         "--idle-timeout",
-        type=float,
+        type=_positive_float,
         default=60.0,
         metavar="SECONDS",
         help="close a connection that sends nothing for this long (60)",
@@ -241,7 +267,7 @@ def _add_serve(serve: Parser) -> None:
     )
     serve.add_argument(
         "--max-storage",
-        type=int,
+        type=_positive_int,
         metavar="BYTES",
         help="the total size of the files stored (default: 1 TiB)",
     )
