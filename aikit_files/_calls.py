@@ -205,6 +205,9 @@ class CallTracker:
 
         def on_done(done: asyncio.Task[T]) -> None:
             self._calls.discard(done)
+            # NOTE: a task cancelled before its first step never started ``operation``, which
+            # would warn when dropped unawaited; closing an ended one does nothing.
+            operation.close()
             if not params.has_callbacks:
                 return
             # NOTE: plain callbacks run here, at once: before whoever awaits the task resumes,

@@ -9,8 +9,10 @@ repeated here: calls after aclose (test_client), tasks kept alive (test_client),
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -189,6 +191,24 @@ async def test_plain_callbacks_ran_when_an_await_of_the_task_resumes(
             await task
         assert rec.names[4:] == ["error", "terminate"]
         assert rec.calls[-1][1].cancelled
+
+
+async def test_a_call_cancelled_before_it_started_terminates_and_warns_nothing(
+    local_server: ServerThread,
+) -> None:
+    rec = Recorder()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        async with client_for(local_server) as client:
+            task = client.files.list(**rec.params())
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        del task
+        gc.collect()
+    assert rec.names == ["error", "terminate"]
+    assert rec.calls[-1][1].cancelled
+    assert [str(w.message) for w in caught] == []
 
 
 async def test_a_coroutine_callback_keeps_the_order_of_those_after_it(
