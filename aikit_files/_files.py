@@ -37,6 +37,7 @@ from ._params import (
     FileListParameters,
     FileParameters,
     Parameters,
+    ProgressCallback,
     forbid_content_type,
     merge,
 )
@@ -45,7 +46,7 @@ from ._protocol.pagination import next_page
 from ._protocol.requests import Endpoint, FormBody, check_file_id
 from ._protocol.responses import Reply
 from ._protocol.sources import UploadFile, describe_source
-from ._transport import Transport
+from ._transport import Recover, Transport
 from ._uploads import AsyncUploadsAPI
 
 #: The longest pause between two polls of ``wait_for_processing``, however long it has waited.
@@ -111,6 +112,19 @@ def _check_destination(destination: object) -> pathlib.Path:
             f"destination: the directory {str(path.parent)!r} does not exist"
         )
     return path
+
+
+class _SentBytes:
+    """An ``on_progress`` that keeps the count of bytes sent, and passes each report on."""
+
+    def __init__(self, on_progress: ProgressCallback | None) -> None:
+        self.sent = 0
+        self._on_progress = on_progress
+
+    def __call__(self, sent: int, total: int | None) -> None:
+        self.sent = sent
+        if self._on_progress is not None:
+            self._on_progress(sent, total)
 
 
 class AsyncFilesAPI:
@@ -197,12 +211,22 @@ class AsyncFilesAPI:
             content_type=content_type,
         )
         spec = self._endpoint.create_file(FormBody(form, source))
-        recover = None
+        on_progress = params.on_progress
+        recover: Recover[OpenAIFile]
         if source.size is not None:
             recover = functools.partial(self._find_created, filename, source.size, purpose, params)
-        send = self._transport.send(
-            spec, params, _FILE, on_progress=params.on_progress, recover=recover
-        )
+        else:
+            # NOTE: a stream's size is known once it was sent: the only attempt that can send
+            # it (it is not sent again) reported it to on_progress last.
+            counted = _SentBytes(on_progress)
+            on_progress = counted
+
+            async def find_stream(started: float) -> Reply[OpenAIFile] | None:
+                return await self._find_created(filename, counted.sent, purpose, params, started)
+
+            recover = find_stream
+
+        send = self._transport.send(spec, params, _FILE, on_progress=on_progress, recover=recover)
         return self._tracker.start(self._claimed(send), params, FileResult, "create")
 
     async def _claimed(self, making: Coroutine[Any, Any, Reply[OpenAIFile]]) -> Reply[OpenAIFile]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import AsyncIterator
 
 import pytest
 
 import aikit_files as af
 from aikit_files.server import ServerThread
-from aikit_files.testing import FaultProxy, Rule, Stall
+from aikit_files.testing import FaultProxy, LoseResponse, Rule, Stall
 
 pytestmark = pytest.mark.anyio
 
@@ -43,3 +44,31 @@ async def test_a_create_whose_answer_times_out_is_not_sent_again(
     ) as direct:
         stored = [f async for f in direct.files.iterate() if f.filename == "once.bin"]
     assert len(stored) <= 1
+
+
+async def _stream() -> AsyncIterator[bytes]:
+    for start in range(0, len(CONTENT), 256 * 1024):
+        yield CONTENT[start : start + 256 * 1024]
+
+
+@pytest.mark.parametrize("source", ["blob", "stream"])
+async def test_a_create_whose_answer_is_lost_returns_the_file_the_server_made(
+    local_server: ServerThread, proxy: FaultProxy, source: str
+) -> None:
+    # The server stores the upload; its answer never reaches the client. A blob could be sent
+    # again and a stream could not: either way the call finds the file and returns it.
+    proxy.add_rule(Rule(LoseResponse(), method="POST", path="/v1/files", ordinal=1))
+    progress: list[int] = []
+    async with af.AsyncClient(local_server.api_key, base_url=proxy.url + "/v1") as client:
+        made = await client.files.create(
+            CONTENT if source == "blob" else _stream(),
+            "user_data",
+            filename="lost.bin",
+            on_progress=lambda sent, total: progress.append(sent),
+        )
+        stored = [f async for f in client.files.iterate() if f.filename == "lost.bin"]
+        assert await client.files.content(made.id) == CONTENT
+    assert [f.id for f in stored] == [made.id]
+    assert made.bytes == len(CONTENT)
+    assert [e.method for e in proxy.exchanges][:2] == ["POST", "GET"]  # the upload, the lookup
+    assert progress[-1] == len(CONTENT)
