@@ -104,7 +104,7 @@ def _call(callback: Callback, result: Result) -> Awaitable[Any] | None:
     try:
         outcome = callback(result)
     except Exception:
-        logger.exception("callback %r raised; the other callbacks still run", callback)
+        _log_failure(callback)
         return None
     return outcome if inspect.isawaitable(outcome) else None
 
@@ -113,18 +113,21 @@ async def _deliver_rest(
     callback: Callback, outcome: Awaitable[Any], rest: list[Callback], result: Result
 ) -> None:
     """Awaits ``callback``'s ``outcome``, then runs the callbacks after it, in order."""
-    while True:
-        try:
-            await outcome
-        except Exception:
-            logger.exception("callback %r raised; the other callbacks still run", callback)
-        while rest:
-            callback = rest.pop(0)
-            if (awaited := _call(callback, result)) is not None:
-                outcome = awaited
-                break
-        else:
-            return
+    await _settle(callback, outcome)
+    for later in rest:
+        if (awaited := _call(later, result)) is not None:
+            await _settle(later, awaited)
+
+
+async def _settle(callback: Callback, outcome: Awaitable[Any]) -> None:
+    try:
+        await outcome
+    except Exception:
+        _log_failure(callback)
+
+
+def _log_failure(callback: Callback) -> None:
+    logger.exception("callback %r raised; the other callbacks still run", callback)
 
 
 class _Call:
@@ -163,11 +166,6 @@ class CallTracker:
         """Raises ``ClientClosedError`` if the client is closing or closed."""
         if self._closing:
             raise ClientClosedError("the client is closed; no new call can start")
-
-    @property
-    def idle(self) -> bool:
-        """Whether no call and no callback delivery is running."""
-        return not self._calls and not self._deliveries
 
     def start(
         self,

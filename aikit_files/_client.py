@@ -61,13 +61,7 @@ class AsyncClient:
         self._tracker = CallTracker()
         self._transport = Transport(self._config, session)
         endpoint = Endpoint(self._config)
-        self.uploads = AsyncUploadsAPI(
-            self._transport,
-            endpoint,
-            self._tracker,
-            upload_limit=self._config.upload_limit,
-            part_limit=self._config.part_limit,
-        )
+        self.uploads = AsyncUploadsAPI(self._transport, endpoint, self._tracker)
         """The Uploads API (``create``, ``add_part``, ``complete``, ``cancel``)."""
         self.files = AsyncFilesAPI(self._transport, endpoint, self._tracker, self.uploads)
         """The Files API."""

@@ -37,7 +37,9 @@ from ._params import (
     FileListParameters,
     FileParameters,
     Parameters,
+    ParametersArg,
     ProgressCallback,
+    check_line,
     forbid_content_type,
     merge,
 )
@@ -51,8 +53,6 @@ from ._uploads import AsyncUploadsAPI
 
 #: The longest pause between two polls of ``wait_for_processing``, however long it has waited.
 MAX_POLL_INTERVAL = 30.0
-
-ParametersArg = Parameters | Mapping[str, Any] | None
 
 
 #: How many files a page of the lookup after a lost answer holds (newest first).
@@ -191,9 +191,10 @@ class AsyncFilesAPI:
         source = describe_source(file, self._endpoint.config.upload_limit)
         filename = params.filename or source.filename
         content_type = params.content_type or guess_content_type(filename)
-        threshold = min(
-            SIMPLE_UPLOAD_LIMIT,
-            SIMPLE_UPLOAD_LIMIT if params.upload_threshold is None else params.upload_threshold,
+        threshold = (
+            SIMPLE_UPLOAD_LIMIT
+            if params.upload_threshold is None
+            else min(params.upload_threshold, SIMPLE_UPLOAD_LIMIT)
         )
         if source.size is not None and source.size > threshold:
             large = self._uploads._large_upload(
@@ -471,14 +472,7 @@ class AsyncFilesAPI:
             )
         _check_url(content_url)
         _check_purpose(purpose)
-        if not isinstance(filename, str):
-            raise InvalidArgumentTypeError(
-                f"filename must be a string, not {type(filename).__name__}"
-            )
-        if not filename or any(c in filename for c in "\r\n\0"):
-            raise InvalidArgumentError(
-                f"filename must be non-empty and on one line, got {filename!r}"
-            )
+        check_line("filename", filename)
         spec = self._endpoint.import_file(content_url, filename, purpose)
         recover = functools.partial(self._find_created, filename, None, purpose, params)
         send = self._transport.send(spec, params, _FILE, recover=recover)

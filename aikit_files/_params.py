@@ -131,7 +131,7 @@ class FileParameters(Parameters):
             raise InvalidArgumentError("resume: the journal path is empty")
         if self.expires_after is not None and not isinstance(self.expires_after, ExpiresAfter):
             if isinstance(self.expires_after, Mapping):
-                self.expires_after = _expires_after_from_mapping(self.expires_after)
+                self.expires_after = expires_after_from_mapping(self.expires_after)
             else:
                 raise InvalidArgumentTypeError(
                     "expires_after must be an ExpiresAfter (or a mapping with anchor and seconds), "
@@ -141,13 +141,18 @@ class FileParameters(Parameters):
         _check_on_progress(self.on_progress)
 
 
+#: What a method's ``parameters`` takes: the parameters object, a mapping of its fields, or
+#: nothing.
+ParametersArg = Parameters | Mapping[str, Any] | None
+
+
 def check_part_size(part_size: object) -> int:
     """Checks ``part_size``: an integer from 1 to the Part limit (64 MiB).
 
     Raises:
         InvalidArgumentError: it is out of bounds (a ``TypeError`` too when not an integer).
     """
-    return _check_integer("part_size", part_size, 1, UPLOAD_PART_LIMIT)
+    return check_integer("part_size", part_size, 1, UPLOAD_PART_LIMIT)
 
 
 def check_max_concurrency(value: object) -> int:
@@ -156,7 +161,7 @@ def check_max_concurrency(value: object) -> int:
     Raises:
         InvalidArgumentError: it is below 1 (a ``TypeError`` too when not an integer).
     """
-    return _check_integer("max_concurrency", value, 1, None)
+    return check_integer("max_concurrency", value, 1, None)
 
 
 def check_upload_threshold(value: object) -> int:
@@ -165,10 +170,11 @@ def check_upload_threshold(value: object) -> int:
     Raises:
         InvalidArgumentError: it is negative (a ``TypeError`` too when not an integer).
     """
-    return _check_integer("upload_threshold", value, 0, None)
+    return check_integer("upload_threshold", value, 0, None)
 
 
-def _check_integer(name: str, value: object, low: int, high: int | None) -> int:
+def check_integer(name: str, value: object, low: int, high: int | None) -> int:
+    """``value``, an integer from ``low`` to ``high`` (no upper bound if None)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidArgumentTypeError(f"{name} must be an integer, not {type(value).__name__}")
     if value < low or (high is not None and value > high):
@@ -195,12 +201,17 @@ def _check_text(parameters: Parameters, *names: str) -> None:
     """Checks that each named field is None or a non-empty string on one line."""
     for name in names:
         value = getattr(parameters, name)
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            raise InvalidArgumentTypeError(f"{name} must be a string, not {type(value).__name__}")
-        if not value or any(c in value for c in "\r\n\0"):
-            raise InvalidArgumentError(f"{name} must be non-empty and on one line, got {value!r}")
+        if value is not None:
+            check_line(name, value)
+
+
+def check_line(name: str, value: object) -> str:
+    """``value``, a non-empty string on one line."""
+    if not isinstance(value, str):
+        raise InvalidArgumentTypeError(f"{name} must be a string, not {type(value).__name__}")
+    if not value or any(c in value for c in "\r\n\0"):
+        raise InvalidArgumentError(f"{name} must be non-empty and on one line, got {value!r}")
+    return value
 
 
 def _check_on_progress(value: object) -> None:
@@ -208,7 +219,8 @@ def _check_on_progress(value: object) -> None:
         raise InvalidArgumentTypeError("on_progress must be callable")
 
 
-def _expires_after_from_mapping(value: Mapping[str, Any]) -> ExpiresAfter:
+def expires_after_from_mapping(value: Mapping[str, Any]) -> ExpiresAfter:
+    """The ``ExpiresAfter`` of a mapping with ``seconds`` (and ``anchor``)."""
     unknown = set(value) - {"anchor", "seconds"}
     if unknown or "seconds" not in value:
         raise InvalidArgumentError(

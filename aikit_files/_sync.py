@@ -131,10 +131,6 @@ def _report_progress(on_progress: ProgressCallback, done: int, total: int | None
         logger.exception("on_progress %r raised; the transfer goes on", on_progress)
 
 
-async def _await_call(start: Callable[[], asyncio.Task[T]]) -> T:
-    return await start()
-
-
 class _SyncCall(Protocol[P, T_co]):
     """A sync method as type checkers see it: blocking, it returns the value; given a callback
     (or a parameters object, which may hold one), it returns the value or a Future."""
@@ -210,7 +206,8 @@ class _SyncAPI:
             options["on_progress"] = self._client._off_the_loop_progress(on_progress)
         callbacks = {name: _option(parameters, options, name) for name in _CALLBACK_NAMES}
         if not any(callbacks.values()):
-            return self._run(_await_call, functools.partial(method, *args, **options))
+            # NOTE: the loop thread awaits the task the method returns (``LoopThread.call``).
+            return self._run(functools.partial(method, *args, **options))
         Parameters(**callbacks).validate()
         return self._client._start_with_callbacks(method, args, options, callbacks)
 
@@ -353,21 +350,22 @@ def _future_of(
     loop = asyncio.get_running_loop()
     future: concurrent.futures.Future[T] = concurrent.futures.Future()
 
-    def copy(done: asyncio.Task[T]) -> None:
+    def copy(_: concurrent.futures.Future[None]) -> None:
         if future.cancelled():
             return
-        if done.cancelled():
+        if task.cancelled():
             future.cancel()
-        elif (exc := done.exception()) is not None:
+        elif (exc := task.exception()) is not None:
             future.set_exception(exc)
         else:
-            future.set_result(done.result())
+            future.set_result(task.result())
 
     def cancel_task(done: concurrent.futures.Future[T]) -> None:
         if done.cancelled():
             loop.call_soon_threadsafe(task.cancel)
 
-    task.add_done_callback(lambda done: delivered.add_done_callback(lambda _: copy(done)))
+    # NOTE: the last callback sets ``delivered``, and runs once the task is done.
+    delivered.add_done_callback(copy)
     future.add_done_callback(cancel_task)
     return future
 

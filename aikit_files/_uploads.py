@@ -30,7 +30,8 @@ from ._exceptions import (
     InvalidArgumentTypeError,
 )
 from ._io import journal as journals
-from ._io.reading import md5_of
+from ._io.body import report
+from ._io.reading import forget, md5_of
 from ._io.sinks import json_sink
 from ._models import (
     ExpiresAfter,
@@ -40,7 +41,17 @@ from ._models import (
     UploadPartResult,
     UploadResult,
 )
-from ._params import FileParameters, Parameters, ProgressCallback, forbid_content_type, merge
+from ._params import (
+    FileParameters,
+    Parameters,
+    ParametersArg,
+    ProgressCallback,
+    check_integer,
+    check_line,
+    expires_after_from_mapping,
+    forbid_content_type,
+    merge,
+)
 from ._protocol.multipart import build_form
 from ._protocol.plan import PartSpan, plan_parts
 from ._protocol.requests import Endpoint, FormBody, check_object_id
@@ -50,7 +61,6 @@ from ._transport import Recover, Transport
 
 logger = logging.getLogger("aikit_files")
 
-ParametersArg = Parameters | Mapping[str, Any] | None
 
 #: Defaults of a large upload's settings (``FileParameters``).
 DEFAULT_PART_SIZE: Final = 64 * 1024 * 1024
@@ -69,22 +79,6 @@ _MD5: Final = re.compile(r"[0-9a-fA-F]{32}")
 FindFile = Callable[
     [str, "int | None", str, Parameters, float], Coroutine[Any, Any, "Reply[OpenAIFile] | None"]
 ]
-
-
-def _check_text(name: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise InvalidArgumentTypeError(f"{name} must be a string, not {type(value).__name__}")
-    if not value or any(c in value for c in "\r\n\0"):
-        raise InvalidArgumentError(f"{name} must be non-empty and on one line, got {value!r}")
-    return value
-
-
-def _check_size(value: object, limit: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgumentTypeError(f"bytes must be an integer, not {type(value).__name__}")
-    if not 0 <= value <= limit:
-        raise InvalidArgumentError(f"bytes must be from 0 to {limit}, got {value}")
-    return value
 
 
 def _check_part_ids(part_ids: object) -> list[str]:
@@ -111,7 +105,7 @@ def _check_expires_after(value: object) -> ExpiresAfter | None:
     if value is None or isinstance(value, ExpiresAfter):
         return value
     if isinstance(value, Mapping):
-        return merge(FileParameters, None, {"expires_after": value}).expires_after
+        return expires_after_from_mapping(value)
     raise InvalidArgumentTypeError(
         f"expires_after must be an ExpiresAfter, not {type(value).__name__}"
     )
@@ -137,20 +131,10 @@ class AsyncUploadsAPI:
     file larger than ``upload_threshold``.
     """
 
-    def __init__(
-        self,
-        transport: Transport,
-        endpoint: Endpoint,
-        tracker: CallTracker,
-        *,
-        upload_limit: int,
-        part_limit: int,
-    ) -> None:
+    def __init__(self, transport: Transport, endpoint: Endpoint, tracker: CallTracker) -> None:
         self._transport = transport
         self._endpoint = endpoint
         self._tracker = tracker
-        self._upload_limit = upload_limit
-        self._part_limit = part_limit
 
     def __repr__(self) -> str:
         return f"AsyncUploadsAPI({self._endpoint!r})"
@@ -190,10 +174,10 @@ class AsyncUploadsAPI:
         expiry = _check_expires_after(expires_after)
         self._check_expiry_allowed(expiry)
         spec = self._endpoint.create_upload(
-            filename=_check_text("filename", filename),
-            purpose=_check_text("purpose", purpose),
-            size=_check_size(bytes, self._upload_limit),
-            mime_type=_check_text("mime_type", mime_type),
+            filename=check_line("filename", filename),
+            purpose=check_line("purpose", purpose),
+            size=check_integer("bytes", bytes, 0, self._endpoint.config.upload_limit),
+            mime_type=check_line("mime_type", mime_type),
             expires_after=expiry,
         )
         return self._tracker.start(
@@ -222,7 +206,7 @@ class AsyncUploadsAPI:
         params = merge(Parameters, parameters, options)
         forbid_content_type(params)
         check_object_id(upload_id, "upload_id")
-        source = describe_source(data, self._part_limit)
+        source = describe_source(data, self._endpoint.config.part_limit)
         spec = self._endpoint.add_upload_part(upload_id, part_form(source, None, "data"))
         return self._tracker.start(
             self._transport.send(spec, params, _PART), params, UploadPartResult, "uploads.add_part"
@@ -305,7 +289,8 @@ class AsyncUploadsAPI:
                 source that is not a path.
         """
         assert source.size is not None
-        plan = plan_parts(source.size, params.part_size or DEFAULT_PART_SIZE)
+        part_size = params.part_size or DEFAULT_PART_SIZE
+        plan = plan_parts(source.size, part_size)
         self._check_expiry_allowed(params.expires_after)
         journal = None
         if params.resume:
@@ -322,6 +307,8 @@ class AsyncUploadsAPI:
             purpose=purpose,
             mime_type=mime_type,
             params=params,
+            size=source.size,
+            part_size=part_size,
             plan=plan,
             journal_path=journal,
             find_file=find_file,
@@ -353,13 +340,8 @@ class _Progress:
     """Bytes sent so far of each Part in flight (a retried Part starts again from 0)."""
 
     def report(self) -> None:
-        if self.callback is None:
-            return
-        sent = self.done + sum(self.sending.values())
-        try:
-            self.callback(sent, self.total)
-        except Exception:
-            logger.exception("on_progress %r raised; the transfer goes on", self.callback)
+        if self.callback is not None:
+            report(self.callback, self.done + sum(self.sending.values()), self.total)
 
     def of_part(self, number: int) -> ProgressCallback:
         def report(sent: int, _total: int | None) -> None:
@@ -385,6 +367,9 @@ class LargeUpload:
     purpose: str
     mime_type: str
     params: FileParameters
+    size: int
+    """The source's size."""
+    part_size: int
     plan: tuple[PartSpan, ...]
     journal_path: pathlib.Path | None
     find_file: FindFile
@@ -398,16 +383,12 @@ class LargeUpload:
         Raises:
             AIKitError: the upload failed; the Upload was cancelled, unless a journal keeps it.
         """
-        assert self.source.size is not None
-        size = self.source.size
-        plan = self.plan
-        part_size = self.params.part_size or DEFAULT_PART_SIZE
         loop = asyncio.get_running_loop()
         mtime_ns = 0
         journal = None
         if self.journal_path is not None:
             mtime_ns = (await loop.run_in_executor(None, os.stat, self.source.value)).st_mtime_ns
-            journal = await self._take_up_journal(size, mtime_ns, part_size)
+            journal = await self._take_up_journal(mtime_ns)
         md5: asyncio.Future[str] | None = None
         if self.source.kind is SourceKind.FILE:
             # NOTE: the caller's file object is read by one reader at a time: hashed first.
@@ -415,15 +396,15 @@ class LargeUpload:
             md5.set_result(await md5_of(self.source))
         resumed = journal is not None
         if journal is None:
-            journal = await self._start(size, mtime_ns, part_size)
+            journal = await self._start(mtime_ns)
         else:
             logger.info("resuming upload %s: %d of %d Parts done", journal.upload_id,
-                        len(journal.parts), len(plan))  # fmt: skip
+                        len(journal.parts), len(self.plan))  # fmt: skip
         if md5 is None:
             md5 = asyncio.ensure_future(md5_of(self.source))
         try:
             try:
-                journal = await self._send_parts(journal, plan, md5)
+                journal = await self._send_parts(journal, md5)
             except APIStatusError as error:
                 # A journal's Upload the server no longer takes Parts for (cancelled, expired,
                 # or forgotten): the journal is of no use; start over, once.
@@ -431,8 +412,8 @@ class LargeUpload:
                     raise
                 logger.info("Upload %s refused its Parts (%s): starting over",
                             journal.upload_id, error.message)  # fmt: skip
-                journal = await self._start(size, mtime_ns, part_size)
-                journal = await self._send_parts(journal, plan, md5)
+                journal = await self._start(mtime_ns)
+                journal = await self._send_parts(journal, md5)
             reply = await self._complete(journal, await md5)
         except BaseException:
             if not md5.done():
@@ -444,23 +425,21 @@ class LargeUpload:
             await loop.run_in_executor(None, journals.remove, self.journal_path)
         return reply
 
-    async def _start(self, size: int, mtime_ns: int, part_size: int) -> journals.Journal:
+    async def _start(self, mtime_ns: int) -> journals.Journal:
         """A new Upload, and its journal (kept on disk if the upload is resumable)."""
-        upload = await self._create(size)
+        upload = await self._create()
         journal = journals.Journal(
             upload_id=upload.id,
             created_at=upload.created_at,
             expires_at=upload.expires_at,
-            size=size,
+            size=self.size,
             mtime_ns=mtime_ns,
-            part_size=part_size,
+            part_size=self.part_size,
         )
         await self._save(journal)
         return journal
 
-    async def _take_up_journal(
-        self, size: int, mtime_ns: int, part_size: int
-    ) -> journals.Journal | None:
+    async def _take_up_journal(self, mtime_ns: int) -> journals.Journal | None:
         """The journal of an earlier run of this upload, if it can still be used."""
         assert self.journal_path is not None
         loop = asyncio.get_running_loop()
@@ -468,7 +447,7 @@ class LargeUpload:
         if journal is None:
             return None
         if (
-            journal.matches(size, mtime_ns, part_size)
+            journal.matches(self.size, mtime_ns, self.part_size)
             and journal.expires_at > time.time() + EXPIRY_MARGIN
         ):
             return journal
@@ -478,11 +457,11 @@ class LargeUpload:
         await loop.run_in_executor(None, journals.remove, self.journal_path)
         return None
 
-    async def _create(self, size: int) -> Upload:
+    async def _create(self) -> Upload:
         spec = self.endpoint.create_upload(
             filename=self.filename,
             purpose=self.purpose,
-            size=size,
+            size=self.size,
             mime_type=self.mime_type,
             expires_after=self.params.expires_after,
         )
@@ -490,29 +469,27 @@ class LargeUpload:
         return reply.value
 
     async def _send_parts(
-        self, journal: journals.Journal, plan: Sequence[PartSpan], md5: asyncio.Future[str]
+        self, journal: journals.Journal, md5: asyncio.Future[str]
     ) -> journals.Journal:
         """Sends the Parts the journal lacks, ``max_concurrency`` at once; returns the journal
         with every Part done."""
         done = {part.number for part in journal.parts}
-        todo = collections.deque(span for span in plan if span.number not in done)
-        assert self.source.size is not None
-        progress = _Progress(self.params.on_progress, self.source.size)
-        progress.done = sum(span.length for span in plan if span.number in done)
+        todo = collections.deque(span for span in self.plan if span.number not in done)
+        progress = _Progress(self.params.on_progress, self.size)
+        progress.done = sum(span.length for span in self.plan if span.number in done)
         progress.report()
-        state = {"journal": journal}
+        upload_id = journal.upload_id
         saving = asyncio.Lock()
 
         async def worker() -> None:
+            nonlocal journal
             while todo:
                 span = todo.popleft()
-                part = await self._add_part(state["journal"].upload_id, span, progress)
+                part = await self._add_part(upload_id, span, progress)
                 progress.part_done(span.number, span.length)
                 async with saving:
-                    state["journal"] = state["journal"].with_part(
-                        journals.DonePart(span.number, part.id)
-                    )
-                    await self._save(state["journal"])
+                    journal = journal.with_part(journals.DonePart(span.number, part.id))
+                    await self._save(journal)
 
         workers = min(self._concurrency(), len(todo)) or 1
         try:
@@ -524,7 +501,7 @@ class LargeUpload:
         except BaseExceptionGroup as failures:
             # NOTE: the call fails as its first Part did (the others were cancelled for it).
             raise _first_failure(failures) from None
-        return state["journal"]
+        return journal
 
     def _concurrency(self) -> int:
         if self.source.kind is SourceKind.FILE:
@@ -543,8 +520,7 @@ class LargeUpload:
     async def _complete(self, journal: journals.Journal, md5: str) -> Reply[OpenAIFile]:
         part_ids = [part.id for part in sorted(journal.parts, key=lambda part: part.number)]
         spec = self.endpoint.complete_upload(journal.upload_id, part_ids, md5)
-        assert self.source.size is not None
-        size = self.source.size
+        size = self.size
         since = float(journal.created_at)
 
         async def find(started: float) -> Reply[Upload] | None:
@@ -589,7 +565,7 @@ class LargeUpload:
             await asyncio.shield(cancelling)
         except asyncio.CancelledError:
             # NOTE: cancelled while cancelling: the cancel request goes on; its outcome is moot.
-            cancelling.add_done_callback(_quietly)
+            forget(cancelling)
             raise
         except AIKitError as error:
             logger.warning("could not cancel Upload %s: %s", upload_id, error)
@@ -613,8 +589,3 @@ async def _wait_quietly(future: asyncio.Future[str]) -> None:
     # NOTE: shielded: when the Parts fail and the group cancels this wait, the MD5 pass goes on
     # (a resumed upload that starts over still needs it; the call cancels it if it fails).
     await asyncio.shield(future)
-
-
-def _quietly(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()

@@ -1,5 +1,5 @@
 """Reading what an upload sends: a path, a blob, a file object or an async iterable, or a byte
-range of one, in chunks read by worker threads one chunk ahead, with an optional running MD5."""
+range of one, in chunks read by worker threads one chunk ahead, and the MD5 of a source."""
 
 from __future__ import annotations
 
@@ -7,17 +7,14 @@ import asyncio
 import contextlib
 import hashlib
 import threading
-from collections.abc import AsyncGenerator, AsyncIterable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
 
 from aikit_files._exceptions import LocalIOError
 from aikit_files._limits import MiB
 from aikit_files._protocol.sources import SourceKind, UploadSource
 
 from .guarded import GuardedFile
-
-if TYPE_CHECKING:
-    from hashlib import _Hash as Hash
 
 #: Bytes read from a file per step: big enough that the hop to a worker thread is a small cost,
 #: small enough that a few of them in flight stay a few MiB.
@@ -100,14 +97,6 @@ async def _read_file(file: GuardedFile, size: int | None) -> AsyncGenerator[Chun
         file.close()
 
 
-async def _read_stream(stream: AsyncIterable[Any]) -> AsyncGenerator[Chunk, None]:
-    async for chunk in stream:
-        if not isinstance(chunk, bytes | bytearray | memoryview):
-            raise LocalIOError(f"the async iterable yielded {type(chunk).__name__}, not bytes")
-        if chunk:
-            yield chunk
-
-
 async def _read_range(
     source: UploadSource, offset: int, length: int | None
 ) -> AsyncGenerator[Chunk, None]:
@@ -118,9 +107,11 @@ async def _read_range(
         for start in range(offset, end, CHUNK_SIZE):
             yield view[start : min(start + CHUNK_SIZE, end)]
     elif source.kind is SourceKind.STREAM:
-        async with contextlib.aclosing(_read_stream(source.value)) as chunks:
-            async for chunk in chunks:
-                yield chunk
+        async for piece in source.value:
+            if not isinstance(piece, bytes | bytearray | memoryview):
+                raise LocalIOError(f"the async iterable yielded {type(piece).__name__}, not bytes")
+            if piece:
+                yield piece
     else:
         if source.kind is SourceKind.PATH:
             # NOTE: opened and positioned on the loop's thread (quick system calls): an await
@@ -144,8 +135,6 @@ async def read_source(
     source: UploadSource,
     offset: int = 0,
     length: int | None = None,
-    *,
-    digest: Hash | None = None,
 ) -> AsyncGenerator[Chunk, None]:
     """The bytes of ``source`` from ``offset``, ``length`` of them (to its end if None), in
     chunks; no read happens on the event loop's thread.
@@ -154,7 +143,6 @@ async def read_source(
         source: what to read.
         offset: where to start, from the source's start (a file object's ``start``).
         length: how many bytes; None reads to the end (to the size described, when known).
-        digest: fed every chunk, in order, as it is read (an MD5 of what was sent).
 
     Raises:
         LocalIOError: reading failed (the file, or the caller's iterable), or a file ended
@@ -174,8 +162,6 @@ async def read_source(
                 raise
             except Exception as exc:
                 raise read_failed(exc) from exc
-            if digest is not None:
-                digest.update(chunk)
             yield chunk
     finally:
         await chunks.aclose()
@@ -191,9 +177,7 @@ def _md5_of_file(read: Callable[[int], bytes], size: int, stop: threading.Event)
     while remaining and not stop.is_set():
         chunk = read(min(HASH_CHUNK, remaining))
         if not chunk:
-            raise LocalIOError(
-                f"the file ended {remaining} bytes early: it changed during the upload"
-            )
+            raise ended_early(remaining)
         digest.update(chunk)
         remaining -= len(chunk)
     return digest.hexdigest()
@@ -237,6 +221,6 @@ async def md5_of(source: UploadSource) -> str:
     except LocalIOError:
         raise
     except Exception as exc:
-        raise LocalIOError(f"reading the file to upload failed: {exc!r}") from exc
+        raise read_failed(exc) from exc
     finally:
         stop.set()

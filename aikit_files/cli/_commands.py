@@ -38,7 +38,7 @@ def client_for(args: argparse.Namespace) -> af.AsyncClient:
     return af.AsyncClient(
         args.api_key,
         base_url=args.base_url,
-        provider="azure" if args.provider == "azure" else "openai",
+        provider=args.provider,
         api_version=args.api_version,
     )
 

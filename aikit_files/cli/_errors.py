@@ -10,9 +10,9 @@ import urllib.parse
 import attrs
 
 import aikit_files as af
+from aikit_files._config import DEFAULT_BASE_URL
 
 #: OpenAI's API root, where a client goes when no base URL is given or set.
-OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 #: The library's words for its arguments, and the command line's for the same thing.
 _FLAGS = (
@@ -67,7 +67,7 @@ def where(args: argparse.Namespace) -> Where:
     if provider == "azure":
         url = args.base_url or os.environ.get("AZURE_OPENAI_ENDPOINT") or "?"
     else:
-        url = args.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL
+        url = args.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
     try:
         parts = urllib.parse.urlsplit(url)
         if parts.username is not None or parts.password is not None:

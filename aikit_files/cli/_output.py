@@ -8,11 +8,12 @@ import datetime
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
 
 import attrs
 
 import aikit_files as af
+from aikit_files._serde import unstructure
 
 if TYPE_CHECKING:
     import rich.progress
@@ -59,15 +60,6 @@ def when(timestamp: int | None) -> str:
         return "-"
     moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def document(value: object) -> Any:
-    """A model (or a list of models) as JSON-ready data, with the wire field names."""
-    if isinstance(value, list | tuple):
-        return [document(item) for item in value]
-    if attrs.has(type(value)):
-        return attrs.asdict(value)  # type: ignore[arg-type]
-    return value
 
 
 class Bar:
@@ -144,7 +136,7 @@ class Output:
         """A command's result: ``value`` as a JSON document, ``ids`` one a line, or ``text``."""
         if self.mode == "json":
             # NOTE: ASCII (non-ASCII as \u escapes): the document survives any stdout encoding.
-            json.dump(document(value), self.stdout, indent=2)
+            json.dump(unstructure(value), self.stdout, indent=2)
             self.stdout.write("\n")
             self.stdout.flush()
         elif self.mode == "quiet":

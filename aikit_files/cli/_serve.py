@@ -14,15 +14,11 @@ from typing import Any
 from ._arguments import API_KEY_VARIABLE
 
 
-def _url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
 async def _serve_until_signalled(args: argparse.Namespace, data_dir: str, temporary: bool) -> None:
     # NOTE: the server is imported here, by the one command that needs it (and the demo).
     from aikit_files.server import create_app
     from aikit_files.server._connections import FilesRunner
-    from aikit_files.server._runner import serving
+    from aikit_files.server._runner import root_url, serving
 
     options: dict[str, Any] = {}
     if args.max_storage is not None:
@@ -46,7 +42,7 @@ async def _serve_until_signalled(args: argparse.Namespace, data_dir: str, tempor
         host,
         port,
     ):
-        url = _url(host, port)
+        url = root_url(host, port)
         where = f"a temporary directory, removed on exit: {data_dir}" if temporary else data_dir
         # NOTE: scripts (and the benchmark) read this first line to learn the port.
         print(f"aikit-files: serving {url} (data in {where})", flush=True)

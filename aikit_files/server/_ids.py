@@ -45,8 +45,3 @@ def new_upload_id() -> str:
 def new_part_id(created_at: int) -> str:
     """A new Part id: 8 hex digits of ``created_at``, then 24 random ones."""
     return f"part_{created_at:08x}{secrets.token_hex(12)}"
-
-
-def part_created_at(part_id: str) -> int:
-    """The ``created_at`` a Part id (already matched by ``PART_ID``) was made with."""
-    return int(part_id[5:13], 16)

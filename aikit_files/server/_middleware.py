@@ -81,8 +81,6 @@ def _http_message(request: web.Request, error: web.HTTPException) -> str:
         return f"Invalid URL ({request.method} {request.path})."
     if error.status == 405:
         return f"Method {request.method} is not allowed on {request.path}."
-    if error.status == 413:
-        return f"The request body exceeds the maximum size of {request.client_max_size} bytes."
     return error.reason
 
 

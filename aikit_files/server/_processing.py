@@ -82,15 +82,7 @@ class Processor:
         """Resumes the processing a restart interrupted; an interrupted import has failed."""
         for record in records:
             if record.bytes is None:
-                self._spawn(
-                    self._store.update(
-                        attrs.evolve(
-                            record,
-                            outcome="error",
-                            status_details="The import was interrupted by a server restart.",
-                        )
-                    )
-                )
+                self._spawn(self._fail(record, "The import was interrupted by a server restart."))
             else:
                 self.process(record)
 

@@ -49,6 +49,11 @@ async def serving(
         await runner.cleanup()
 
 
+def root_url(host: str, port: int) -> str:
+    """The plain-HTTP root URL of ``host`` (an IPv6 address in brackets) and ``port``."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 class AppThread:
     """Serves an application in a background thread, with an event loop of its own.
 

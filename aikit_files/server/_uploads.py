@@ -22,7 +22,7 @@ from aikit_files._models import OpenAIFile, Upload, UploadPart
 
 from ._errors import ApiError, StorageFull, bad_request, not_found
 from ._files import Files
-from ._ids import PART_ID, UPLOAD_ID, new_part_id, new_upload_id, part_created_at
+from ._ids import PART_ID, UPLOAD_ID, new_part_id, new_upload_id
 from ._rules import Settings
 from ._storage import Deadlines, Store, TempFile, fsync_dir, unlink_all, unlink_quietly
 
@@ -261,9 +261,7 @@ class Uploads:
 
             await asyncio.to_thread(move)
             upload.parts[part_id] = content.size
-        return UploadPart(
-            id=part_id, upload_id=upload.record.id, created_at=part_created_at(part_id)
-        )
+        return UploadPart(id=part_id, upload_id=upload.record.id, created_at=created_at)
 
     def room(self, upload: OpenUpload) -> int:
         """How many bytes the Upload's Parts may still add, by the ``bytes`` it announced.
@@ -317,10 +315,11 @@ class Uploads:
         async with upload.lock:
             named = tuple(part_id_of(raw) or "" for raw in part_ids)
             if upload.record.status == "completed" and named == upload.record.part_ids:
-                made = self._store.made_by_upload(upload.record.id)
+                file_id = upload.record.file_id
+                made = None if file_id is None else self._store.get(file_id)
                 return upload.record.upload(None if made is None else self._files.file(made))
             self.check_pending(upload)
-            self._check_parts(upload, part_ids)
+            self._check_parts(upload, part_ids, named)
             # The completion's Parts are durable before its file exists (see ``open``).
             record = attrs.evolve(upload.record, part_ids=named)
             await self._save(record)
@@ -340,14 +339,15 @@ class Uploads:
             )
         return upload.record.upload(self._files.file(file_record))
 
-    def _check_parts(self, upload: OpenUpload, raw_ids: list[object]) -> None:
-        """Checks that ``raw_ids`` name each of the Upload's Parts at most once, and that those
-        hold the Upload's ``bytes``."""
+    def _check_parts(
+        self, upload: OpenUpload, raw_ids: list[object], named: tuple[str, ...]
+    ) -> None:
+        """Checks that ``raw_ids`` (decoded: ``named``, "" for a malformed one) name each of
+        the Upload's Parts at most once, and that those hold the Upload's ``bytes``."""
         record = upload.record
         part_ids: set[str] = set()
-        for raw in raw_ids:
-            part_id = part_id_of(raw)
-            if part_id is None or part_id not in upload.parts:
+        for raw, part_id in zip(raw_ids, named, strict=True):
+            if part_id not in upload.parts:
                 raise bad_request(f"Upload {record.id} has no Part {raw!r}.", "part_ids")
             if part_id in part_ids:
                 raise bad_request(f"The Part {raw!r} is listed twice.", "part_ids")

@@ -141,7 +141,7 @@ Fault: TypeAlias = Reset | Respond | Delay | Stall | Truncate | LoseResponse
 
 
 def _fault(instance: object, attribute: attrs.Attribute[Fault], value: object) -> None:
-    if not isinstance(value, Reset | Respond | Delay | Stall | Truncate | LoseResponse):
+    if not isinstance(value, Fault):
         raise TypeError(
             "fault must be Reset, Respond, Delay, Stall, Truncate or LoseResponse, "
             f"not {type(value).__name__}"

@@ -25,7 +25,8 @@ from yarl import URL
 
 from aikit_files.server._errors import ApiError
 from aikit_files.server._flavours import OPENAI
-from aikit_files.server._runner import AppThread
+from aikit_files.server._http import awaits_continue, start_body
+from aikit_files.server._runner import AppThread, root_url
 
 from ._faults import Delay, Fault, LoseResponse, Reset, Respond, Rule, Stall, Truncate
 
@@ -55,8 +56,6 @@ _HOP_BY_HOP: Final = frozenset(
 _REQUEST_OWN: Final = frozenset({"host", "expect"})
 #: Headers aiohttp's client would add to a request that the client did not send.
 _NOT_ADDED: Final = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
-#: Whether the proxy has sent ``100 Continue`` to the client.
-_CONTINUED: Final = web.RequestKey("continued", bool)
 
 
 @attrs.frozen
@@ -128,11 +127,7 @@ class _Ledger:
                         fault = armed.rule.fault
             index = len(self._exchanges)
             self._exchanges.append(Exchange(index + 1, method, target, fault))
-        return _Flight(self, index)
-
-    def get(self, index: int) -> Exchange:
-        with self._lock:
-            return self._exchanges[index]
+        return _Flight(self, index, fault)
 
     def update(self, index: int, **changes: Any) -> None:
         with self._lock:
@@ -163,10 +158,8 @@ class _Flight:
 
     ledger: _Ledger
     index: int
-
-    @property
-    def fault(self) -> Fault | None:
-        return self.ledger.get(self.index).fault
+    fault: Fault | None
+    """The fault picked for it when it was recorded."""
 
     def received(self, size: int) -> None:
         self.ledger.count(self.index, size)
@@ -266,8 +259,7 @@ class FaultProxy:
         port = self._thread.port
         if port == 0:
             raise RuntimeError("the proxy has no port until it is started")
-        host = self._thread.host
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        return root_url(self._thread.host, port)
 
     @property
     def running(self) -> bool:
@@ -457,18 +449,13 @@ async def _no_continue_yet(request: web.Request) -> None:
 
 
 def _awaits_continue(request: web.Request) -> bool:
-    return (
-        request.version >= aiohttp.HttpVersion11
-        and request.headers.get("Expect", "").lower() == "100-continue"
-        and not request.get(_CONTINUED, False)
-    )
+    return request.version >= aiohttp.HttpVersion11 and awaits_continue(request)
 
 
 async def _continue(request: web.Request) -> None:
     """Tells a client that waits for ``100 Continue`` to send its body."""
-    if _awaits_continue(request):
-        request[_CONTINUED] = True
-        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    if request.version >= aiohttp.HttpVersion11:
+        await start_body(request)
 
 
 async def _receive(request: web.Request, flight: _Flight, limit: int | None = None) -> None:

@@ -124,3 +124,9 @@ def served(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[S
     else:
         with tls_server(tmp_path / "data") as server:
             yield server
+
+
+async def server_files(server: ServerThread) -> dict[str, bytes]:
+    """The files the server holds, by name: their content, read directly (not proxied)."""
+    async with af.AsyncClient(server.api_key, base_url=server.openai_base_url) as direct:
+        return {f.filename: await direct.files.content(f.id) async for f in direct.files.iterate()}

@@ -23,13 +23,10 @@ DATA = bytes(range(256)) * (3 * CHUNK_SIZE // 256 + 123)
 
 
 async def read_all(file: object, offset: int = 0, length: int | None = None) -> tuple[bytes, str]:
-    digest = hashlib.md5(usedforsecurity=False)
-    chunks = [
-        bytes(chunk)
-        async for chunk in read_source(describe_source(file), offset, length, digest=digest)
-    ]
+    chunks = [bytes(chunk) async for chunk in read_source(describe_source(file), offset, length)]
     assert all(len(chunk) <= CHUNK_SIZE for chunk in chunks)
-    return b"".join(chunks), digest.hexdigest()
+    data = b"".join(chunks)
+    return data, hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
 @pytest.fixture

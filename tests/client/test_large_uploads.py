@@ -9,7 +9,7 @@ import asyncio
 import hashlib
 import os
 import pathlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import psutil
@@ -18,6 +18,8 @@ import pytest
 import aikit_files as af
 from aikit_files.server import ServerThread
 from aikit_files.testing import Delay, FaultProxy, Reset, Respond, Rule
+
+from .conftest import server_files
 
 pytestmark = pytest.mark.anyio
 
@@ -36,20 +38,9 @@ def source(tmp_path: pathlib.Path) -> pathlib.Path:
 
 
 @pytest.fixture
-def proxy(local_server: ServerThread) -> Iterator[FaultProxy]:
-    with FaultProxy(local_server.url) as running:
-        yield running
-
-
-@pytest.fixture
 async def client(proxy: FaultProxy, local_server: ServerThread) -> AsyncIterator[af.AsyncClient]:
     async with af.AsyncClient(local_server.api_key, base_url=proxy.url + "/v1") as c:
         yield c
-
-
-async def server_files(server: ServerThread) -> dict[str, bytes]:
-    async with af.AsyncClient(server.api_key, base_url=server.openai_base_url) as direct:
-        return {f.filename: await direct.files.content(f.id) async for f in direct.files.iterate()}
 
 
 def parts_sent(proxy: FaultProxy) -> list[int]:

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,6 +19,8 @@ import pytest
 import aikit_files as af
 from aikit_files.server import ServerThread
 from aikit_files.testing import Delay, FaultProxy, Rule
+
+from .conftest import server_files
 
 pytestmark = pytest.mark.anyio
 
@@ -42,12 +43,6 @@ SCRIPT = textwrap.dedent(
     asyncio.run(main())
     """
 )
-
-
-@pytest.fixture
-def proxy(local_server: ServerThread) -> Iterator[FaultProxy]:
-    with FaultProxy(local_server.url) as running:
-        yield running
 
 
 def parts_forwarded(proxy: FaultProxy) -> int:
@@ -93,11 +88,6 @@ def kill_midway(
     assert process.returncode == -signal.SIGKILL
 
 
-async def stored(server: ServerThread) -> dict[str, bytes]:
-    async with af.AsyncClient(server.api_key, base_url=server.openai_base_url) as direct:
-        return {f.filename: await direct.files.content(f.id) async for f in direct.files.iterate()}
-
-
 async def test_a_killed_upload_resumes_where_it_stopped(
     local_server: ServerThread, proxy: FaultProxy, tmp_path: pathlib.Path
 ) -> None:
@@ -120,7 +110,7 @@ async def test_a_killed_upload_resumes_where_it_stopped(
     assert sum(e.request_bytes for e in sent_again) < len(CONTENT)
     assert first_bytes > 0
     assert made.bytes == len(CONTENT)
-    assert await stored(local_server) == {"big.bin": CONTENT}
+    assert await server_files(local_server) == {"big.bin": CONTENT}
     assert not journal.exists(), "the journal is removed once the file exists"
 
 
@@ -144,7 +134,7 @@ async def test_an_expired_upload_starts_over(
     ]
     assert second[:2] == ["POST cancel", "POST uploads"]  # the old Upload dropped, a new one
     assert second.count("POST parts") == 13
-    assert await stored(local_server) == {"big.bin": CONTENT}
+    assert await server_files(local_server) == {"big.bin": CONTENT}
 
 
 async def test_a_changed_source_starts_over(
@@ -164,7 +154,7 @@ async def test_a_changed_source_starts_over(
     second = [e for e in proxy.exchanges[before:] if e.path.endswith("/parts")]
     assert len(second) == 13
     assert made.bytes == len(changed)
-    assert await stored(local_server) == {"big.bin": changed}
+    assert await server_files(local_server) == {"big.bin": changed}
 
 
 async def test_resume_true_keeps_its_journal_in_the_cache_folder(
@@ -199,5 +189,5 @@ async def test_a_journal_whose_upload_is_gone_starts_over(
         await c.uploads.cancel(upload_id)  # someone else dropped it
         made = await c.files.create(source, "user_data", resume=journal, **LARGE)
     assert made.bytes == len(CONTENT)
-    assert await stored(local_server) == {"big.bin": CONTENT}
+    assert await server_files(local_server) == {"big.bin": CONTENT}
     assert not journal.exists()

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-import http.server
 import json
 import pathlib
-import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -17,6 +14,7 @@ import pytest
 import yarl
 from aiohttp import web
 
+from aikit_files.cli._demo import serving_directory
 from aikit_files.server import ServerThread
 
 from .conftest import API_KEY, API_VERSION, FakeClock, assert_refused, auth, disk, eventually, url
@@ -33,19 +31,8 @@ def origin(tmp_path: pathlib.Path) -> Iterator[str]:
     (root / "moved").mkdir()
     (root / "moved" / "index.html").write_bytes(b'{"moved": true}\n')
 
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(root))
-    )
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    with serving_directory(root) as url:
+        yield url
 
 
 def settled(azure: openai.AzureOpenAI, file_id: str) -> openai.types.FileObject:

@@ -3,16 +3,14 @@ nothing behind."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import pathlib
-import threading
 from collections.abc import Iterator
 
 import aiohttp
 import openai
 import pytest
 
+from aikit_files.cli._demo import serving_directory
 from aikit_files.server import ServerThread
 
 from .conftest import (
@@ -143,19 +141,8 @@ def origin(tmp_path: pathlib.Path) -> Iterator[str]:
     (root / "big.txt").write_bytes(b"x" * 11)
     (root / "fits.txt").write_bytes(b"x" * 10)
 
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(root))
-    )
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    with serving_directory(root) as url:
+        yield url
 
 
 def test_an_import_past_the_limit_ends_in_error(
