@@ -344,7 +344,12 @@ class Transport:
                     error = self._redactor.error(error)
                 retryable = isinstance(error, APIConnectionError)
                 response_headers = None
-                sent_whole = data.complete if isinstance(data, FormPayload) else data is None
+                # NOTE: a form tells whether it was handed over whole; a JSON body (bytes) goes
+                # in one write with the head, as does a request with no body; nothing at all
+                # was sent when no connection was made.
+                sent_whole = not isinstance(exc, aiohttp.ClientConnectorError) and (
+                    data.complete if isinstance(data, FormPayload) else True
+                )
                 if recover is not None and retryable and sent_whole:
                     found = await _look_before_sending_again(
                         recover, started, error, idempotent=spec.method in IDEMPOTENT_METHODS

@@ -296,3 +296,15 @@ async def test_a_callback_may_close_the_client(local_server: ServerThread) -> No
     with pytest.raises(af.ClientClosedError):
         client.files.list()
     await client.aclose()
+
+
+async def test_a_delete_that_never_connected_is_not_looked_for() -> None:
+    # Nothing reached a server: the call fails as a plain connection error, not as one that
+    # "may have" been carried out (the lookup is for requests sent whole).
+    base_url = f"http://127.0.0.1:{_free_port()}/v1"
+    rec = Recorder()
+    async with af.AsyncClient(api_key="sk-test", base_url=base_url, max_retries=0) as client:
+        with pytest.raises(af.APIConnectionError) as caught:
+            await client.files.delete("file-abc", **rec.params())
+    assert "may have" not in str(caught.value)
+    assert rec.names == ["error", "terminate"]
