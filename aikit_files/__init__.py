@@ -6,6 +6,7 @@ objects, and its asynchronous-call pattern (``on_terminate``, ``on_response``, `
 
 from __future__ import annotations
 
+from ._checks import check_file
 from ._client import AsyncClient
 from ._config import Timeout
 from ._exceptions import (
@@ -22,6 +23,7 @@ from ._exceptions import (
     InternalServerError,
     InvalidArgumentError,
     InvalidArgumentTypeError,
+    InvalidFileError,
     LocalIOError,
     NotFoundError,
     PermissionDeniedError,
@@ -36,10 +38,12 @@ from ._models import (
     DownloadResult,
     ErrorInfo,
     ExpiresAfter,
+    FileCheck,
     FileDeleted,
     FileDeletedResult,
     FileList,
     FileListResult,
+    FileProblem,
     FileResult,
     OpenAIFile,
     RateLimit,
@@ -74,18 +78,21 @@ __all__ = [
     "DownloadResult",
     "ErrorInfo",
     "ExpiresAfter",
+    "FileCheck",
     "FileDeleted",
     "FileDeletedResult",
     "FileList",
     "FileListParameters",
     "FileListResult",
     "FileParameters",
+    "FileProblem",
     "FileProcessingError",
     "FileResult",
     "FilesAPI",
     "InternalServerError",
     "InvalidArgumentError",
     "InvalidArgumentTypeError",
+    "InvalidFileError",
     "LocalIOError",
     "NotFoundError",
     "OpenAIFile",
@@ -104,4 +111,5 @@ __all__ = [
     "UploadResult",
     "UploadsAPI",
     "__version__",
+    "check_file",
 ]

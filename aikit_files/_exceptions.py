@@ -4,7 +4,8 @@
 
     AIKitError
      ├── InvalidArgumentError (also a ValueError)   bad argument, raised before any I/O
-     │    └── InvalidArgumentTypeError (also a TypeError)
+     │    ├── InvalidArgumentTypeError (also a TypeError)
+     │    └── InvalidFileError                      a file failed check_file (create(check=True))
      ├── ClientClosedError                          a call started on a closed (or closing) client
      ├── SyncInEventLoopError (also a RuntimeError) the sync client would deadlock where it is used
      ├── LocalIOError                               this machine's side failed: reading what
@@ -44,6 +45,21 @@ class InvalidArgumentError(AIKitError, ValueError):
 
 class InvalidArgumentTypeError(InvalidArgumentError, TypeError):
     """An argument is of the wrong type."""
+
+
+class InvalidFileError(InvalidArgumentError):
+    """A file does not meet the API's format rules for its purpose (``create(..., check=True)``):
+    nothing was sent. ``check`` holds the ``FileCheck`` with every problem found."""
+
+    def __init__(self, check: Any, filename: str) -> None:
+        # NOTE: typed Any: the FileCheck model lives above this module, which imports nothing.
+        self.check = check
+        first = f"; the first: {check.problems[0]}" if check.problems else ""
+        count = check.problem_count
+        super().__init__(
+            f"{filename!r} is not a valid {check.purpose} file: {count} "
+            f"problem{'' if count == 1 else 's'}{first}"
+        )
 
 
 class ClientClosedError(AIKitError):

@@ -9,15 +9,17 @@ import os
 import pathlib
 import urllib.parse
 from collections.abc import AsyncIterator, Coroutine, Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from ._calls import CallTracker
+from ._checks import check_file
 from ._config import check_seconds
 from ._exceptions import (
     APITimeoutError,
     FileProcessingError,
     InvalidArgumentError,
     InvalidArgumentTypeError,
+    InvalidFileError,
     NotFoundError,
 )
 from ._io.sinks import NAME_MAX, bytes_sink, file_sink, json_sink
@@ -47,9 +49,11 @@ from ._protocol.multipart import build_form, form_fields, guess_content_type
 from ._protocol.pagination import next_page
 from ._protocol.requests import Endpoint, FormBody, check_file_id
 from ._protocol.responses import Reply
-from ._protocol.sources import UploadFile, describe_source
+from ._protocol.sources import SourceKind, UploadFile, UploadSource, describe_source
 from ._transport import Recover, Transport
 from ._uploads import AsyncUploadsAPI
+
+T = TypeVar("T")
 
 #: The longest pause between two polls of ``wait_for_processing``, however long it has waited.
 MAX_POLL_INTERVAL = 30.0
@@ -112,6 +116,34 @@ def _check_destination(destination: object) -> pathlib.Path:
             f"destination: the directory {str(path.parent)!r} does not exist"
         )
     return path
+
+
+def _checked_first(
+    params: FileParameters,
+    source: UploadSource,
+    purpose: str,
+    filename: str,
+    making: Coroutine[Any, Any, T],
+) -> Coroutine[Any, Any, T]:
+    """``making``, preceded by ``check_file`` of the source when ``params.check`` asks for it."""
+    if not params.check:
+        return making
+    return _check_then(source, purpose, filename, making)
+
+
+async def _check_then(
+    source: UploadSource, purpose: str, filename: str, making: Coroutine[Any, Any, T]
+) -> T:
+    """Checks the source off the loop's thread, then makes the upload; nothing is sent (and
+    ``making`` never starts) when the check fails."""
+    try:
+        check = await asyncio.to_thread(check_file, source.value, purpose, filename=filename)
+        if not check.ok:
+            raise InvalidFileError(check, filename)
+    except BaseException:
+        making.close()
+        raise
+    return await making
 
 
 class _SentBytes:
@@ -189,6 +221,11 @@ class AsyncFilesAPI:
         forbid_content_type(params)
         _check_purpose(purpose)
         source = describe_source(file, self._endpoint.config.upload_limit)
+        if params.check and source.kind not in (SourceKind.PATH, SourceKind.BLOB):
+            raise InvalidArgumentError(
+                f"check=True reads the file before sending it: give a path or bytes, "
+                f"not {source.kind.value}"
+            )
         filename = params.filename or source.filename
         content_type = params.content_type or guess_content_type(filename)
         threshold = (
@@ -205,7 +242,8 @@ class AsyncFilesAPI:
                 params=params,
                 find_file=self._find_created,
             )
-            return self._tracker.start(self._claimed(large.run()), params, FileResult, "create")
+            making = _checked_first(params, source, purpose, filename, large.run())
+            return self._tracker.start(self._claimed(making), params, FileResult, "create")
         form = build_form(
             form_fields(purpose, params.expires_after),
             filename=filename,
@@ -228,7 +266,8 @@ class AsyncFilesAPI:
             recover = find_stream
 
         send = self._transport.send(spec, params, _FILE, on_progress=on_progress, recover=recover)
-        return self._tracker.start(self._claimed(send), params, FileResult, "create")
+        making = _checked_first(params, source, purpose, filename, send)
+        return self._tracker.start(self._claimed(making), params, FileResult, "create")
 
     async def _claimed(self, making: Coroutine[Any, Any, Reply[OpenAIFile]]) -> Reply[OpenAIFile]:
         """The reply of a call that makes a file, whose file this client then knows as its own."""

@@ -14,6 +14,8 @@ GiB: Final = 1024 * MiB
 SIMPLE_UPLOAD_LIMIT: Final = 512 * MiB
 #: Largest ``batch`` file accepted by ``POST /files``.
 BATCH_FILE_LIMIT: Final = 200 * MiB
+#: Longest line of a JSON Lines file that the local server reads (and ``check_file`` accepts).
+JSONL_LINE_LIMIT: Final = 16 * MiB
 #: Largest part accepted by ``POST /uploads/{id}/parts``.
 UPLOAD_PART_LIMIT: Final = 64 * MiB
 #: Largest file assembled by the Uploads API.

@@ -141,6 +141,50 @@ class UploadPart:
 # --- The error body: written by the local server, read by the client. ---
 
 
+@attrs.frozen
+class FileProblem:
+    """One problem ``check_file`` found in a file."""
+
+    line: int | None
+    """The line it is on, from 1; None for a problem of the whole file (its size, its name)."""
+    field: str | None
+    """The field of the line's object it concerns (``custom_id``, ``messages[2].role``), if one."""
+    message: str
+    """What is wrong, in words."""
+
+    def __str__(self) -> str:
+        where = "" if self.line is None else f"line {self.line}: "
+        return f"{where}{self.field}: {self.message}" if self.field else f"{where}{self.message}"
+
+
+@attrs.frozen(kw_only=True)
+class FileCheck:
+    """What ``check_file`` found in a file: whether it meets the API's format rules for its
+    purpose, its problems, and what it holds."""
+
+    ok: bool
+    """True when no problem was found."""
+    purpose: str
+    """The purpose the file was checked for."""
+    problems: list[FileProblem] = attrs.Factory(list)
+    """The first 100 problems, in the order of the file."""
+    problem_count: int = 0
+    """How many problems were found in all."""
+    lines: int | None = None
+    """Lines read (JSON Lines purposes); None when the purpose has no line rules."""
+    bytes: int = 0
+    """The file's size in bytes."""
+    format: str | None = None
+    """Fine-tuning: the format of the examples (``chat``, ``preference``, ``reinforcement``,
+    ``completion``), detected from the first; None for other purposes or when none fits."""
+    examples: int | None = None
+    """Fine-tuning: the number of training examples."""
+    endpoint: str | None = None
+    """Batch: the endpoint every request calls (``/v1/chat/completions``, ...)."""
+    requests: int | None = None
+    """Batch: the number of requests."""
+
+
 @attrs.frozen(kw_only=True)
 class ErrorDetail:
     """The ``error`` object of an error response.

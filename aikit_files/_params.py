@@ -114,9 +114,15 @@ class FileParameters(Parameters):
     """For a large upload of a path: keep a journal (True: in the cache folder, or at this
     path) so that running the same ``create`` again after a crash sends only the Parts not
     yet sent; None or False: no journal."""
+    check: bool = False
+    """Check the file against the API's format rules for its purpose (``check_file``) before
+    sending any byte; a file with problems ends the call with ``InvalidFileError``. Takes a path
+    or bytes."""
 
     def validate(self) -> None:
         super().validate()
+        if not isinstance(self.check, bool):
+            raise InvalidArgumentTypeError(f"check must be True or False, not {self.check!r}")
         if self.upload_threshold is not None:
             check_upload_threshold(self.upload_threshold)
         if self.part_size is not None:
@@ -359,6 +365,7 @@ class FileOptions(Options, total=False):
     part_size: int | None
     max_concurrency: int | None
     resume: bool | str | os.PathLike[str] | None
+    check: bool
 
 
 class DownloadOptions(Options, total=False):

@@ -16,7 +16,7 @@ PACKAGE = pathlib.Path(aikit_files.__file__).parent
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"_limits", "_exceptions", "_serde"}),
     frozenset({"_models", "_config", "_params"}),
-    frozenset({"_protocol"}),
+    frozenset({"_protocol", "_checks"}),
     frozenset({"_io"}),
     frozenset({"_transport"}),
     frozenset({"_calls"}),
@@ -141,7 +141,8 @@ def test_only_the_entry_points_import_the_server() -> None:
 def test_the_protocol_core_does_no_io() -> None:
     wrong = [
         f"{module_name(path)} imports {imported}"
-        for path in (PACKAGE / "_protocol").rglob("*.py")
+        for folder in ("_protocol", "_checks")
+        for path in (PACKAGE / folder).rglob("*.py")
         for imported in imports_of(path)
         if imported.split(".")[0] in IO_LIBRARIES
     ]

@@ -21,16 +21,19 @@ DESIGN_NAMES = {
     "ErrorInfo",
     "ExpiresAfter",
     "FileDeleted",
+    "FileCheck",
     "FileDeletedResult",
     "FileList",
     "FileListParameters",
     "FileListResult",
     "FileParameters",
+    "FileProblem",
     "FileProcessingError",
     "FileResult",
     "FilesAPI",
     "InternalServerError",
     "InvalidArgumentError",
+    "InvalidFileError",
     "NotFoundError",
     "OpenAIFile",
     "Parameters",
@@ -40,6 +43,7 @@ DESIGN_NAMES = {
     "Result",
     "Timeout",
     "UnprocessableEntityError",
+    "check_file",
 }
 
 

@@ -171,6 +171,23 @@ def build_parser() -> Parser:
         "interruption and only the Parts not yet sent are sent",
     )
 
+    upload.add_argument(
+        "--check",
+        action="store_true",
+        help="check each file against the API's format rules for --purpose first (as the "
+        "check command does); a file with problems is not sent",
+    )
+
+    checking = command(
+        "check",
+        "check files against the API's format rules for a purpose, before any upload",
+        _lazy("_check", "check"),
+    )
+    checking.add_argument("paths", nargs="+", metavar="PATH", help="the files to check")
+    checking.add_argument(
+        "--purpose", required=True, help="the purpose they are for: batch, fine-tune, evals, ..."
+    )
+
     listing = command("list", "list files, newest first", _lazy("_commands", "list_files"))
     listing.add_argument("--purpose", help="only the files of this purpose")
     listing.add_argument(

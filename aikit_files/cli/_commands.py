@@ -148,6 +148,7 @@ async def _upload(client: af.AsyncClient, args: argparse.Namespace, out: Output)
                 on_progress=progress[index].update,
                 max_concurrency=args.concurrency,
                 resume=True if args.resume else None,
+                check=args.check,
             )
 
         values, failures, skipped = await _each(

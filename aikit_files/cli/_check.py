@@ -1,0 +1,61 @@
+"""``aikit-files check PATH... --purpose P``: the API's format rules, applied before an upload.
+
+Problems print as compilers and linters print them, ``PATH:LINE: field: message``, then a
+one-line summary per file; ``--json`` prints one ``FileCheck`` a line (JSON Lines). The status is
+1 when a file has problems or cannot be read, 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import aikit_files as af
+from aikit_files._checks import human_size
+from aikit_files._serde import unstructure
+
+
+def _summary(path: str, check: af.FileCheck) -> str:
+    """One line on what the check found in the file at ``path``."""
+    found = [f"{check.lines:,} lines" if check.lines is not None else human_size(check.bytes)]
+    if check.requests is not None:
+        found.append(f"{check.requests:,} requests to {check.endpoint or '?'}")
+    if check.examples is not None:
+        found.append(f"{check.examples:,} {check.format or 'unrecognised'} examples")
+    if check.ok:
+        verdict = "ok"
+    else:
+        verdict = f"{check.problem_count:,} problem{'' if check.problem_count == 1 else 's'}"
+    return f"{path}: {verdict} ({', '.join(found)})"
+
+
+def _problem(path: str, problem: af.FileProblem) -> str:
+    where = path if problem.line is None else f"{path}:{problem.line}"
+    field = f"{problem.field}: " if problem.field else ""
+    return f"{where}: {field}{problem.message}"
+
+
+def check(args: argparse.Namespace) -> int:
+    """Checks each path for ``--purpose``; exit status 1 if any has a problem."""
+    failed = False
+    for path in args.paths:
+        try:
+            result = af.check_file(path, args.purpose)
+        except af.InvalidArgumentError as error:
+            print(f"aikit-files: {error}", file=sys.stderr, flush=True)
+            failed = True
+            continue
+        failed = failed or not result.ok
+        if args.json:
+            print(json.dumps({"path": path, **unstructure(result)}), flush=True)
+            continue
+        if not args.quiet:
+            for problem in result.problems:
+                print(_problem(path, problem))
+            hidden = result.problem_count - len(result.problems)
+            if hidden:
+                print(f"{path}: ... and {hidden:,} more problems")
+        if not args.quiet or not result.ok:
+            print(_summary(path, result), flush=True)
+    return 1 if failed else 0
