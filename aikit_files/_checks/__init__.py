@@ -124,8 +124,8 @@ def check_file(
         data = memoryview(source).cast("B")
         if purpose not in JSONL_PURPOSES:
             return _unchecked(purpose, data.nbytes)
-        with io.BytesIO(data) as stream:
-            return _check_stream(stream, purpose, filename, JSONL_LINE_LIMIT)
+        with io.BytesIO(data) as blob:
+            return _check_stream(blob, purpose, filename, JSONL_LINE_LIMIT)
     if not isinstance(source, str | os.PathLike):
         raise InvalidArgumentTypeError(
             f"source must be a path or bytes, not {type(source).__name__}"

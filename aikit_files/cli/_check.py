@@ -16,17 +16,19 @@ from aikit_files._checks import human_size
 from aikit_files._serde import unstructure
 
 
+def _count(number: int, noun: str) -> str:
+    """``1 line``, ``2,048 lines``."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 def _summary(path: str, check: af.FileCheck) -> str:
     """One line on what the check found in the file at ``path``."""
-    found = [f"{check.lines:,} lines" if check.lines is not None else human_size(check.bytes)]
+    found = [_count(check.lines, "line") if check.lines is not None else human_size(check.bytes)]
     if check.requests is not None:
-        found.append(f"{check.requests:,} requests to {check.endpoint or '?'}")
+        found.append(f"{_count(check.requests, 'request')} to {check.endpoint or '?'}")
     if check.examples is not None:
-        found.append(f"{check.examples:,} {check.format or 'unrecognised'} examples")
-    if check.ok:
-        verdict = "ok"
-    else:
-        verdict = f"{check.problem_count:,} problem{'' if check.problem_count == 1 else 's'}"
+        found.append(_count(check.examples, f"{check.format or 'unrecognised'} example"))
+    verdict = "ok" if check.ok else _count(check.problem_count, "problem")
     return f"{path}: {verdict} ({', '.join(found)})"
 
 

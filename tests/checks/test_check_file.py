@@ -71,12 +71,14 @@ def test_a_line_over_the_limit_is_skipped_and_the_next_still_read(tmp_path: path
     assert (check.lines, check.bytes) == (2, path.stat().st_size)
 
 
-# NOTE: run in a child so that its peak RSS is the check's own, not the test session's.
+# NOTE: run in a child so that its peak RSS is the check's own, not the test session's; read
+# from VmHWM, which exec resets (ru_maxrss keeps the forking parent's peak).
 _CHECK_IN_A_CHILD = """
-import json, resource, sys
+import json, re, sys
 import aikit_files as af
 check = af.check_file(sys.argv[1], "batch")
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+with open("/proc/self/status") as status:
+    peak = int(re.search(r"VmHWM:\\s+(\\d+) kB", status.read()).group(1)) * 1024
 print(json.dumps({"peak": peak, "requests": check.requests, "bytes": check.bytes,
                   "problems": [str(p) for p in check.problems]}))
 """
