@@ -55,7 +55,7 @@ def test_bad_arguments_raise_before_reading(
 def test_an_unreadable_path(tmp_path: pathlib.Path) -> None:
     # NOTE: not a mode of 0: the suite may run as root, who reads such a file.
     (tmp_path / "plain.jsonl").write_text("{}\n")
-    with pytest.raises(af.InvalidArgumentError, match="cannot read .*: Not a directory"):
+    with pytest.raises(af.InvalidArgumentError, match=r"cannot read .*: Not a directory"):
         af.check_file(tmp_path / "plain.jsonl" / "inside.jsonl", "evals")
 
 
