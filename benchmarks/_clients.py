@@ -166,8 +166,34 @@ async def openai_download_streaming(
     return measured
 
 
+async def aikit_check(purpose: str, path: str) -> dict[str, Any]:
+    """``check_file`` of a JSON Lines file, as ``create(..., check=True)`` runs it (in a thread)."""
+    import aikit_files as af
+
+    measured, check = await timed(asyncio.to_thread(af.check_file, path, purpose))
+    return {**measured, "ok": check.ok, "lines": check.lines, "bytes": check.bytes}
+
+
+async def stdlib_json_lines(path: str) -> dict[str, Any]:
+    """The floor of any check in Python: each line read and decoded by the stdlib's ``json``,
+    nothing checked."""
+
+    def read() -> int:
+        lines = 0
+        with open(path, "rb") as file:
+            for line in file:
+                json.loads(line)
+                lines += 1
+        return lines
+
+    measured, lines = await timed(asyncio.to_thread(read))
+    return {**measured, "lines": lines}
+
+
 CLIENTS: dict[str, Callable[..., Coroutine[Any, Any, dict[str, Any]]]] = {
     "aikit-upload": aikit_upload,
+    "aikit-check": aikit_check,
+    "stdlib-json-lines": stdlib_json_lines,
     "openai-upload-path": openai_upload_path,
     "openai-upload-file": openai_upload_file,
     "aikit-upload-large": aikit_upload_large,
