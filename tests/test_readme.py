@@ -117,6 +117,15 @@ def check_the_large_file(run: Run) -> None:
     assert run.stdout == f"train.jsonl {SIZE}\n"
 
 
+def check_the_file_check(run: Run) -> None:
+    assert run.files() == []  # the check failed: nothing was sent
+    assert run.stdout == (
+        "False chat 1\n"
+        "1 training example: fine-tuning needs at least 10\n"
+        "1 problem(s): nothing was sent\n"
+    )
+
+
 def check_the_azure_client(run: Run) -> None:
     (train,) = run.files()  # the Azure routes and the OpenAI ones share the server's files
     assert (train.filename, train.purpose, train.status) == (
@@ -173,6 +182,7 @@ EXAMPLES = [
     Example('provider="azure"', check_the_azure_client),
     Example("def test_my_upload_job(", check_the_plugin_example),
     Example("upload_threshold=64", check_the_large_file),
+    Example("af.check_file(", check_the_file_check),
 ]
 
 
