@@ -21,7 +21,7 @@ from ._exceptions import (
     NotFoundError,
 )
 from ._io.sinks import NAME_MAX, bytes_sink, file_sink, json_sink
-from ._limits import SIMPLE_UPLOAD_LIMIT
+from ._large_upload import LargeUpload
 from ._models import (
     ContentResult,
     DownloadResult,
@@ -45,11 +45,11 @@ from ._params import (
 )
 from ._protocol.multipart import build_form, form_fields, guess_content_type
 from ._protocol.pagination import next_page
+from ._protocol.plan import goes_in_parts
 from ._protocol.requests import Endpoint, FormBody, check_file_id
 from ._protocol.responses import Reply
 from ._protocol.sources import UploadFile, describe_source
 from ._transport import Recover, Transport
-from ._uploads import AsyncUploadsAPI
 
 #: The longest pause between two polls of ``wait_for_processing``, however long it has waited.
 MAX_POLL_INTERVAL = 30.0
@@ -141,12 +141,10 @@ class AsyncFilesAPI:
         transport: Transport,
         endpoint: Endpoint,
         tracker: CallTracker,
-        uploads: AsyncUploadsAPI,
     ) -> None:
         self._transport = transport
         self._endpoint = endpoint
         self._tracker = tracker
-        self._uploads = uploads
         # Files made by this client's calls, oldest first (a dict keeps the order).
         self._claims: dict[str, None] = {}
 
@@ -191,13 +189,10 @@ class AsyncFilesAPI:
         source = describe_source(file, self._endpoint.config.upload_limit)
         filename = params.filename or source.filename
         content_type = params.content_type or guess_content_type(filename)
-        threshold = (
-            SIMPLE_UPLOAD_LIMIT
-            if params.upload_threshold is None
-            else min(params.upload_threshold, SIMPLE_UPLOAD_LIMIT)
-        )
-        if source.size is not None and source.size > threshold:
-            large = self._uploads._large_upload(
+        if goes_in_parts(source.size, params.upload_threshold):
+            large = LargeUpload.prepare(
+                self._transport,
+                self._endpoint,
                 source,
                 filename=filename,
                 purpose=purpose,
