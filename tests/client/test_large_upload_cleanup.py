@@ -1,0 +1,128 @@
+"""A large upload that fails or is cancelled leaves nothing behind on the server: no pending
+Upload (read from the server's data directory, since the API lists none) and no file, whatever
+request was in flight: ``POST /uploads``, a Part, or ``complete``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pathlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+import aikit_files as af
+from aikit_files.server import ServerThread
+from aikit_files.testing import FaultProxy, Respond, Rule, Stall
+
+from .conftest import pending_uploads, server_files
+
+pytestmark = pytest.mark.anyio
+
+PART = 64 * 1024
+#: 5 Parts, one at a time: the complete is the 7th POST under /v1/uploads (create, 5 Parts).
+LARGE: dict[str, Any] = {"upload_threshold": 128 * 1024, "part_size": PART, "max_concurrency": 1}
+CONTENT = os.urandom(4 * PART + 99)
+COMPLETE = 7
+
+
+@pytest.fixture
+def source(tmp_path: pathlib.Path) -> pathlib.Path:
+    path = tmp_path / "big.bin"
+    path.write_bytes(CONTENT)
+    return path
+
+
+@pytest.fixture
+async def client(proxy: FaultProxy, local_server: ServerThread) -> AsyncIterator[af.AsyncClient]:
+    async with af.AsyncClient(local_server.api_key, base_url=proxy.url + "/v1") as c:
+        yield c
+
+
+async def eventually(check: Callable[[], bool]) -> None:
+    for _ in range(1000):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("it never happened")
+
+
+def answered(proxy: FaultProxy, ordinal: int) -> Callable[[], bool]:
+    """Whether the server has answered the proxy's request number ``ordinal`` (under
+    ``/v1/uploads``, counted by the rule's own ordinal: here all requests are such)."""
+    return lambda: any(e.ordinal == ordinal and e.upstream_status == 200 for e in proxy.exchanges)
+
+
+async def cancel_once_answered(
+    proxy: FaultProxy, task: asyncio.Task[af.OpenAIFile], ordinal: int
+) -> None:
+    """Cancels ``task`` once the server has carried out its request ``ordinal`` whose answer the
+    proxy holds back: the server has done the work, the client has not heard of it."""
+    await eventually(answered(proxy, ordinal))
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_cancelled_while_complete_is_in_flight_leaves_no_file(
+    local_server: ServerThread, proxy: FaultProxy, client: af.AsyncClient, source: pathlib.Path
+) -> None:
+    # The server completes the Upload (the file exists) while the client still waits for the
+    # answer's body: cancelling then must not leave that file.
+    hold = Stall(where="response", after_bytes=0, seconds=0.5)
+    proxy.add_rule(Rule(hold, method="POST", path="/v1/uploads", ordinal=COMPLETE))
+    results: list[af.Result] = []
+    task = client.files.create(source, "user_data", on_terminate=results.append, **LARGE)
+    await cancel_once_answered(proxy, task, COMPLETE)
+    assert await server_files(local_server) == {}
+    assert pending_uploads(local_server) == []
+    await asyncio.sleep(0.05)
+    assert [r.cancelled for r in results] == [True]
+    assert "complete" in proxy.exchanges[COMPLETE - 1].path
+
+
+async def test_cancelled_while_the_upload_is_created_leaves_no_pending_upload(
+    local_server: ServerThread, proxy: FaultProxy, client: af.AsyncClient, source: pathlib.Path
+) -> None:
+    hold = Stall(where="response", after_bytes=0, seconds=0.5)
+    proxy.add_rule(Rule(hold, method="POST", path="/v1/uploads", ordinal=1))
+    results: list[af.Result] = []
+    task = client.files.create(source, "user_data", on_terminate=results.append, **LARGE)
+    await cancel_once_answered(proxy, task, 1)
+    assert len(list((pathlib.Path(local_server.data_dir) / "uploads").iterdir())) == 1
+    assert pending_uploads(local_server) == [], "the Upload made was cancelled"
+    await asyncio.sleep(0.05)
+    assert [r.cancelled for r in results] == [True]
+
+
+async def test_cancelled_while_a_part_is_sent_leaves_no_pending_upload(
+    local_server: ServerThread, proxy: FaultProxy, client: af.AsyncClient, source: pathlib.Path
+) -> None:
+    proxy.add_rule(Rule(Stall(where="response", seconds=5.0), method="POST", path="/v1/uploads",
+                        ordinal=3))  # fmt: skip
+    task = client.files.create(source, "user_data", **LARGE)
+    await cancel_once_answered(proxy, task, 3)
+    assert pending_uploads(local_server) == []
+    assert await server_files(local_server) == {}
+
+
+async def test_a_refused_part_leaves_no_pending_upload(
+    local_server: ServerThread, proxy: FaultProxy, client: af.AsyncClient, source: pathlib.Path
+) -> None:
+    proxy.add_rule(Rule(Respond(400), method="POST", path="/v1/uploads", ordinal=3))
+    with pytest.raises(af.BadRequestError):
+        await client.files.create(source, "user_data", **LARGE)
+    assert pending_uploads(local_server) == []
+
+
+async def test_an_unwritable_journal_folder_fails_before_any_upload(
+    proxy: FaultProxy, client: af.AsyncClient, source: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    # A file where the journal's folder should be: no Upload is created only to be orphaned
+    # when its journal cannot be written (root can write anywhere, but not into a file).
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_bytes(b"")
+    with pytest.raises(af.LocalIOError, match="journal"):
+        await client.files.create(source, "user_data", resume=blocker / "j.json", **LARGE)
+    assert proxy.exchanges == []
