@@ -167,8 +167,10 @@ class AsyncFilesAPI:
         A source of known size larger than ``upload_threshold`` (512 MiB) goes through the
         Uploads API: Parts of ``part_size`` bytes from byte ranges of the source,
         ``max_concurrency`` at once, the file's MD5 on complete, the Upload cancelled if the
-        call fails or is cancelled; with ``resume``, a later run of the same call sends only
-        the Parts not yet sent.
+        call fails or is cancelled (and a file that a cancelled ``complete`` made anyway
+        deleted); with ``resume``, a later run of the same call sends only the Parts not yet
+        sent, and a journal that no longer fits is discarded and the upload starts over. Two
+        runs never use one journal at once: the second fails with ``LocalIOError``.
 
         Args:
             file: a path, bytes-like, a binary file object, or an async iterable of bytes.

@@ -14,7 +14,7 @@ import pytest
 
 import aikit_files as af
 from aikit_files.server import ServerThread
-from aikit_files.testing import FaultProxy, Respond, Rule, Stall
+from aikit_files.testing import FaultProxy, LoseResponse, Respond, Rule, Stall
 
 from .conftest import pending_uploads, server_files
 
@@ -126,3 +126,18 @@ async def test_an_unwritable_journal_folder_fails_before_any_upload(
     with pytest.raises(af.LocalIOError, match="journal"):
         await client.files.create(source, "user_data", resume=blocker / "j.json", **LARGE)
     assert proxy.exchanges == []
+
+
+async def test_a_lost_answer_to_post_uploads_leaves_one_empty_upload_at_most(
+    local_server: ServerThread, proxy: FaultProxy, client: af.AsyncClient, source: pathlib.Path
+) -> None:
+    # NOTE: a known limit, bounded here: the Uploads API lists no Uploads and takes no
+    # idempotency key, so the Upload that an attempt without an answer made cannot be named,
+    # hence not cancelled (not retrying would fail the call and leave it all the same). What
+    # it holds is bounded: no Part, no byte, until it expires.
+    proxy.add_rule(Rule(LoseResponse(), method="POST", path="/v1/uploads", ordinal=1))
+    await client.files.create(source, "user_data", **LARGE)
+    assert await server_files(local_server) == {"big.bin": CONTENT}
+    (orphan,) = pending_uploads(local_server)
+    held = pathlib.Path(local_server.data_dir) / "uploads" / orphan
+    assert [p.name for p in held.iterdir()] == ["upload.json"]
