@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import os
 import pathlib
@@ -26,9 +27,9 @@ from ._exceptions import AIKitError, APIStatusError, InvalidArgumentError
 from ._io import journal as journals
 from ._io.body import report
 from ._io.reading import forget, md5_of
-from ._io.sinks import json_sink
+from ._io.sinks import Sink, json_sink
 from ._models import FileDeleted, OpenAIFile, Upload, UploadPart
-from ._params import FileParameters, Parameters, ProgressCallback
+from ._params import FileParameters, Parameters
 from ._protocol.journal import DonePart, Journal, read_journal
 from ._protocol.multipart import build_form
 from ._protocol.plan import (
@@ -36,13 +37,14 @@ from ._protocol.plan import (
     COMPLETE_WAIT,
     Next,
     PartSpan,
+    PartsProgress,
     Step,
     UploadPlan,
     after_refusal,
     check_expiry_allowed,
     plan_upload,
 )
-from ._protocol.requests import Endpoint, FormBody
+from ._protocol.requests import Endpoint, FormBody, RequestSpec
 from ._protocol.responses import Reply
 from ._protocol.sources import SourceKind, UploadSource
 from ._transport import Recover, Transport
@@ -75,34 +77,6 @@ def part_form(source: UploadSource, span: PartSpan | None, filename: str) -> For
 
 async def _blocking(function: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(None, function, *args)
-
-
-@attrs.define
-class _Progress:
-    """The bytes sent across all Parts, told to the caller's ``on_progress``."""
-
-    callback: ProgressCallback | None
-    total: int
-    done: int = 0
-    """Bytes of the Parts already acknowledged."""
-    sending: dict[int, int] = attrs.Factory(dict)
-    """Bytes sent so far of each Part in flight (a retried Part starts again from 0)."""
-
-    def report(self) -> None:
-        if self.callback is not None:
-            report(self.callback, self.done + sum(self.sending.values()), self.total)
-
-    def of_part(self, number: int) -> ProgressCallback:
-        def report(sent: int, _total: int | None) -> None:
-            self.sending[number] = sent
-            self.report()
-
-        return report
-
-    def part_done(self, number: int, length: int) -> None:
-        self.sending.pop(number, None)
-        self.done += length
-        self.report()
 
 
 @attrs.define
@@ -160,11 +134,8 @@ class LargeUpload:
                 raise InvalidArgumentError(
                     "resume needs the file as a path: only a path can be read again by a later run"
                 )
-            if isinstance(params.resume, bool):
-                identity = (repr(endpoint), os.path.abspath(source.value), filename, purpose)
-                journal_path = journals.default_path(*identity)
-            else:
-                journal_path = pathlib.Path(os.fspath(params.resume))
+            identity = (repr(endpoint), os.path.abspath(source.value), filename, purpose)
+            journal_path = journals.path_for(params.resume, *identity)
         return cls(transport, endpoint, source, filename, purpose, mime_type, params, plan,
                    journal_path, find_file)  # fmt: skip
 
@@ -304,7 +275,11 @@ class LargeUpload:
         journal with every Part done."""
         done = journal.done()
         todo = collections.deque(self.plan.missing(done))
-        progress = _Progress(self.params.on_progress, self.plan.size, self.plan.bytes_of(done))
+        progress = PartsProgress(
+            functools.partial(report, self.params.on_progress),
+            self.plan.size,
+            self.plan.bytes_of(done),
+        )
         progress.report()
         upload_id = journal.upload_id
         saving = asyncio.Lock()
@@ -330,7 +305,9 @@ class LargeUpload:
             raise _first_failure(failures) from None
         return journal
 
-    async def _add_part(self, upload_id: str, span: PartSpan, progress: _Progress) -> UploadPart:
+    async def _add_part(
+        self, upload_id: str, span: PartSpan, progress: PartsProgress
+    ) -> UploadPart:
         body = part_form(self.source, span, self.filename)
         spec = self.endpoint.add_upload_part(upload_id, body)
         reply: Reply[UploadPart] = await self.transport.send(
@@ -387,41 +364,36 @@ class LargeUpload:
             self._kept = True
 
     async def _abandon(self, upload_id: str, *, quiet: bool = False) -> None:
-        """Cancels an Upload no one will complete, so the server drops its Parts; best effort,
-        bounded, and done even while the call itself is being cancelled.
+        """Cancels an Upload no one will complete, so the server drops its Parts.
 
         ``quiet``: the Upload is known to be of no use already (expired, refused): failing to
         cancel it is no news.
         """
-        cancelling = asyncio.ensure_future(
-            self.transport.send(self.endpoint.cancel_upload(upload_id), _CLEANUP, UPLOAD_SINK)
-        )
-        try:
-            await asyncio.shield(cancelling)
-        except asyncio.CancelledError:
-            # NOTE: cancelled while cancelling: the cancel request goes on; its outcome is moot.
-            forget(cancelling)
-            raise
-        except AIKitError as error:
+        error = await self._tidy(self.endpoint.cancel_upload(upload_id), UPLOAD_SINK)
+        if error is not None:
             level = logging.DEBUG if quiet else logging.WARNING
             logger.log(level, "could not cancel Upload %s: %s", upload_id, error)
 
     async def _delete(self, file_id: str, upload_id: str) -> None:
         """Deletes the file a cancelled call made all the same."""
-        deleting = asyncio.ensure_future(
-            self.transport.send(self.endpoint.delete_file(file_id), _CLEANUP, _DELETED)
-        )
+        error = await self._tidy(self.endpoint.delete_file(file_id), _DELETED)
+        logger.log(logging.INFO if error is None else logging.WARNING,
+                   "the call was cancelled as Upload %s made file %s: %s", upload_id, file_id,
+                   "deleted it" if error is None else f"it could not be deleted ({error})")  # fmt: skip
+
+    async def _tidy(self, spec: RequestSpec, sink: Sink[Any]) -> AIKitError | None:
+        """Sends a request that cleans up after the call: bounded, best effort, and carried
+        on even while the call itself is being cancelled. Returns the error it failed with."""
+        sending = asyncio.ensure_future(self.transport.send(spec, _CLEANUP, sink))
         try:
-            await asyncio.shield(deleting)
+            await asyncio.shield(sending)
         except asyncio.CancelledError:
-            forget(deleting)
+            # NOTE: cancelled while cleaning up: the request goes on; its outcome is moot.
+            forget(sending)
             raise
         except AIKitError as error:
-            logger.warning("the call was cancelled as Upload %s made file %s, which could not "
-                           "be deleted: %s", upload_id, file_id, error)  # fmt: skip
-        else:
-            logger.info("the call was cancelled as Upload %s made file %s: deleted it",
-                        upload_id, file_id)  # fmt: skip
+            return error
+        return None
 
 
 async def _outcome(request: asyncio.Future[Reply[T]], bound: float) -> Reply[T] | None:
@@ -445,16 +417,11 @@ async def _outcome(request: asyncio.Future[Reply[T]], bound: float) -> Reply[T] 
 
 def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
     """The error a group of Parts failed with: the first that is not a cancellation."""
-    leaves: list[BaseException] = []
-    todo: list[BaseException] = [group]
-    while todo:
-        error = todo.pop(0)
-        if isinstance(error, BaseExceptionGroup):
-            todo = list(error.exceptions) + todo
-        else:
-            leaves.append(error)
-    real = [e for e in leaves if not isinstance(e, asyncio.CancelledError)]
-    return (real or leaves)[0]
+    real = group.subgroup(lambda e: not isinstance(e, BaseExceptionGroup | asyncio.CancelledError))
+    first: BaseException = real or group
+    while isinstance(first, BaseExceptionGroup):
+        first = first.exceptions[0]
+    return first
 
 
 async def _wait_quietly(future: asyncio.Future[str]) -> None:

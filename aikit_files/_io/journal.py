@@ -35,6 +35,14 @@ def default_path(*identity: object) -> pathlib.Path:
     return default_folder() / f"{digest.hexdigest()[:32]}.json"
 
 
+def path_for(resume: bool | str | os.PathLike[str], *identity: object) -> pathlib.Path:
+    """The journal that ``resume`` asks for: the path it names, or (``True``) the default
+    path of the upload that ``identity`` names."""
+    if isinstance(resume, bool):
+        return default_path(*identity)
+    return pathlib.Path(os.fspath(resume))
+
+
 def read(path: pathlib.Path) -> bytes | None:
     """The bytes of the journal at ``path``; None when there is none (blocking I/O).
 

@@ -8,6 +8,7 @@ own: each choice it makes after an answer is one of ``after_refusal``'s.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from typing import Final
 
 import attrs
@@ -115,6 +116,37 @@ def plan_upload(
     parts = plan_parts(size, part_size)
     concurrency = 1 if one_reader else max_concurrency or DEFAULT_MAX_CONCURRENCY
     return UploadPlan(size, part_size, parts, max(1, min(concurrency, len(parts))))
+
+
+@attrs.define
+class PartsProgress:
+    """The bytes sent across all Parts, told to ``tell(sent, total)`` as they change."""
+
+    tell: Callable[[int, int], None]
+    total: int
+    done: int = 0
+    """Bytes of the Parts already acknowledged."""
+    sending: dict[int, int] = attrs.Factory(dict)
+    """Bytes sent so far of each Part in flight (a retried Part starts again from 0)."""
+
+    def report(self) -> None:
+        """Tells the bytes sent so far."""
+        self.tell(self.done + sum(self.sending.values()), self.total)
+
+    def of_part(self, number: int) -> Callable[[int, int | None], None]:
+        """The ``on_progress`` of one Part's request."""
+
+        def report(sent: int, _total: int | None) -> None:
+            self.sending[number] = sent
+            self.report()
+
+        return report
+
+    def part_done(self, number: int, length: int) -> None:
+        """Counts a Part the server acknowledged."""
+        self.sending.pop(number, None)
+        self.done += length
+        self.report()
 
 
 def check_expiry_allowed(provider: str, expires_after: ExpiresAfter | None) -> None:

@@ -18,6 +18,7 @@ from aikit_files._protocol.plan import (
     DEFAULT_PART_SIZE,
     MAX_PARTS,
     Next,
+    PartsProgress,
     Step,
     after_refusal,
     check_expiry_allowed,
@@ -143,3 +144,19 @@ def test_every_refusal_has_one_answer_and_a_start_over_happens_once(
         # A fresh Upload never starts over: no loop.
         assert then in (Next.FAIL, Next.LOOK_THEN_FAIL)
         assert (then is Next.LOOK_THEN_FAIL) == (step is Step.COMPLETE and param != "md5")
+
+
+@given(st.data())
+def test_progress_counts_each_byte_once_whatever_the_order_and_the_retries(
+    data: st.DataObject,
+) -> None:
+    plan = plan_upload(data.draw(st.integers(1, 5000)), 512, 3, one_reader=False)
+    told: list[tuple[int, int]] = []
+    progress = PartsProgress(lambda sent, total: told.append((sent, total)), plan.size)
+    for span in data.draw(st.permutations(plan.parts)):
+        report = progress.of_part(span.number)
+        for sent in data.draw(st.lists(st.integers(0, span.length))):  # attempts, retries
+            report(sent, span.length)
+        progress.part_done(span.number, span.length)
+    assert told[-1] == (plan.size, plan.size)
+    assert all(0 <= sent <= plan.size for sent, _ in told)
