@@ -206,6 +206,8 @@ class LargeUpload:
                 if then in (Next.LOOK_THEN_FAIL, Next.LOOK_THEN_START_OVER):
                     found = await self._look_for_file(journal)
                     if found is not None:
+                        logger.info("Upload %s refused its %s: it was completed already, as "
+                                    "file %s", journal.upload_id, step.value, found.value.id)  # fmt: skip
                         self._upload_id = None
                         return found
                     if then is Next.LOOK_THEN_FAIL:
