@@ -4,11 +4,12 @@ on demand."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import pathlib
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import aiohttp
@@ -142,3 +143,12 @@ def pending_uploads(server: ServerThread) -> list[str]:
         for meta in uploads.glob("*/upload.json")
         if json.loads(meta.read_bytes())["status"] == "pending"
     )
+
+
+async def eventually(check: Callable[[], bool]) -> None:
+    """Waits, a bounded while, until ``check()`` holds."""
+    for _ in range(1000):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("it never happened")

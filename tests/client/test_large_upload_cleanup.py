@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pathlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,7 +16,7 @@ import aikit_files as af
 from aikit_files.server import ServerThread
 from aikit_files.testing import FaultProxy, LoseResponse, Respond, Rule, Stall
 
-from .conftest import pending_uploads, server_files
+from .conftest import eventually, pending_uploads, server_files
 
 pytestmark = pytest.mark.anyio
 
@@ -32,20 +32,6 @@ def source(tmp_path: pathlib.Path) -> pathlib.Path:
     path = tmp_path / "big.bin"
     path.write_bytes(CONTENT)
     return path
-
-
-@pytest.fixture
-async def client(proxy: FaultProxy, local_server: ServerThread) -> AsyncIterator[af.AsyncClient]:
-    async with af.AsyncClient(local_server.api_key, base_url=proxy.url + "/v1") as c:
-        yield c
-
-
-async def eventually(check: Callable[[], bool]) -> None:
-    for _ in range(1000):
-        if check():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("it never happened")
 
 
 def answered(proxy: FaultProxy, ordinal: int) -> Callable[[], bool]:
@@ -66,14 +52,14 @@ async def cancel_once_answered(
 
 
 async def test_cancelled_while_complete_is_in_flight_leaves_no_file(
-    local_server: ServerThread, proxy: FaultProxy, client: af.AsyncClient, source: pathlib.Path
+    local_server: ServerThread, proxy: FaultProxy, proxied: af.AsyncClient, source: pathlib.Path
 ) -> None:
     # The server completes the Upload (the file exists) while the client still waits for the
     # answer's body: cancelling then must not leave that file.
     hold = Stall(where="response", after_bytes=0, seconds=0.5)
     proxy.add_rule(Rule(hold, method="POST", path="/v1/uploads", ordinal=COMPLETE))
     results: list[af.Result] = []
-    task = client.files.create(source, "user_data", on_terminate=results.append, **LARGE)
+    task = proxied.files.create(source, "user_data", on_terminate=results.append, **LARGE)
     await cancel_once_answered(proxy, task, COMPLETE)
     assert await server_files(local_server) == {}
     assert pending_uploads(local_server) == []
@@ -83,12 +69,12 @@ async def test_cancelled_while_complete_is_in_flight_leaves_no_file(
 
 
 async def test_cancelled_while_the_upload_is_created_leaves_no_pending_upload(
-    local_server: ServerThread, proxy: FaultProxy, client: af.AsyncClient, source: pathlib.Path
+    local_server: ServerThread, proxy: FaultProxy, proxied: af.AsyncClient, source: pathlib.Path
 ) -> None:
     hold = Stall(where="response", after_bytes=0, seconds=0.5)
     proxy.add_rule(Rule(hold, method="POST", path="/v1/uploads", ordinal=1))
     results: list[af.Result] = []
-    task = client.files.create(source, "user_data", on_terminate=results.append, **LARGE)
+    task = proxied.files.create(source, "user_data", on_terminate=results.append, **LARGE)
     await cancel_once_answered(proxy, task, 1)
     assert len(list((pathlib.Path(local_server.data_dir) / "uploads").iterdir())) == 1
     assert pending_uploads(local_server) == [], "the Upload made was cancelled"
@@ -97,46 +83,46 @@ async def test_cancelled_while_the_upload_is_created_leaves_no_pending_upload(
 
 
 async def test_cancelled_while_a_part_is_sent_leaves_no_pending_upload(
-    local_server: ServerThread, proxy: FaultProxy, client: af.AsyncClient, source: pathlib.Path
+    local_server: ServerThread, proxy: FaultProxy, proxied: af.AsyncClient, source: pathlib.Path
 ) -> None:
     proxy.add_rule(Rule(Stall(where="response", seconds=5.0), method="POST", path="/v1/uploads",
                         ordinal=3))  # fmt: skip
-    task = client.files.create(source, "user_data", **LARGE)
+    task = proxied.files.create(source, "user_data", **LARGE)
     await cancel_once_answered(proxy, task, 3)
     assert pending_uploads(local_server) == []
     assert await server_files(local_server) == {}
 
 
 async def test_a_refused_part_leaves_no_pending_upload(
-    local_server: ServerThread, proxy: FaultProxy, client: af.AsyncClient, source: pathlib.Path
+    local_server: ServerThread, proxy: FaultProxy, proxied: af.AsyncClient, source: pathlib.Path
 ) -> None:
     proxy.add_rule(Rule(Respond(400), method="POST", path="/v1/uploads", ordinal=3))
     with pytest.raises(af.BadRequestError):
-        await client.files.create(source, "user_data", **LARGE)
+        await proxied.files.create(source, "user_data", **LARGE)
     assert pending_uploads(local_server) == []
 
 
 async def test_an_unwritable_journal_folder_fails_before_any_upload(
-    proxy: FaultProxy, client: af.AsyncClient, source: pathlib.Path, tmp_path: pathlib.Path
+    proxy: FaultProxy, proxied: af.AsyncClient, source: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
     # A file where the journal's folder should be: no Upload is created only to be orphaned
     # when its journal cannot be written (root can write anywhere, but not into a file).
     blocker = tmp_path / "not-a-folder"
     blocker.write_bytes(b"")
     with pytest.raises(af.LocalIOError, match="journal"):
-        await client.files.create(source, "user_data", resume=blocker / "j.json", **LARGE)
+        await proxied.files.create(source, "user_data", resume=blocker / "j.json", **LARGE)
     assert proxy.exchanges == []
 
 
 async def test_a_lost_answer_to_post_uploads_leaves_one_empty_upload_at_most(
-    local_server: ServerThread, proxy: FaultProxy, client: af.AsyncClient, source: pathlib.Path
+    local_server: ServerThread, proxy: FaultProxy, proxied: af.AsyncClient, source: pathlib.Path
 ) -> None:
     # NOTE: a known limit, bounded here: the Uploads API lists no Uploads and takes no
     # idempotency key, so the Upload that an attempt without an answer made cannot be named,
     # hence not cancelled (not retrying would fail the call and leave it all the same). What
     # it holds is bounded: no Part, no byte, until it expires.
     proxy.add_rule(Rule(LoseResponse(), method="POST", path="/v1/uploads", ordinal=1))
-    await client.files.create(source, "user_data", **LARGE)
+    await proxied.files.create(source, "user_data", **LARGE)
     assert await server_files(local_server) == {"big.bin": CONTENT}
     (orphan,) = pending_uploads(local_server)
     held = pathlib.Path(local_server.data_dir) / "uploads" / orphan

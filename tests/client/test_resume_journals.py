@@ -34,12 +34,6 @@ def source(tmp_path: pathlib.Path) -> pathlib.Path:
     return path
 
 
-@pytest.fixture
-async def client(local_server: ServerThread) -> Any:
-    async with af.AsyncClient(local_server.api_key, base_url=local_server.openai_base_url) as c:
-        yield c
-
-
 async def journal_of(
     client: af.AsyncClient, source: pathlib.Path, journal: pathlib.Path, parts: int
 ) -> dict[str, Any]:
