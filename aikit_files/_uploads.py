@@ -69,8 +69,8 @@ class AsyncUploadsAPI:
 
     Each method checks its arguments at once (a bad one raises ``InvalidArgumentError`` before
     any I/O, and no callback fires), then returns an ``asyncio.Task`` whose result also goes to
-    the callbacks of ``parameters``. ``AsyncFilesAPI.create`` uses this API on its own for a
-    file larger than ``upload_threshold``.
+    the callbacks of ``parameters``. ``AsyncFilesAPI.create`` sends a file larger than
+    ``upload_threshold`` through the same routes on its own (``LargeUpload``).
     """
 
     def __init__(self, transport: Transport, endpoint: Endpoint, tracker: CallTracker) -> None:
