@@ -343,9 +343,12 @@ class LargeUpload:
             # NOTE: the complete may make the file all the same: hear its answer, and delete
             # the file, so that a cancelled call leaves nothing behind.
             made = await _outcome(completing, COMPLETE_WAIT)
+            self._upload_id = None
             if made is not None and made.value.file is not None:
-                self._upload_id = None
                 await self._delete(made.value.file.id, journal.upload_id)
+            else:
+                note = f"; if its complete went through, a file {self.filename!r} remains"
+                await self._abandon(journal.upload_id, note=note)
             raise
         self._upload_id = None
         file = reply.value.file
@@ -365,16 +368,16 @@ class LargeUpload:
             await _blocking(journals.save, self.journal_path, journal)
             self._kept = True
 
-    async def _abandon(self, upload_id: str, *, quiet: bool = False) -> None:
+    async def _abandon(self, upload_id: str, *, quiet: bool = False, note: str = "") -> None:
         """Cancels an Upload no one will complete, so the server drops its Parts.
 
         ``quiet``: the Upload is known to be of no use already (expired, refused): failing to
-        cancel it is no news.
+        cancel it is no news. ``note``: what a failure to cancel it may have left behind.
         """
         error = await self._tidy(self.endpoint.cancel_upload(upload_id), UPLOAD_SINK)
         if error is not None:
             level = logging.DEBUG if quiet else logging.WARNING
-            logger.log(level, "could not cancel Upload %s: %s", upload_id, error)
+            logger.log(level, "could not cancel Upload %s: %s%s", upload_id, error, note)
 
     async def _delete(self, file_id: str, upload_id: str) -> None:
         """Deletes the file a cancelled call made all the same."""

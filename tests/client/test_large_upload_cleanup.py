@@ -5,6 +5,7 @@ request was in flight: ``POST /uploads``, a Part, or ``complete``."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import pathlib
 from collections.abc import Callable
@@ -127,3 +128,24 @@ async def test_a_lost_answer_to_post_uploads_leaves_one_empty_upload_at_most(
     (orphan,) = pending_uploads(local_server)
     held = pathlib.Path(local_server.data_dir) / "uploads" / orphan
     assert [p.name for p in held.iterdir()] == ["upload.json"]
+
+
+async def test_a_file_a_cancelled_complete_made_that_cannot_be_found_is_named_in_the_log(
+    local_server: ServerThread,
+    proxy: FaultProxy,
+    proxied: af.AsyncClient,
+    source: pathlib.Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The complete's answer never comes, and the lookup for its file fails too: the Upload,
+    # completed, cannot be cancelled; the log says what may remain, beyond "could not cancel".
+    hold = Stall(where="response", after_bytes=0)
+    proxy.add_rule(Rule(hold, method="POST", path="/v1/uploads", ordinal=COMPLETE))
+    proxy.add_rule(Rule(Respond(500), method="GET", path="/v1/files"))
+    options = {**LARGE, "timeout": af.Timeout(read=2.0), "max_retries": 0}
+    with caplog.at_level(logging.WARNING, "aikit_files"):
+        task = proxied.files.create(source, "user_data", **options)
+        await cancel_once_answered(proxy, task, COMPLETE)
+    (line,) = [r.getMessage() for r in caplog.records if "could not cancel" in r.getMessage()]
+    assert "if its complete went through, a file 'big.bin' remains" in line
+    assert pending_uploads(local_server) == []
