@@ -25,7 +25,7 @@ EXPIRY_MARGIN: Final = 300
 #: The longest an Upload stays open, on any provider: a journal that says longer is wrong.
 LONGEST_UPLOAD_LIFE: Final = max(UPLOAD_EXPIRY_SECONDS, AZURE_UPLOAD_EXPIRY_SECONDS)
 #: Seconds the server's clock may run ahead of ours when it dates an Upload.
-CLOCK_SKEW: Final = 600
+CLOCK_AHEAD: Final = 600
 
 
 @attrs.frozen
@@ -113,7 +113,7 @@ def _misfit(journal: Journal, plan: UploadPlan, mtime_ns: int, now: float) -> st
     if journal.part_size != plan.part_size:
         return f"its Parts are of {journal.part_size} bytes, this run's of {plan.part_size}"
     life = journal.expires_at - journal.created_at
-    if not 0 < life <= LONGEST_UPLOAD_LIFE or journal.created_at > now + CLOCK_SKEW:
+    if not 0 < life <= LONGEST_UPLOAD_LIFE or journal.created_at > now + CLOCK_AHEAD:
         return "its Upload's dates make no sense"
     if journal.expires_at <= now + EXPIRY_MARGIN:
         return "its Upload expires too soon (or has expired)"
