@@ -63,7 +63,7 @@ class AsyncClient:
         endpoint = Endpoint(self._config)
         self.uploads = AsyncUploadsAPI(self._transport, endpoint, self._tracker)
         """The Uploads API (``create``, ``add_part``, ``complete``, ``cancel``)."""
-        self.files = AsyncFilesAPI(self._transport, endpoint, self._tracker, self.uploads)
+        self.files = AsyncFilesAPI(self._transport, endpoint, self._tracker)
         """The Files API."""
 
     def __repr__(self) -> str:

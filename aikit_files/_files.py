@@ -23,7 +23,7 @@ from ._exceptions import (
     NotFoundError,
 )
 from ._io.sinks import NAME_MAX, bytes_sink, file_sink, json_sink
-from ._limits import SIMPLE_UPLOAD_LIMIT
+from ._large_upload import LargeUpload
 from ._models import (
     ContentResult,
     DownloadResult,
@@ -47,11 +47,11 @@ from ._params import (
 )
 from ._protocol.multipart import build_form, form_fields, guess_content_type
 from ._protocol.pagination import next_page
+from ._protocol.plan import goes_in_parts
 from ._protocol.requests import Endpoint, FormBody, check_file_id
 from ._protocol.responses import Reply
 from ._protocol.sources import SourceKind, UploadFile, UploadSource, describe_source
 from ._transport import Recover, Transport
-from ._uploads import AsyncUploadsAPI
 
 T = TypeVar("T")
 
@@ -173,12 +173,10 @@ class AsyncFilesAPI:
         transport: Transport,
         endpoint: Endpoint,
         tracker: CallTracker,
-        uploads: AsyncUploadsAPI,
     ) -> None:
         self._transport = transport
         self._endpoint = endpoint
         self._tracker = tracker
-        self._uploads = uploads
         # Files made by this client's calls, oldest first (a dict keeps the order).
         self._claims: dict[str, None] = {}
 
@@ -201,8 +199,10 @@ class AsyncFilesAPI:
         A source of known size larger than ``upload_threshold`` (512 MiB) goes through the
         Uploads API: Parts of ``part_size`` bytes from byte ranges of the source,
         ``max_concurrency`` at once, the file's MD5 on complete, the Upload cancelled if the
-        call fails or is cancelled; with ``resume``, a later run of the same call sends only
-        the Parts not yet sent.
+        call fails or is cancelled (and a file that a cancelled ``complete`` made anyway
+        deleted); with ``resume``, a later run of the same call sends only the Parts not yet
+        sent, and a journal that no longer fits is discarded and the upload starts over. Two
+        runs never use one journal at once: the second fails with ``LocalIOError``.
 
         Args:
             file: a path, bytes-like, a binary file object, or an async iterable of bytes.
@@ -228,13 +228,10 @@ class AsyncFilesAPI:
             )
         filename = params.filename or source.filename
         content_type = params.content_type or guess_content_type(filename)
-        threshold = (
-            SIMPLE_UPLOAD_LIMIT
-            if params.upload_threshold is None
-            else min(params.upload_threshold, SIMPLE_UPLOAD_LIMIT)
-        )
-        if source.size is not None and source.size > threshold:
-            large = self._uploads._large_upload(
+        if goes_in_parts(source.size, params.upload_threshold):
+            large = LargeUpload.prepare(
+                self._transport,
+                self._endpoint,
                 source,
                 filename=filename,
                 purpose=purpose,

@@ -20,6 +20,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"_io"}),
     frozenset({"_transport"}),
     frozenset({"_calls"}),
+    frozenset({"_large_upload"}),
     frozenset({"_uploads"}),
     frozenset({"_files"}),
     frozenset({"_client"}),

@@ -1,60 +1,25 @@
-"""The journal of a resumable upload: which Upload it fills and which Parts are in, on disk.
+"""The journal of a resumable upload on disk: where it goes, its atomic writes, and the lock
+that lets one process at a time resume it.
 
 One journal per destination and source path, under ``$XDG_CACHE_HOME/aikit_files/uploads/``
 (``~/.cache/...``) unless the caller names the file. It is replaced atomically (a temporary
 file, fsynced, renamed over it), so a crash leaves the old journal or the new one, never half
-of one; it is removed once the file exists.
+of one; it is removed once the file exists. What a journal holds, and whether it can be used,
+is ``_protocol.journal``'s to say.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import pathlib
 import secrets
 
-import attrs
-
-from aikit_files import _serde
 from aikit_files._exceptions import LocalIOError
-
-
-@attrs.frozen
-class DonePart:
-    """A Part the server has: its place in the file and its id."""
-
-    number: int
-    id: str
-
-
-@attrs.frozen
-class Journal:
-    """What a resumable upload has done so far."""
-
-    upload_id: str
-    """The Upload the Parts go to."""
-    created_at: int
-    """When the Upload was created (server time)."""
-    expires_at: int
-    """When the Upload expires (server time): past it, the journal is of no use."""
-    size: int
-    """The source's size when the upload began."""
-    mtime_ns: int
-    """The source's modification time when the upload began."""
-    part_size: int
-    """The Parts' size: a run with another size starts over."""
-    parts: tuple[DonePart, ...] = ()
-    """The Parts the server acknowledged."""
-
-    def matches(self, size: int, mtime_ns: int, part_size: int) -> bool:
-        """Whether the journal was made for this very source and plan."""
-        return (self.size, self.mtime_ns, self.part_size) == (size, mtime_ns, part_size)
-
-    def with_part(self, part: DonePart) -> Journal:
-        """The journal with one more Part done."""
-        return attrs.evolve(self, parts=(*self.parts, part))
+from aikit_files._protocol.journal import Journal
 
 
 def default_folder() -> pathlib.Path:
@@ -70,16 +35,26 @@ def default_path(*identity: object) -> pathlib.Path:
     return default_folder() / f"{digest.hexdigest()[:32]}.json"
 
 
-def load(path: pathlib.Path) -> Journal | None:
-    """The journal at ``path``, or None when there is none or it cannot be read (blocking I/O).
+def path_for(resume: bool | str | os.PathLike[str], *identity: object) -> pathlib.Path:
+    """The journal that ``resume`` asks for: the path it names, or (``True``) the default
+    path of the upload that ``identity`` names."""
+    if isinstance(resume, bool):
+        return default_path(*identity)
+    return pathlib.Path(os.fspath(resume))
 
-    A journal that cannot be read (a crash can't make one, but a hand can) is of no use: the
-    upload starts over.
+
+def read(path: pathlib.Path) -> bytes | None:
+    """The bytes of the journal at ``path``; None when there is none (blocking I/O).
+
+    Raises:
+        LocalIOError: there is one, but it cannot be read.
     """
     try:
-        return _serde.structure(json.loads(path.read_bytes()), Journal)
-    except Exception:  # missing, unreadable, not JSON, not a journal: all mean "none"
+        return path.read_bytes()
+    except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise LocalIOError(f"cannot read the upload journal {path}: {exc.strerror or exc}") from exc
 
 
 def save(path: pathlib.Path, journal: Journal) -> None:
@@ -90,17 +65,12 @@ def save(path: pathlib.Path, journal: Journal) -> None:
     """
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         with open(temporary, "xb") as file:
-            file.write(json.dumps(_serde.unstructure(journal)).encode())
+            file.write(journal.to_json())
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        _fsync_folder(path.parent)
     except OSError as exc:
         raise LocalIOError(
             f"cannot write the upload journal {path}: {exc.strerror or exc}"
@@ -114,3 +84,77 @@ def remove(path: pathlib.Path) -> None:
     """Removes the journal at ``path``, if there is one (blocking I/O)."""
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
+
+
+def _fsync_folder(folder: pathlib.Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+class JournalLock:
+    """The right to use one journal, held by one run at a time across processes: an
+    exclusive ``flock`` on a lock file beside the journal (``NAME.lock``).
+
+    The journal itself cannot carry the lock: it is replaced by a rename at every save. A run
+    that finds the lock taken fails at once rather than waiting: the run that holds it is
+    sending the same file, and waiting for it would end in a second file.
+    """
+
+    def __init__(self, journal: pathlib.Path) -> None:
+        self.journal = journal
+        self.path = journal.with_name(journal.name + ".lock")
+        self._descriptor: int | None = None
+
+    def acquire(self) -> None:
+        """Takes the lock, making the journal's folder if needed (blocking I/O, never waits).
+
+        Raises:
+            LocalIOError: another run holds the lock, or the folder cannot be written (found
+                before anything is sent).
+        """
+        try:
+            self.journal.parent.mkdir(parents=True, exist_ok=True)
+            while self._descriptor is None:
+                self._descriptor = self._take()
+        except OSError as exc:
+            raise LocalIOError(
+                f"cannot write the upload journal {self.journal}: {exc.strerror or exc}"
+            ) from exc
+
+    def _take(self) -> int | None:
+        """The descriptor of the locked lock file; None when it must be tried again."""
+        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            raise LocalIOError(
+                f"another process is resuming this upload (its journal {self.journal} is "
+                "locked): let it finish, or stop it, before running this upload again"
+            ) from None
+        except BaseException:
+            os.close(descriptor)
+            raise
+        # NOTE: the run that held the lock removes the lock file as it lets go: if it did so
+        # between our open and our flock, the lock we hold is on a file no one else will open.
+        try:
+            current = os.stat(self.path)
+        except FileNotFoundError:
+            current = None
+        mine = os.fstat(descriptor)
+        if current is not None and (current.st_dev, current.st_ino) == (mine.st_dev, mine.st_ino):
+            return descriptor
+        os.close(descriptor)
+        return None
+
+    def release(self) -> None:
+        """Lets go of the lock and removes the lock file (blocking I/O); harmless twice."""
+        descriptor, self._descriptor = self._descriptor, None
+        if descriptor is not None:
+            # NOTE: removed while still held, so no other run can lock the file being removed.
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            os.close(descriptor)

@@ -4,10 +4,12 @@ on demand."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import pathlib
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import aiohttp
@@ -130,3 +132,23 @@ async def server_files(server: ServerThread) -> dict[str, bytes]:
     """The files the server holds, by name: their content, read directly (not proxied)."""
     async with af.AsyncClient(server.api_key, base_url=server.openai_base_url) as direct:
         return {f.filename: await direct.files.content(f.id) async for f in direct.files.iterate()}
+
+
+def pending_uploads(server: ServerThread) -> list[str]:
+    """The ids of the Uploads the server holds as ``pending``, read from its data directory
+    (the API lists no Uploads)."""
+    uploads = pathlib.Path(server.data_dir) / "uploads"
+    return sorted(
+        meta.parent.name
+        for meta in uploads.glob("*/upload.json")
+        if json.loads(meta.read_bytes())["status"] == "pending"
+    )
+
+
+async def eventually(check: Callable[[], bool]) -> None:
+    """Waits, a bounded while, until ``check()`` holds."""
+    for _ in range(1000):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("it never happened")

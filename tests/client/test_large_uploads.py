@@ -9,7 +9,7 @@ import asyncio
 import hashlib
 import os
 import pathlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import psutil
@@ -19,7 +19,7 @@ import aikit_files as af
 from aikit_files.server import ServerThread
 from aikit_files.testing import Delay, FaultProxy, Reset, Respond, Rule
 
-from .conftest import server_files
+from .conftest import eventually, server_files
 
 pytestmark = pytest.mark.anyio
 
@@ -50,15 +50,6 @@ def parts_sent(proxy: FaultProxy) -> list[int]:
         for e in proxy.exchanges
         if e.method == "POST" and e.path.endswith("/parts") and e.forwarded
     ]
-
-
-async def eventually(check: Callable[[], bool]) -> None:
-    """Waits, a bounded while, until ``check()`` holds."""
-    for _ in range(1000):
-        if check():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("it never happened")
 
 
 def paths(proxy: FaultProxy) -> list[str]:

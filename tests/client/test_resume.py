@@ -60,22 +60,24 @@ def journal_parts(path: pathlib.Path) -> int:
         return 0
 
 
+def start_upload(
+    proxy: FaultProxy, server: ServerThread, source: pathlib.Path, journal: pathlib.Path
+) -> subprocess.Popen[bytes]:
+    """Runs the resumable upload of ``source`` in a process of its own."""
+    arguments = [proxy.url + "/v1", str(server.api_key), str(source), str(journal)]
+    return subprocess.Popen([sys.executable, "-c", SCRIPT, *arguments])
+
+
+def lock_files(folder: pathlib.Path) -> list[pathlib.Path]:
+    return list(folder.glob("*.lock"))
+
+
 def kill_midway(
     proxy: FaultProxy, server: ServerThread, source: pathlib.Path, journal: pathlib.Path
 ) -> None:
     """Runs the upload in a process of its own, and kills it (SIGKILL) once some of its Parts
     are in the journal."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            SCRIPT,
-            proxy.url + "/v1",
-            str(server.api_key),
-            str(source),
-            str(journal),
-        ]
-    )
+    process = start_upload(proxy, server, source, journal)
     try:
         deadline = time.monotonic() + 60
         while journal_parts(journal) < 4:
@@ -191,3 +193,28 @@ async def test_a_journal_whose_upload_is_gone_starts_over(
     assert made.bytes == len(CONTENT)
     assert await server_files(local_server) == {"big.bin": CONTENT}
     assert not journal.exists()
+
+
+async def test_two_processes_never_resume_one_journal_at_once(
+    local_server: ServerThread, proxy: FaultProxy, tmp_path: pathlib.Path
+) -> None:
+    # A first process is sending the file with a journal; a second run of the same upload
+    # fails at once, saying why, rather than sending the file again beside it.
+    source = tmp_path / "big.bin"
+    source.write_bytes(CONTENT)
+    journal = tmp_path / "big.json"
+    proxy.add_rule(Rule(Delay(0.1), method="POST", path="/v1/uploads/"))
+    first = start_upload(proxy, local_server, source, journal)
+    try:
+        while journal_parts(journal) < 2:
+            assert first.poll() is None, "the first upload ended too soon"
+            await asyncio.sleep(0.02)
+        async with af.AsyncClient(local_server.api_key, base_url=proxy.url + "/v1") as client:
+            with pytest.raises(af.LocalIOError, match="another process is resuming"):
+                await client.files.create(source, "user_data", resume=journal, **LARGE)
+    finally:
+        returncode = await asyncio.to_thread(first.wait, 60)
+    assert returncode == 0
+    assert await server_files(local_server) == {"big.bin": CONTENT}
+    assert not journal.exists()
+    assert lock_files(tmp_path) == [], "the lock file goes with the run that held it"
