@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import urllib.parse
 from collections.abc import Mapping
 from typing import Final, Literal, TypedDict, Unpack
@@ -102,6 +103,85 @@ def _env(environ: Mapping[str, str], name: str) -> str | None:
     return value if value else None
 
 
+#: What a header value may not hold: C0 and C1 controls and DEL (a line break read from a file,
+#: above all), surrogates, and anything past U+00FF, which no header can carry (RFC 9110
+#: allows visible ASCII, spaces and obs-text octets).
+_NOT_IN_HEADER: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]|[^\x00-\xff]")
+#: What a base URL may not hold: control characters and whitespace (urlsplit would drop some
+#: silently, then the URL would be sent as it is).
+_NOT_IN_URL: Final = re.compile(r"[\x00-\x20\x7f-\x9f]|[\ud800-\udfff]")
+
+
+def _named(name: str, variable: str, from_environment: bool) -> str:
+    """The name of a setting in a message: the argument, and the variable it came from."""
+    return f"{name} (from {variable})" if from_environment else name
+
+
+def _check_header_setting(what: str, value: str | None, *, secret: bool) -> None:
+    """Refuses a value that cannot go in a header, naming the setting but never a secret.
+
+    Raises:
+        InvalidArgumentError: ``value`` holds a control character or one a header cannot carry.
+    """
+    if value is None:
+        return
+    found = _NOT_IN_HEADER.search(value)
+    if found is None:
+        return
+    char = found.group()
+    if char in "\r\n":
+        kind = "a line break (read from a file with its newline?)"
+    elif ord(char) < 0xA0:
+        kind = "a control character"
+    else:
+        kind = "a character no HTTP header can carry"
+    where = "at its end" if found.end() == len(value) else f"at position {found.start()}"
+    # NOTE: a secret is never shown, nor a printable character of it.
+    named = "" if secret and ord(char) >= 0xA0 else f" {char!a}"
+    shown = "" if secret else f": {value!r}"
+    raise InvalidArgumentError(f"{what} holds {kind}{named} {where}{shown}")
+
+
+def _check_base_url(what: str, url: str) -> None:
+    """Checks a base URL; its text is shown only when it holds no credentials.
+
+    Raises:
+        InvalidArgumentError: it is no http(s) URL with a host, holds credentials, a query, a
+            fragment, a control character or whitespace.
+    """
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError as exc:
+        raise InvalidArgumentError(f"{what} is not a valid URL ({exc})") from None
+    if "@" in parts.netloc:
+        # NOTE: neither the URL nor the user is shown: the password is in it. aiohttp would send
+        # these as Basic credentials, beside our own key, to whatever host follows.
+        raise InvalidArgumentError(
+            f"{what} must not hold credentials (user:password@): the client authenticates with "
+            "the API key; remove the part before '@'"
+        )
+    found = _NOT_IN_URL.search(url)
+    if found is not None:
+        raise InvalidArgumentError(
+            f"{what} holds a control character or whitespace ({found.group()!a}) at "
+            f"position {found.start()}: {url!r}"
+        )
+    try:
+        host = parts.hostname
+        parts.port  # noqa: B018 (a bad port raises here)
+    except ValueError as exc:
+        raise InvalidArgumentError(f"{what} is not a valid URL ({exc}): {url!r}") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise InvalidArgumentError(
+            f"{what} must be an http:// or https:// URL with a host, got {url!r}"
+        )
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        # NOTE: paths are appended to base_url: a query would end up in the middle of them.
+        raise InvalidArgumentError(
+            f"{what} must have no query or fragment (paths are added to it), got {url!r}"
+        )
+
+
 @attrs.frozen
 class ClientConfig:
     """Everything a client needs to address the API, resolved from arguments and environment."""
@@ -178,39 +258,41 @@ class ClientConfig:
                 raise InvalidArgumentTypeError(
                     f"{name} must be a string or None, not {type(value).__name__}"
                 )
-        if provider == "azure":
-            key = api_key or _env(env, "AZURE_OPENAI_API_KEY")
-            url = base_url or _env(env, "AZURE_OPENAI_ENDPOINT")
+        azure = provider == "azure"
+        key_variable = "AZURE_OPENAI_API_KEY" if azure else "OPENAI_API_KEY"
+        url_variable = "AZURE_OPENAI_ENDPOINT" if azure else "OPENAI_BASE_URL"
+        key = api_key or _env(env, key_variable)
+        url = base_url or _env(env, url_variable)
+        if azure:
             if not url:
                 raise InvalidArgumentError(
                     "Azure needs an endpoint: pass base_url= or set AZURE_OPENAI_ENDPOINT"
                 )
             version = api_version or _env(env, "OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION
         else:
-            key = api_key or _env(env, "OPENAI_API_KEY")
-            url = base_url or _env(env, "OPENAI_BASE_URL") or DEFAULT_BASE_URL
             version = api_version
-        try:
-            parts = urllib.parse.urlsplit(url)
-            host = parts.hostname
-            parts.port  # noqa: B018 (a bad port raises here)
-        except ValueError as exc:
-            raise InvalidArgumentError(f"base_url is not a valid URL ({exc}): {url!r}") from None
-        if parts.scheme not in ("http", "https") or not host:
-            raise InvalidArgumentError(
-                f"base_url must be an http:// or https:// URL with a host, got {url!r}"
-            )
-        if parts.query or parts.fragment or "?" in url or "#" in url:
-            # NOTE: paths are appended to base_url: a query would end up in the middle of them.
-            raise InvalidArgumentError(
-                f"base_url must have no query or fragment (paths are added to it), got {url!r}"
-            )
+        organization = organization or _env(env, "OPENAI_ORG_ID")
+        project = project or _env(env, "OPENAI_PROJECT_ID")
+        # NOTE: refused now, when the client is made, rather than at the first call as a bare
+        # error of aiohttp's; each message names the setting (and the variable it came from).
+        for name, value, variable, given, secret in (
+            ("api_key", key, key_variable, api_key, True),
+            ("organization", organization, "OPENAI_ORG_ID", options.get("organization"), False),
+            ("project", project, "OPENAI_PROJECT_ID", options.get("project"), False),
+            ("api_version", version, "OPENAI_API_VERSION", api_version, False),
+        ):
+            shown = _named(name, variable, from_environment=not given)
+            _check_header_setting(shown, value, secret=secret)
+        if url:
+            _check_base_url(_named("base_url", url_variable, from_environment=not base_url), url)
+        else:
+            url = DEFAULT_BASE_URL
         return cls(
             api_key=key,
             base_url=url.rstrip("/"),
             provider="azure" if provider == "azure" else "openai",
-            organization=organization or _env(env, "OPENAI_ORG_ID"),
-            project=project or _env(env, "OPENAI_PROJECT_ID"),
+            organization=organization,
+            project=project,
             api_version=version,
             timeout=Timeout.coerce(timeout),
             max_retries=max_retries,
