@@ -7,8 +7,9 @@ Field names are the wire names. Fields the server may extend (``purpose``, ``sta
 from __future__ import annotations
 
 import pathlib
+import re
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any, Final, Self
 
 import attrs
 
@@ -241,6 +242,37 @@ def _number(value: str | None) -> int | None:
         return None
 
 
+#: Header names whose values are credentials (Authorization, Proxy-Authorization, api-key,
+#: x-api-key, Ocp-Apim-Subscription-Key, Cookie, Set-Cookie, tokens...), but the rate limits'
+#: counts of tokens.
+_SECRET_HEADER: Final = re.compile(
+    r"^(?!x-ratelimit-).*(auth|key|token|secret|cookie|passw|credential|session)", re.I
+)
+#: Header values that are credentials whatever the header's name.
+_SECRET_VALUE: Final = re.compile(r"\s*(bearer|basic|digest|negotiate|sk-)", re.I)
+#: What a credential's value shows as in a repr.
+HIDDEN: Final = "<hidden>"
+
+
+def headers_repr(headers: object) -> str:
+    """The repr of a mapping of headers, with the values of credentials hidden: a repr ends up
+    in logs and tracebacks, and a header given to a call may hold a key."""
+    if headers is None:
+        return "None"
+    if not isinstance(headers, Mapping):
+        return f"<{type(headers).__name__}>"
+    shown = {
+        name: HIDDEN
+        if not isinstance(name, str)
+        or not isinstance(value, str)
+        or _SECRET_HEADER.search(name)
+        or _SECRET_VALUE.match(value)
+        else value
+        for name, value in headers.items()
+    }
+    return repr(shown)
+
+
 @attrs.frozen(kw_only=True)
 class RateLimit:
     """The ``x-ratelimit-*`` response headers, parsed (4D's ``rateLimit``)."""
@@ -282,7 +314,7 @@ class Result:
     """True once the call has ended, as in 4D: every delivered result has it set."""
     cancelled: bool = False
     """True when the call was cancelled (by the caller, or by a client shutdown that cancels)."""
-    headers: Mapping[str, str] = attrs.Factory(dict)
+    headers: Mapping[str, str] = attrs.field(factory=dict, repr=headers_repr)
     """The headers of the response that gave the value (for a call of several requests, the
     one that produced it) or the error; empty when no response was received."""
     rate_limit: RateLimit | None = None

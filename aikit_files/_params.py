@@ -12,7 +12,7 @@ import attrs
 from ._config import Timeout, check_max_retries
 from ._exceptions import InvalidArgumentError, InvalidArgumentTypeError
 from ._limits import LIST_LIMIT_MAX, LIST_LIMIT_MIN, UPLOAD_PART_LIMIT
-from ._models import ExpiresAfter
+from ._models import ExpiresAfter, headers_repr
 
 if TYPE_CHECKING:
     from ._models import Result
@@ -41,8 +41,9 @@ class Parameters:
     """Time limits of this call: seconds, or a ``Timeout``; None uses the client's."""
     max_retries: int | None = None
     """Retries of this call; None uses the client's."""
-    extra_headers: Mapping[str, str] | None = None
-    """Headers added to this call's requests (they override the client's)."""
+    extra_headers: Mapping[str, str] | None = attrs.field(default=None, repr=headers_repr)
+    """Headers added to this call's requests (they override the client's); in a repr, the
+    values of credentials (``Authorization``, ``api-key``, ``Cookie``...) are hidden."""
     on_terminate: Callback | None = None
     """Called once when the call ends, whatever the outcome, after on_response/on_error."""
     on_response: Callback | None = None

@@ -398,9 +398,12 @@ class Transport:
             if response.status >= 400:
                 body = self._redactor.bytes(await error_body(response))
                 reason = self._redactor.text(response.reason or "")
-                raise status_error(response.status, headers, body, reason)
+                # NOTE: redacted again once decoded: JSON may spell the key with escapes.
+                raise self._redactor.error(status_error(response.status, headers, body, reason))
             try:
-                value = await sink(response)
+                # NOTE: a server may echo the key in a success body too; the models are
+                # redacted once decoded. Bytes (a file's content) are the user's data.
+                value = self._redactor.model(await sink(response))
             except APIError as exc:
                 # NOTE: an answer we could not read may hold the key (a non-JSON 2xx echoing it).
                 raise self._redactor.error(exc)  # noqa: B904 (the same error, redacted)

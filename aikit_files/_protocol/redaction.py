@@ -1,18 +1,24 @@
 """Keeps the API key out of everything made from a response: a server may echo it anywhere
-(an error body, a non-JSON answer, a header, a redirect's Location)."""
+(an error body, a success body, a non-JSON answer, a header, a redirect's Location), and JSON
+may spell it with escapes (``\\u0073k-``, ``\\/``) that only decoding undoes, so decoded values
+and the models built from them are redacted, not only the bytes."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Final, TypeVar
+
+import attrs
 
 from aikit_files._exceptions import APIError
 
 E = TypeVar("E", bound=APIError)
+T = TypeVar("T")
 
 #: What the key is replaced by.
 REDACTED: Final = "[redacted]"
+#: What stands for a decoded body too deeply nested to be searched for the key.
+TOO_DEEP: Final = "[a body nested too deeply to show]"
 
 
 class Redactor:
@@ -47,20 +53,54 @@ class Redactor:
         return any(secret in value for value in headers.values())
 
     def value(self, value: Any) -> Any:
-        """Decoded JSON (or text) with the secret replaced in every string."""
+        """Decoded JSON (or text, or bytes) with the secret replaced in every string, keys of
+        objects included; the same object when nothing held it."""
         if not self._text:
             return value
-        if isinstance(value, str):
-            return self.text(value)
         if isinstance(value, bytes):
             return self.bytes(value)
-        if isinstance(value, Mapping | list):
-            encoded = json.dumps(value)
-            return (
-                json.loads(encoded.replace(self._text, REDACTED))
-                if self._text in encoded
-                else value
+        try:
+            return self._walk(value)
+        except RecursionError:
+            # NOTE: JSON nested almost as deep as the decoder allows; it is shown as nothing.
+            return TOO_DEEP
+
+    def model(self, value: T) -> T:
+        """A call's value with the secret replaced in every string field of its models, however
+        deep (a page's files, an Upload's file); the same object when nothing held it.
+
+        Bytes (a file's content) and paths are the caller's data, left as they are.
+        """
+        if not self._text:
+            return value
+        walked: T = self._walk(value)
+        return walked
+
+    def _walk(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, list | tuple):
+            items = [self._walk(item) for item in value]
+            if all(new is old for new, old in zip(items, value, strict=True)):
+                return value
+            return type(value)(items) if isinstance(value, tuple) else items
+        if isinstance(value, Mapping):
+            pairs = [(self._walk(k), self._walk(v)) for k, v in value.items()]
+            unchanged = all(
+                new[0] is k and new[1] is v
+                for new, (k, v) in zip(pairs, value.items(), strict=True)
             )
+            return value if unchanged else dict(pairs)
+        if attrs.has(type(value)):
+            changes: dict[str, Any] = {}
+            for field in attrs.fields(type(value)):
+                if not field.init:
+                    continue
+                old = getattr(value, field.name)
+                new = self._walk(old)
+                if new is not old:
+                    changes[field.alias] = new
+            return attrs.evolve(value, **changes) if changes else value
         return value
 
     def error(self, error: E) -> E:

@@ -1,11 +1,14 @@
 """The API key never shows, even from a server that echoes it everywhere it can: error bodies,
-non-JSON answers, malformed models, headers (the request id, rate limits, Retry-After), a
-redirect's Location, a reason phrase. Every operation, both providers, every way a call can end;
-then every repr, str, exception chain, result and log record is scanned for the key."""
+success bodies (every string field of every model), JSON that spells it with escapes
+(``\\u0073k-...``, ``\\/``), non-JSON answers, malformed models, headers (the request id, rate
+limits, Retry-After), a redirect's Location, a reason phrase. Every operation, both providers,
+every way a call can end; then every repr, str, exception chain, result and log record is
+scanned for the key, and so are the reprs of the parameters a call was given."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import pathlib
 import traceback
@@ -20,10 +23,17 @@ from aikit_files.server._runner import AppThread
 
 pytestmark = pytest.mark.anyio
 
-KEY = "sk-echoed-Zq8vQ2xW7tLp0"
+# NOTE: with a "/", which JSON may spell "\\/".
+KEY = "sk-echoed/Zq8vQ2xW7tLp0"
 FILE = {"id": "file-abc", "object": "file", "bytes": 4, "created_at": 1, "filename": "a.txt",
         "purpose": "user_data", "status": "processed"}  # fmt: skip
 LIST = {"object": "list", "data": [FILE], "has_more": False}
+#: The same answers, with the key in every string field the client reads.
+ECHOING_FILE = {**FILE, "id": KEY, "filename": f"a {KEY}.txt", "purpose": KEY,
+                "status_details": KEY}  # fmt: skip
+ECHOING_LIST = {"object": "list", "data": [ECHOING_FILE], "has_more": False, "first_id": KEY,
+                "last_id": KEY}  # fmt: skip
+ECHOING_DELETED = {"id": KEY, "object": KEY, "deleted": True}
 ECHO = {"X-Echo": KEY, "x-request-id": KEY, "apim-request-id": KEY,
         "x-ratelimit-limit-requests": KEY, "x-ratelimit-reset-requests": KEY}  # fmt: skip
 
@@ -58,6 +68,13 @@ def scenario_response(scenario: str, request: web.Request) -> web.StreamResponse
         return web.Response(status=200, text="[" * 100_000 + KEY, headers=ECHO)
     if scenario == "redirect":
         return web.Response(status=302, headers={**ECHO, "Location": f"http://x.invalid/{KEY}"})
+    if scenario.startswith("escaped error body"):
+        detail = {"message": f"bad key {KEY}", "code": KEY, "type": KEY, "param": KEY}
+        return spelled({"error": detail}, scenario, status=401)
+    if "echoing 200" in scenario:
+        if request.method == "GET" and request.path.endswith("/files"):
+            return spelled(ECHOING_LIST, scenario)
+        return spelled(ECHOING_DELETED if request.method == "DELETE" else ECHOING_FILE, scenario)
     # "headers only": a good answer whose headers echo the key.
     if request.path.endswith("/content"):
         return web.Response(body=b"data", headers=ECHO)
@@ -70,6 +87,19 @@ def scenario_response(scenario: str, request: web.Request) -> web.StreamResponse
     return web.json_response(FILE, headers=ECHO)
 
 
+def spelled(document: object, scenario: str, status: int = 200) -> web.Response:
+    """``document`` as JSON, with the key spelled as the scenario says: as it is, with every
+    character a ``\\u`` escape, or with its ``/`` escaped (both valid JSON for the same text,
+    neither holding the key's bytes)."""
+    text = json.dumps(document)
+    if "\\u-escaped" in scenario:
+        text = text.replace(KEY, "".join(f"\\u{ord(c):04x}" for c in KEY))
+    elif "slash-escaped" in scenario:
+        text = text.replace(KEY, KEY.replace("/", "\\/"))
+    assert json.loads(text) == document
+    return web.Response(status=status, text=text, content_type="application/json")
+
+
 SCENARIOS = [
     "error body",
     "azure error body",
@@ -80,6 +110,11 @@ SCENARIOS = [
     "malformed 200",
     "deeply nested 200",
     "redirect",
+    "escaped error body, \\u-escaped",
+    "escaped error body, slash-escaped",
+    "echoing 200",
+    "echoing 200, \\u-escaped",
+    "echoing 200, slash-escaped",
     "headers only",
 ]
 
@@ -179,6 +214,26 @@ async def test_the_key_never_shows(
             texts.append("".join(traceback.format_exception(*record.exc_info)))
     leaks = [text for text in texts if KEY in text]
     assert not leaks, leaks[0][:2000]
+
+
+@pytest.mark.parametrize(
+    "parameters_class",
+    [af.Parameters, af.FileParameters, af.FileListParameters, af.DownloadParameters],
+)
+@pytest.mark.parametrize(
+    "name",
+    ["Authorization", "authorization", "Proxy-Authorization", "api-key", "X-Api-Key", "Cookie",
+     "Ocp-Apim-Subscription-Key", "X-Upstream"],
+)  # fmt: skip
+def test_parameters_never_show_a_credential(
+    parameters_class: type[af.Parameters], name: str
+) -> None:
+    value = f"Bearer {KEY}" if name == "X-Upstream" else KEY
+    parameters = parameters_class(extra_headers={name: value, "X-Trace": "t-1"})
+    assert KEY not in repr(parameters)
+    assert KEY not in str(parameters)
+    # What is not a credential still shows, for debugging.
+    assert "'X-Trace': 't-1'" in repr(parameters)
 
 
 async def test_the_scan_finds_a_key_where_there_is_one() -> None:
