@@ -1,7 +1,9 @@
 """Where a response's body goes: a model built from JSON, bytes in memory, or a file on disk.
 
-A sink reads a successful response into the call's value. The file sink streams to a temporary
-file beside the destination and renames it once complete, so nothing half-written is left.
+A sink reads a successful response into the call's value. A JSON answer is read up to a limit
+sized to the largest answer the API gives, so that an endless or huge body cannot take the
+client's memory. The file sink streams to a temporary file beside the destination and renames
+it once complete, so nothing half-written is left.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import os
 import pathlib
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Final, TypeVar
 
 import aiohttp
 
-from aikit_files._exceptions import LocalIOError
+from aikit_files._exceptions import APIError, LocalIOError
+from aikit_files._limits import MiB
 from aikit_files._params import ProgressCallback
-from aikit_files._protocol.responses import parse_model
+from aikit_files._protocol.responses import parse_model, request_id
 
 from .body import report
 from .guarded import GuardedFile
@@ -33,11 +36,51 @@ Sink = Callable[[aiohttp.ClientResponse], Awaitable[T]]
 ERROR_BODY_LIMIT = 1024 * 1024
 
 
+#: The most a file object takes as JSON, with room to spare: five numbers (20 digits each at
+#: most), an id, ``object``, ``purpose`` and ``status`` (64 characters each, more than any the
+#: API uses), a filename of 255 UTF-8 bytes each escaped as ``\\u00XX`` (1,530 characters),
+#: ``status_details`` (a sentence; 1 KiB) and the names, quotes and indentation (300): under
+#: 3.3 KiB, rounded up.
+FILE_JSON_BOUND: Final = 4 * 1024
+#: The most a JSON answer of the Files API is read to: the largest is a list page of
+#: ``LIST_LIMIT_MAX`` (10,000) files, at most 10,000 * 4 KiB, about 39 MiB, with room for the
+#: page's own fields; 64 MiB leaves 60 % more on top (a real page of 10,000 files is about
+#: 3 MiB). Downloads (``content``, ``download``) are the user's data, not JSON, and unlimited.
+JSON_BODY_LIMIT: Final = 64 * MiB
+
+
+def _too_large(response: aiohttp.ClientResponse, what: str) -> APIError:
+    return APIError(
+        f"the server's answer {what} more than {JSON_BODY_LIMIT // MiB} MiB, larger than any "
+        "answer of the Files API (a page of 10,000 files) can be; it was not read further",
+        request_id=request_id(response.headers),
+    )
+
+
+async def read_json_body(response: aiohttp.ClientResponse) -> bytearray:
+    """A JSON answer's body, read whole, up to ``JSON_BODY_LIMIT`` bytes.
+
+    Raises:
+        APIError: the body is (or says it is) larger than the limit; the connection is then
+            dropped, not read to its end.
+    """
+    length = response.content_length
+    if length is not None and length > JSON_BODY_LIMIT:
+        raise _too_large(response, f"declares {length:,} bytes,")
+    body = bytearray()
+    async for chunk in response.content.iter_any():
+        body += chunk
+        if len(body) > JSON_BODY_LIMIT:
+            raise _too_large(response, "goes on for")
+    return body
+
+
 def json_sink(cls: type[T]) -> Sink[T]:
-    """A sink that builds a ``cls`` model from the response's JSON."""
+    """A sink that builds a ``cls`` model from the response's JSON, read up to
+    ``JSON_BODY_LIMIT`` bytes."""
 
     async def read(response: aiohttp.ClientResponse) -> T:
-        return parse_model(await response.read(), cls, response.headers)
+        return parse_model(await read_json_body(response), cls, response.headers)
 
     return read
 

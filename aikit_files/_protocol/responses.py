@@ -125,7 +125,7 @@ def redirect_error(status: int, headers: Mapping[str, str]) -> APIStatusError:
     )
 
 
-def parse_model(body: bytes, cls: type[T], headers: Mapping[str, str]) -> T:
+def parse_model(body: bytes | bytearray, cls: type[T], headers: Mapping[str, str]) -> T:
     """Builds a model from a successful response's JSON body.
 
     Raises:
@@ -138,7 +138,7 @@ def parse_model(body: bytes, cls: type[T], headers: Mapping[str, str]) -> T:
     except (ValueError, RecursionError) as exc:
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         failure = APIError(
-            f"the server's response is not JSON ({reason}): {body[:100]!r}",
+            f"the server's response is not JSON ({reason}): {bytes(body[:100])!r}",
             body=body.decode("utf-8", "replace")[:_TEXT_IN_MESSAGE],
             request_id=request_id(headers),
         )
