@@ -73,7 +73,9 @@ class RetryPolicy:
             return True
         if verdict == "false":
             return False
-        return status in RETRY_STATUSES or status >= 500
+        # NOTE: 507 (the server's storage is full) is final, as a 4xx: the same upload again
+        # cannot fit, and would only send the whole file once more.
+        return status in RETRY_STATUSES or (status >= 500 and status != 507)
 
     def delay(
         self,

@@ -18,7 +18,7 @@ def test_retried_statuses(status: int) -> None:
     assert RetryPolicy().should_retry_status(status, {})
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 413, 415, 422])
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 413, 415, 422, 507])
 def test_final_statuses(status: int) -> None:
     assert not RetryPolicy().should_retry_status(status, {})
 
