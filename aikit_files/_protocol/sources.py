@@ -49,7 +49,9 @@ class UploadSource:
     value: Any = attrs.field(repr=False)
     """The path (``str``), the blob (a ``memoryview``), the file object or the async iterable."""
     size: int | None
-    """Bytes to send; None when it cannot be known before reading (sent chunked)."""
+    """Bytes to send; None when it cannot be known before reading (sent chunked): an async
+    iterable, a file object that cannot seek, a file of ``/proc`` or ``/sys`` (which says it
+    is empty)."""
     filename: str
     """The filename to send when the caller gives none."""
     start: int = 0
@@ -124,9 +126,21 @@ def _describe_path(path: str, limit: int) -> UploadSource:
         raise InvalidArgumentError(f"file: {path!r} is not readable")
     # NOTE: a name that is not valid UTF-8 keeps its readable part; the rest becomes U+FFFD.
     name = os.path.basename(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return UploadSource(
-        SourceKind.PATH, path, size=_checked_size(info.st_size, limit), filename=name
-    )
+    size: int | None = _checked_size(info.st_size, limit)
+    if size == 0 and _holds_bytes(path):
+        # NOTE: a file the kernel makes as it is read (/proc, /sys) says it is empty: it is
+        # sent as what reading it gives, of a size known once sent (chunked), not as 0 bytes.
+        size = None
+    return UploadSource(SourceKind.PATH, path, size=size, filename=name)
+
+
+def _holds_bytes(path: str) -> bool:
+    """Whether reading a file that says it is empty gives a byte nonetheless."""
+    try:
+        with open(path, "rb", buffering=0) as file:
+            return bool(file.read(1))
+    except OSError as exc:
+        raise InvalidArgumentError(f"file: cannot read {path!r}: {exc.strerror}") from exc
 
 
 def _describe_file_object(file: Any, limit: int) -> UploadSource:
