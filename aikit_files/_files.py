@@ -46,7 +46,7 @@ from ._params import (
     merge,
 )
 from ._protocol.multipart import build_form, form_fields, guess_content_type
-from ._protocol.pagination import next_page
+from ._protocol.pagination import Pages
 from ._protocol.plan import goes_in_parts
 from ._protocol.requests import Endpoint, FormBody, check_file_id
 from ._protocol.responses import Reply
@@ -368,16 +368,17 @@ class AsyncFilesAPI:
         return self._iterate(params)
 
     async def _iterate(self, params: FileListParameters) -> AsyncIterator[OpenAIFile]:
-        page_params: FileListParameters | None = params
-        while page_params is not None:
+        pages = Pages(params)
+        while (page_params := pages.params) is not None:
             self._tracker.check_open()
             reply = await self._transport.send(
                 self._endpoint.list_files(page_params), page_params, _FILE_LIST
             )
-            page = reply.value
-            for file in page.data:
+            # NOTE: checked before its files are given: a page that comes back around is
+            # not given twice.
+            pages.advance(reply.value)
+            for file in reply.value.data:
                 yield file
-            page_params = next_page(page_params, page)
 
     def delete(
         self, file_id: str, parameters: ParametersArg = None, **options: Any

@@ -7,7 +7,6 @@ import json
 import pytest
 
 import aikit_files as af
-from aikit_files._protocol.pagination import next_page
 from aikit_files._protocol.responses import parse_model, request_id, status_error
 
 
@@ -124,42 +123,3 @@ def test_azure_target_is_the_param() -> None:
     body = {"error": {"code": "invalidPayload", "message": "Bad purpose.", "target": "purpose"}}
     error = status_error(400, {}, json.dumps(body).encode())
     assert (error.code, error.param) == ("invalidPayload", "purpose")
-
-
-def page(*ids: str, has_more: bool, last_id: str | None = None) -> af.FileList:
-    return af.FileList(
-        data=[af.OpenAIFile(id=i) for i in ids],
-        first_id=ids[0] if ids else None,
-        last_id=last_id if last_id is not None else (ids[-1] if ids else None),
-        has_more=has_more,
-    )
-
-
-def test_next_page_keeps_filters_and_moves_the_cursor() -> None:
-    params = af.FileListParameters(purpose="batch", limit=2, order="asc")
-    following = next_page(params, page("a", "b", has_more=True))
-    assert following is not None
-    assert (following.purpose, following.limit, following.order, following.after) == (
-        "batch",
-        2,
-        "asc",
-        "b",
-    )
-
-
-def test_last_page() -> None:
-    params = af.FileListParameters()
-    assert next_page(params, page("a", has_more=False)) is None
-    assert next_page(params, page(has_more=True)) is None
-
-
-def test_cursor_without_last_id_is_the_last_file() -> None:
-    listing = af.FileList(data=[af.OpenAIFile(id="a"), af.OpenAIFile(id="b")], has_more=True)
-    following = next_page(af.FileListParameters(), listing)
-    assert following is not None
-    assert following.after == "b"
-
-
-def test_a_page_that_repeats_is_an_error() -> None:
-    with pytest.raises(af.APIError, match="same page"):
-        next_page(af.FileListParameters(after="b"), page("a", "b", has_more=True))
