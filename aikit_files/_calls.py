@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Coroutine, Mapping
 from typing import Any, TypeVar
 
+from ._compat import exception_unretrieved
 from ._exceptions import APIError, APIStatusError, ClientClosedError
 from ._models import ErrorInfo, RateLimit, Result
 from ._params import Callback, Parameters
@@ -144,6 +145,30 @@ class _Call:
         return reply.value
 
 
+class _CallTask(asyncio.Task[T]):
+    """A call's task. A failure that nobody received (no callback was given, and the task was
+    never awaited) is logged, once it is collected, as one line on logger ``aikit_files``
+    naming the call and its error, in place of asyncio's "Task exception was never retrieved"
+    and its traceback."""
+
+    def __del__(self) -> None:
+        try:
+            if exception_unretrieved(self):
+                # NOTE: asking for the exception marks it retrieved: asyncio then stays quiet.
+                error = self.exception()
+                text = " ".join(str(error).split()) or "no message"
+                logger.error(
+                    "%s failed and nobody received its error (no callback was given and its "
+                    "task was never awaited): %s: %s",
+                    self.get_name(),
+                    type(error).__name__,
+                    text,
+                )
+        except Exception:  # a finalizer must not raise; asyncio reports the error then
+            pass
+        super().__del__()
+
+
 def _running_loop() -> asyncio.AbstractEventLoop:
     try:
         return asyncio.get_running_loop()
@@ -198,7 +223,13 @@ class CallTracker:
             raise
         call = _Call()
         name = f"aikit_files.{name}"
-        task = loop.create_task(call.run(operation), name=name)
+        task: asyncio.Task[T]
+        if loop.get_task_factory() is None:
+            task = _CallTask(call.run(operation), loop=loop, name=name)
+        else:
+            # NOTE: the user's task factory is honoured; an error nobody receives is then
+            # asyncio's to report, as for any task.
+            task = loop.create_task(call.run(operation), name=name)
         self._calls.add(task)
 
         def on_done(done: asyncio.Task[T]) -> None:
