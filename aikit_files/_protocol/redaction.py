@@ -77,13 +77,18 @@ class Redactor:
         return walked
 
     def _walk(self, value: Any) -> Any:
-        if isinstance(value, str):
+        # NOTE: run on every model a call returns: the common kinds are tested first, by
+        # type, and nothing is rebuilt unless a string changed.
+        kind = type(value)
+        if kind is str:
             return self.text(value)
-        if isinstance(value, list | tuple):
+        if value is None or kind in _SCALARS:
+            return value
+        if kind is list or kind is tuple:
             items = [self._walk(item) for item in value]
             if all(new is old for new, old in zip(items, value, strict=True)):
                 return value
-            return type(value)(items) if isinstance(value, tuple) else items
+            return tuple(items) if kind is tuple else items
         if isinstance(value, Mapping):
             pairs = [(self._walk(k), self._walk(v)) for k, v in value.items()]
             unchanged = all(
@@ -91,17 +96,22 @@ class Redactor:
                 for new, (k, v) in zip(pairs, value.items(), strict=True)
             )
             return value if unchanged else dict(pairs)
-        if attrs.has(type(value)):
-            changes: dict[str, Any] = {}
-            for field in attrs.fields(type(value)):
-                if not field.init:
-                    continue
-                old = getattr(value, field.name)
+        fields = _init_fields(kind)
+        if fields is None:
+            return value
+        changes: dict[str, Any] = {}
+        secret = self._text
+        for name, alias in fields:
+            old = getattr(value, name)
+            kind = type(old)
+            if kind is str:
+                if secret and secret in old:
+                    changes[alias] = self.text(old)
+            elif old is not None and kind not in _SCALARS:
                 new = self._walk(old)
                 if new is not old:
-                    changes[field.alias] = new
-            return attrs.evolve(value, **changes) if changes else value
-        return value
+                    changes[alias] = new
+        return attrs.evolve(value, **changes) if changes else value
 
     def error(self, error: E) -> E:
         """``error`` with the secret replaced in its message and body; a cause whose text holds
@@ -120,6 +130,25 @@ class Redactor:
             error.__cause__ = error.__context__ = None
             error.__suppress_context__ = True
         return error
+
+
+#: Values that hold no text.
+_SCALARS: Final = frozenset({int, float, bool})
+#: The fields set by ``__init__`` of each attrs class met (name, and its argument's name);
+#: None for a class that is not an attrs class.
+_FIELDS: dict[type, tuple[tuple[str, str], ...] | None] = {}
+
+
+def _init_fields(cls: type) -> tuple[tuple[str, str], ...] | None:
+    try:
+        return _FIELDS[cls]
+    except KeyError:
+        pass
+    found = (
+        tuple((f.name, f.alias) for f in attrs.fields(cls) if f.init) if attrs.has(cls) else None
+    )
+    _FIELDS[cls] = found
+    return found
 
 
 def _chain(error: BaseException) -> list[BaseException]:
