@@ -150,3 +150,22 @@ def test_good_settings_are_taken(client_class: type[af.AsyncClient] | type[af.Cl
     )
     if isinstance(client, af.Client):
         client.close()
+
+
+def test_an_api_version_with_a_line_break_is_refused(
+    client_class: type[af.AsyncClient] | type[af.Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    options = {"base_url": "http://127.0.0.1:9", "provider": "azure"}
+    message = refused(client_class, KEY, api_version="2024-10-21\n", **options)
+    assert message.startswith("api_version holds a line break")
+    monkeypatch.setenv("OPENAI_API_VERSION", "2024-10-21\n")
+    message = refused(client_class, KEY, **options)
+    assert message.startswith("api_version (from OPENAI_API_VERSION) holds a line break")
+
+
+def test_a_base_url_from_the_environment_with_a_line_break_names_its_variable(
+    client_class: type[af.AsyncClient] | type[af.Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://api.example/v1\n")
+    message = refused(client_class, KEY)
+    assert message.startswith("base_url (from OPENAI_BASE_URL) holds a control character")
