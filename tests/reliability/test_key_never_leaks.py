@@ -241,3 +241,37 @@ async def test_the_scan_finds_a_key_where_there_is_one() -> None:
     error = af.APIError("outer")
     error.__cause__ = ValueError(KEY)
     assert any(KEY in text for text in seen_in(error))
+
+
+@pytest.mark.parametrize("scenario", ["echoing 200", "echoing 200, \\u-escaped", "error body"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["get", "file-abc"],
+        ["--json", "get", "file-abc"],
+        ["list"],
+        ["--json", "list", "--all"],
+        ["delete", "file-abc"],
+    ],
+    ids=["get", "get --json", "list", "list --json --all", "delete"],
+)
+def test_the_command_line_never_prints_the_key(
+    echo: tuple[EchoServer, AppThread],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    scenario: str,
+    argv: list[str],
+) -> None:
+    from aikit_files.cli import main
+
+    server, running = echo
+    server.scenario = scenario
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", running.url + "/v1")
+    status = main(argv)
+    captured = capsys.readouterr()
+    assert KEY not in captured.out
+    assert KEY not in captured.err
+    # A guard: the command ran, and printed what the server sent, redacted.
+    assert status == (1 if scenario == "error body" else 0), captured.err
+    assert "[redacted]" in captured.out + captured.err
