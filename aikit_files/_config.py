@@ -175,6 +175,15 @@ def _check_base_url(what: str, url: str) -> None:
         raise InvalidArgumentError(
             f"{what} must be an http:// or https:// URL with a host, got {url!r}"
         )
+    try:
+        # NOTE: what the resolver does with the name at the first call, where its error would
+        # be a bare UnicodeError.
+        host.encode("idna")
+    except UnicodeError:
+        raise InvalidArgumentError(
+            f"{what} has a host name with an empty label or one over 63 characters, "
+            f"which no DNS name has: {host!r}"
+        ) from None
     if parts.query or parts.fragment or "?" in url or "#" in url:
         # NOTE: paths are appended to base_url: a query would end up in the middle of them.
         raise InvalidArgumentError(

@@ -169,3 +169,11 @@ def test_a_base_url_from_the_environment_with_a_line_break_names_its_variable(
     monkeypatch.setenv("OPENAI_BASE_URL", "https://api.example/v1\n")
     message = refused(client_class, KEY)
     assert message.startswith("base_url (from OPENAI_BASE_URL) holds a control character")
+
+
+@pytest.mark.parametrize("host", ["a..example", ".example", "a" * 64 + ".example"])
+def test_a_base_url_whose_host_no_dns_name_can_be_is_refused(
+    client_class: type[af.AsyncClient] | type[af.Client], host: str
+) -> None:
+    message = refused(client_class, KEY, base_url=f"https://{host}/v1")
+    assert message.startswith("base_url has a host name with an empty label")
