@@ -27,8 +27,9 @@ P = TypeVar("P", bound="Parameters")
 
 #: A header name: an RFC 9110 token.
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-#: What a header value may not hold: control characters but TAB.
-_HEADER_VALUE_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+#: What a header value may not hold: control characters but TAB (C1 included), and characters
+#: past U+00FF (a lone surrogate among them), which aiohttp would drop or mangle silently.
+_HEADER_VALUE_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]|[^\x00-\xff]")
 #: Headers that frame the request: ours to set, never the caller's.
 FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "host", "connection"})
 
@@ -81,7 +82,8 @@ class Parameters:
                     )
                 if _HEADER_VALUE_FORBIDDEN.search(value):
                     raise InvalidArgumentError(
-                        f"extra_headers[{key!r}] holds a control character (only TAB is allowed)"
+                        f"extra_headers[{key!r}] holds a control character (only TAB is allowed) "
+                        "or a character no HTTP header can carry"
                     )
         for name in ("on_terminate", "on_response", "on_error"):
             value = getattr(self, name)

@@ -177,3 +177,12 @@ def test_a_base_url_whose_host_no_dns_name_can_be_is_refused(
 ) -> None:
     message = refused(client_class, KEY, base_url=f"https://{host}/v1")
     assert message.startswith("base_url has a host name with an empty label")
+
+
+@pytest.mark.parametrize("bad", ["\udc80", "\u20ac", "\x85", "\n"])
+def test_a_call_s_header_that_cannot_go_in_a_header_is_refused_before_any_io(bad: str) -> None:
+    # aiohttp would drop a lone surrogate silently, and send the rest as UTF-8.
+    client = af.AsyncClient(KEY, base_url="http://127.0.0.1:9/v1")
+    with pytest.raises(af.InvalidArgumentError, match=r"extra_headers\['X-Trace'\] holds"):
+        client.files.retrieve("file-1", extra_headers={"X-Trace": f"t{bad}1"})
+    af.Parameters(extra_headers={"X-Trace": "caf\u00e9\t1"}).validate()  # latin-1 and TAB pass
