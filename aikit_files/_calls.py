@@ -4,7 +4,8 @@ This is the 4D asynchronous-call pattern: when a call's task completes, one resu
 built and handed first to ``on_response`` (success) or ``on_error`` (failure), then always to
 ``on_terminate``; each exactly once, whatever ended the call. Plain callbacks run at once, in
 the task's done-callback, before whoever awaits the task resumes; from the first coroutine
-function on, the rest of the delivery is a task of its own.
+function on, the rest of the delivery is a task of its own. A failure that reaches nobody (no
+callback, the task never awaited) is logged as one line on logger ``aikit_files``.
 """
 
 from __future__ import annotations
