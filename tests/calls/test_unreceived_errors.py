@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from loops import on_both_loops
 
 import aikit_files as af
 from aikit_files._compat import exception_unretrieved
@@ -50,6 +51,7 @@ def unreceived(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if "nobody received" in r.getMessage()]
 
 
+@on_both_loops
 async def test_an_error_nobody_receives_is_one_line_of_ours(
     client: af.AsyncClient,
     caplog: pytest.LogCaptureFixture,

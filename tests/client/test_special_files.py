@@ -10,6 +10,7 @@ import sys
 
 import pytest
 from faults import FaultServer, client_options
+from loops import on_both_loops
 
 import aikit_files as af
 from aikit_files._protocol.sources import describe_source
@@ -24,6 +25,7 @@ needs_proc = pytest.mark.skipif(
 
 
 @needs_proc
+@on_both_loops
 async def test_a_proc_file_is_uploaded_whole(client: af.AsyncClient) -> None:
     assert os.stat(PROC_FILE).st_size == 0  # what makes it a trap
     made = await client.files.create(PROC_FILE, "user_data", filename="status.txt")
