@@ -24,6 +24,7 @@ from ._exceptions import (
 )
 from ._io.sinks import NAME_MAX, bytes_sink, file_sink, json_sink
 from ._large_upload import LargeUpload
+from ._limits import purpose_limit_error
 from ._models import (
     ContentResult,
     DownloadResult,
@@ -215,12 +216,14 @@ class AsyncFilesAPI:
 
         Raises:
             InvalidArgumentError: a bad argument, or a file over the API's limit (8 GiB; 9 GiB
-                on Azure).
+                on Azure) or over its purpose's (``batch``: 200 MiB).
         """
         params = merge(FileParameters, parameters, options)
         forbid_content_type(params)
         _check_purpose(purpose)
         source = describe_source(file, self._endpoint.config.upload_limit)
+        if source.size is not None and (too_large := purpose_limit_error(purpose, source.size)):
+            raise InvalidArgumentError(too_large)
         if params.check and source.kind not in (SourceKind.PATH, SourceKind.BLOB):
             raise InvalidArgumentError(
                 f"check=True reads the file before sending it: give a path or bytes, "

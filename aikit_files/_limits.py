@@ -44,3 +44,40 @@ LIST_LIMIT_MAX: Final = 10_000
 
 #: The purposes ``POST /files`` accepts on OpenAI.
 KNOWN_PURPOSES: Final = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+
+#: The largest file of each purpose that has a limit of its own, below the API's limit for every
+#: file. NOTE: the only one the API documents is ``batch``: "The Batch API only supports
+#: ``.jsonl`` files up to 200 MB in size" (specs/openai-openapi.yaml, ``POST /files`` and the
+#: Batch's ``input_file_id``; also platform.openai.com/docs/api-reference/files/create). The
+#: others are documented in tokens (assistants: 2 million) or not at all (fine-tune, vision,
+#: user_data, evals), which a client cannot count: the server decides those.
+PURPOSE_LIMITS: Final = {"batch": BATCH_FILE_LIMIT}
+
+#: The units of ``human_size``, each 1024 times the one before.
+_UNITS: Final = ("bytes", "KiB", "MiB", "GiB", "TiB")
+
+
+def human_size(count: int) -> str:
+    """A number of bytes for people, exact where it matters: ``512 bytes``,
+    ``1.5 GiB (1,610,612,736 bytes)``."""
+    if abs(count) < 1024:
+        return f"{count:,} bytes"
+    value = float(count)
+    place = 1
+    while abs(value) >= 1024 and place < len(_UNITS):
+        value /= 1024
+        place += 1
+    unit = _UNITS[place - 1]
+    shown = f"{value:.1f}".removesuffix(".0")
+    return f"{shown} {unit} ({count:,} bytes)"
+
+
+def purpose_limit_error(purpose: str, size: int) -> str | None:
+    """Why a file of ``size`` bytes is too large for ``purpose``, or None when it is not."""
+    limit = PURPOSE_LIMITS.get(purpose)
+    if limit is None or size <= limit:
+        return None
+    return (
+        f"the file holds {human_size(size)}, more than the API accepts for purpose "
+        f"{purpose!r} ({human_size(limit)})"
+    )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import attrs
 
 from aikit_files._exceptions import InvalidArgumentError, InvalidArgumentTypeError
-from aikit_files._limits import UPLOAD_LIMIT
+from aikit_files._limits import UPLOAD_LIMIT, human_size
 
 if TYPE_CHECKING:
     from _typeshed import SupportsRead
@@ -94,7 +94,7 @@ def describe_source(file: object, limit: int = UPLOAD_LIMIT) -> UploadSource:
 def _checked_size(size: int, limit: int) -> int:
     if size > limit:
         raise InvalidArgumentError(
-            f"the file holds {size} bytes, more than the API accepts ({limit} bytes)"
+            f"the file holds {human_size(size)}, more than the API accepts ({human_size(limit)})"
         )
     return size
 
