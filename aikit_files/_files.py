@@ -9,7 +9,7 @@ import os
 import pathlib
 import urllib.parse
 from collections.abc import AsyncIterator, Coroutine, Mapping
-from typing import Any, Final, TypeVar
+from typing import IO, Any, Final, TypeVar, overload
 
 from ._calls import CallTracker
 from ._checks import check_file
@@ -22,7 +22,7 @@ from ._exceptions import (
     InvalidFileError,
     NotFoundError,
 )
-from ._io.sinks import NAME_MAX, bytes_sink, file_sink, json_sink
+from ._io.sinks import NAME_MAX, bytes_sink, file_sink, json_sink, stream_sink
 from ._large_upload import LargeUpload
 from ._limits import purpose_limit_error
 from ._models import (
@@ -438,27 +438,46 @@ class AsyncFilesAPI:
             "content",
         )
 
+    @overload
     def download(
         self,
         file_id: str,
         destination: str | os.PathLike[str],
         parameters: DownloadParameters | Mapping[str, Any] | None = None,
         **options: Any,
-    ) -> asyncio.Task[pathlib.Path]:
+    ) -> asyncio.Task[pathlib.Path]: ...
+    @overload
+    def download(
+        self,
+        file_id: str,
+        destination: IO[bytes],
+        parameters: DownloadParameters | Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> asyncio.Task[None]: ...
+    def download(
+        self,
+        file_id: str,
+        destination: str | os.PathLike[str] | IO[bytes],
+        parameters: DownloadParameters | Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> asyncio.Task[pathlib.Path] | asyncio.Task[None]:
         """Streams a file's content to ``destination``, with constant memory.
 
-        The bytes go to a temporary file beside ``destination``, renamed to it once complete: a
-        failure leaves nothing half-written, and an existing file is replaced only by a complete
-        one.
+        To a path, the bytes go to a temporary file beside ``destination``, renamed to it once
+        complete: a failure leaves nothing half-written, and an existing file is replaced only
+        by a complete one. To a binary file object (``sys.stdout.buffer``, a pipe), they are
+        written as they arrive, and the object is left open; a connection that breaks once
+        bytes were written ends the call, as they cannot be taken back.
 
         Args:
             file_id: the file to download.
-            destination: the path to write; its directory must exist.
+            destination: the path to write (its directory must exist), or a writable binary
+                file object.
             parameters: a ``DownloadParameters`` (``on_progress`` and the common options).
             **options: the same fields as keywords.
 
         Returns:
-            A task whose value is ``destination`` as a ``pathlib.Path``.
+            A task whose value is ``destination`` as a ``pathlib.Path``; None for a file object.
 
         Raises:
             InvalidArgumentError: a bad ``file_id``, a destination that is a directory or whose
@@ -466,8 +485,17 @@ class AsyncFilesAPI:
         """
         params = merge(DownloadParameters, parameters, options)
         check_file_id(file_id)
-        path = _check_destination(destination)
         spec = self._endpoint.file_content(file_id)
+        if not isinstance(destination, str | os.PathLike) and callable(
+            getattr(destination, "write", None)
+        ):
+            return self._tracker.start(
+                self._transport.send(spec, params, stream_sink(destination, params.on_progress)),
+                params,
+                DownloadResult,
+                "download",
+            )
+        path = _check_destination(destination)
         return self._tracker.start(
             self._transport.send(spec, params, file_sink(path, params.on_progress)),
             params,

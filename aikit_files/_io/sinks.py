@@ -1,4 +1,5 @@
-"""Where a response's body goes: a model built from JSON, bytes in memory, or a file on disk.
+"""Where a response's body goes: a model built from JSON, bytes in memory, a file on disk, or
+a stream.
 
 A sink reads a successful response into the call's value. A JSON answer is read up to a limit
 sized to the largest answer the API gives, so that an endless or huge body cannot take the
@@ -14,11 +15,11 @@ import os
 import pathlib
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Final, TypeVar
+from typing import IO, Final, TypeVar
 
 import aiohttp
 
-from aikit_files._exceptions import APIError, LocalIOError
+from aikit_files._exceptions import APIConnectionError, APIError, APITimeoutError, LocalIOError
 from aikit_files._limits import MiB
 from aikit_files._params import ProgressCallback
 from aikit_files._protocol.responses import parse_model, request_id
@@ -176,5 +177,50 @@ def file_sink(
                 raise LocalIOError(f"writing {destination} failed: {exc}") from exc
             raise
         return destination
+
+    return read
+
+
+def _write_all(stream: IO[bytes], chunk: bytes) -> None:
+    stream.write(chunk)
+    stream.flush()
+
+
+def stream_sink(stream: IO[bytes], on_progress: ProgressCallback | None) -> Sink[None]:
+    """A sink that writes the body to a binary file object (stdout, a pipe, an open file) as it
+    arrives, from the object's position, without closing it.
+
+    NOTE: bytes written cannot be taken back, so a connection that breaks once some were
+    written ends the call (an ``APIConnectionError`` that is not retried); before that, the
+    request is retried as any other.
+    """
+
+    async def read(response: aiohttp.ClientResponse) -> None:
+        loop = asyncio.get_running_loop()
+        total = response.content_length
+        received = 0
+        chunks = response.content.iter_any()
+        while True:
+            try:
+                chunk = await anext(chunks, b"")
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                if received == 0:
+                    raise
+                error = APITimeoutError if isinstance(exc, TimeoutError) else APIConnectionError
+                raise error(
+                    f"the download broke off after {received} bytes were written to the "
+                    f"stream, which cannot be rewound, so it is not retried ({exc or 'timeout'})"
+                ) from exc
+            if not chunk:
+                break
+            try:
+                await loop.run_in_executor(None, _write_all, stream, chunk)
+            except (OSError, ValueError) as exc:  # ValueError: the object is closed
+                message = exc.strerror if isinstance(exc, OSError) else None
+                raise LocalIOError(f"writing the content failed: {message or exc}") from exc
+            received += len(chunk)
+            report(on_progress, received, total)
+        if received == 0:
+            report(on_progress, 0, total)
 
     return read
