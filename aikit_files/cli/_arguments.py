@@ -15,6 +15,8 @@ from aikit_files._limits import (
     LIST_LIMIT_MIN,
 )
 
+from ._units import DURATION_HELP, SIZE_HELP, duration_between, parse_duration, parse_size
+
 #: Where ``serve`` finds its key when ``--api-key`` is not given.
 API_KEY_VARIABLE = "AIKIT_FILES_API_KEY"
 #: The default size of the demo's fine-tune file, in MB.
@@ -66,6 +68,15 @@ def _int_between(low: int, high: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def _port(text: str) -> int:
+    value = _integer(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"must be from 0 to 65535, got {value} (--port 0 picks a free one)"
+        )
+    return value
 
 
 def _positive_float(text: str) -> float:
@@ -147,15 +158,17 @@ def build_parser() -> Parser:
         return sub
 
     upload = command("upload", "upload files", _lazy("_commands", "upload"))
-    upload.add_argument("paths", nargs="+", metavar="PATH", help="the files to upload")
+    upload.add_argument(
+        "paths", nargs="+", metavar="PATH", help="the files to upload; - reads stdin (--filename)"
+    )
     upload.add_argument(
         "--purpose", required=True, help="what the files are for: fine-tune, batch, assistants, ..."
     )
     upload.add_argument(
         "--expires-after",
-        type=_int_between(EXPIRES_AFTER_MIN, EXPIRES_AFTER_MAX),
-        metavar="SECONDS",
-        help="delete the files this long after their upload (3600 to 2592000)",
+        type=duration_between(EXPIRES_AFTER_MIN, EXPIRES_AFTER_MAX),
+        metavar="DURATION",
+        help=f"delete the files this long after their upload, 1h to 30d; {DURATION_HELP}",
     )
     upload.add_argument("--filename", metavar="NAME", help="the name to give the file (one PATH)")
     upload.add_argument(
@@ -169,6 +182,18 @@ def build_parser() -> Parser:
         action="store_true",
         help="a file over 512 MiB keeps a journal: run the same command again after an "
         "interruption and only the Parts not yet sent are sent",
+    )
+    upload.add_argument(
+        "--upload-threshold",
+        type=parse_size,
+        metavar="SIZE",
+        help=f"files over this size go through the Uploads API, in Parts (512M); {SIZE_HELP}",
+    )
+    upload.add_argument(
+        "--part-size",
+        type=parse_size,
+        metavar="SIZE",
+        help="the size of the Parts of the Uploads API, at most 64M (64M)",
     )
 
     upload.add_argument(
@@ -210,22 +235,29 @@ def build_parser() -> Parser:
         "content", "write a file's content to stdout, as it is", _lazy("_commands", "content")
     )
     content.add_argument("id", metavar="ID")
+    content.add_argument(
+        "--output",
+        "-o",
+        metavar="DEST",
+        help="- writes to stdout even on a terminal (binary content is refused there without "
+        "it); a path saves the file there, as 'download'",
+    )
 
     download = command("download", "save a file's content", _lazy("_commands", "download"))
     download.add_argument("id", metavar="ID")
     download.add_argument(
         "destination",
         metavar="DEST",
-        help="the path to write; a directory gets the file under its own name",
+        help="the path to write; a directory gets the file under its own name; - is stdout",
     )
 
     wait = command("wait", "wait until the server has processed a file", _lazy("_commands", "wait"))
     wait.add_argument("id", metavar="ID")
     wait.add_argument(
         "--max-wait",
-        type=_positive_float,
-        metavar="SECONDS",
-        help="give up after this long (1800)",
+        type=parse_duration,
+        metavar="DURATION",
+        help=f"give up after this long (30m); {DURATION_HELP}",
     )
 
     import_url = command(
@@ -260,7 +292,9 @@ def build_parser() -> Parser:
 def _add_serve(serve: Parser) -> None:
     serve.description = "Serve the Files API locally: OpenAI routes under /v1, Azure under /openai."
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks one")
+    serve.add_argument(
+        "--port", type=_port, default=8080, help="port to listen on, 0 to 65535; 0 picks a free one"
+    )
     serve.add_argument(
         "--data-dir",
         help="where files and metadata are kept (default: a temporary directory, removed on exit)",
@@ -272,10 +306,10 @@ def _add_serve(serve: Parser) -> None:
     )
     serve.add_argument(
         "--idle-timeout",
-        type=_positive_float,
+        type=parse_duration,
         default=60.0,
-        metavar="SECONDS",
-        help="close a connection that sends nothing for this long (60)",
+        metavar="DURATION",
+        help=f"close a connection that sends nothing for this long (60s); {DURATION_HELP}",
     )
     serve.add_argument(
         "--allow-private-import",
@@ -284,11 +318,17 @@ def _add_serve(serve: Parser) -> None:
     )
     serve.add_argument(
         "--max-storage",
-        type=_positive_int,
-        metavar="BYTES",
-        help="the total size of the files stored (default: 1 TiB)",
+        type=parse_size,
+        metavar="SIZE",
+        help=f"the total size of the files stored (1T); {SIZE_HELP}",
     )
     serve.add_argument("--access-log", action="store_true", help="print one line per request")
+    serve.add_argument(
+        "--env",
+        action="store_true",
+        help="stdout carries only the export lines (everything else goes to stderr), for "
+        'eval "$(...)" in a script',
+    )
 
 
 def check(args: argparse.Namespace) -> None:
@@ -298,3 +338,5 @@ def check(args: argparse.Namespace) -> None:
         usage.error("--json and --quiet cannot be used together")
     if args.command == "upload" and args.filename is not None and len(args.paths) > 1:
         usage.error("--filename names one file: give one PATH with it")
+    if args.command == "upload" and "-" in args.paths and args.filename is None:
+        usage.error("PATH - reads stdin, which has no name: give the file's with --filename")

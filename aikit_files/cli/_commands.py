@@ -9,12 +9,15 @@ import pathlib
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import BinaryIO, TypeVar, cast
 
 import aikit_files as af
+from aikit_files._io import journal as journals
+from aikit_files._limits import SIMPLE_UPLOAD_LIMIT, human_size
 
-from ._errors import Failure, ItemsFailed
-from ._output import Output, size
+from ._errors import Failure, ItemsFailed, describe, where
+from ._output import Output, is_terminal
+from ._units import duration, short_size
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -113,12 +116,18 @@ def _check_failures(
 
 # --- upload ---
 
+#: ``-`` as a PATH: the standard input.
+STDIN = "-"
+
 
 def upload(args: argparse.Namespace) -> int:
     """``upload PATH... --purpose P``: several files at once through one client."""
     # NOTE: every path is checked before any is sent: a typo uploads nothing.
     args.sizes = []
     for path in args.paths:
+        if path == STDIN:
+            args.sizes.append(None)
+            continue
         if not os.path.exists(path):
             raise Failure(f"no such file: {path}")
         if os.path.isdir(path):
@@ -127,46 +136,154 @@ def upload(args: argparse.Namespace) -> int:
     return _run(args, _upload)
 
 
+def _source(path: str) -> str | BinaryIO:
+    return sys.stdin.buffer if path == STDIN else path
+
+
+def _large(args: argparse.Namespace, total: int | None) -> bool:
+    """Whether a file of ``total`` bytes goes through the Uploads API (and so can resume)."""
+    threshold = args.upload_threshold or SIMPLE_UPLOAD_LIMIT
+    return total is not None and total > min(threshold, SIMPLE_UPLOAD_LIMIT)
+
+
+def _journal(args: argparse.Namespace, path: str, out: Output) -> pathlib.Path | None:
+    """With ``--resume``, the journal of a large file (named by what makes it the same upload),
+    after saying whether it resumes an upload and from where."""
+    if not args.resume or path == STDIN or not _large(args, os.path.getsize(path)):
+        return None
+    name = args.filename or os.path.basename(path)
+    journal = journals.default_path(
+        "aikit-files", where(args).url, os.path.abspath(path), name, args.purpose
+    )
+    found = journals.load(journal)
+    info = os.stat(path)
+    if found is not None and (found.size, found.mtime_ns) == (info.st_size, info.st_mtime_ns):
+        parts = -(-found.size // found.part_size)
+        sent = sum(
+            min(found.part_size, found.size - (part.number - 1) * found.part_size)
+            for part in found.parts
+        )
+        out.note(
+            f"resuming {name}: {len(found.parts)} of {parts} Parts already sent "
+            f"({human_size(sent)} of {human_size(found.size)})"
+        )
+    return journal
+
+
 async def _upload(client: af.AsyncClient, args: argparse.Namespace, out: Output) -> int:
     paths: list[str] = args.paths
     expires_after = None
     if args.expires_after is not None:
         expires_after = af.ExpiresAfter(seconds=args.expires_after)
-    with out.bars() as bars:
+    started = time.monotonic()
+    lines = _InOrder(len(paths), out)
+    with out.transfers(len(paths)) as board:
         progress = [
-            bars.add(args.filename or os.path.basename(path), total, started=False)
+            board.add(args.filename or os.path.basename(path), total)
             for path, total in zip(paths, args.sizes, strict=True)
         ]
+        journals_used: dict[int, pathlib.Path] = {}
+        stopped: set[int] = set()
+        args.interruption = lambda: _upload_interrupted(paths, lines, stopped, journals_used)
 
         async def send(index: int, path: str) -> af.OpenAIFile:
+            journal = _journal(args, path, out)
+            if journal is not None:
+                journals_used[index] = journal
             progress[index].start()
-            return await client.files.create(
-                path,
-                args.purpose,
-                expires_after=expires_after,
-                filename=args.filename,
-                on_progress=progress[index].update,
-                max_concurrency=args.concurrency,
-                resume=True if args.resume else None,
-                check=args.check,
+            try:
+                file = await client.files.create(
+                    _source(path),
+                    args.purpose,
+                    expires_after=expires_after,
+                    filename=args.filename,
+                    on_progress=progress[index].update,
+                    max_concurrency=args.concurrency,
+                    part_size=args.part_size,
+                    upload_threshold=args.upload_threshold,
+                    resume=journal if journal is not None else None,
+                    check=args.check,
+                )
+            except asyncio.CancelledError:
+                stopped.add(index)
+                raise
+            except Exception as error:
+                lines.put(index, {"source": path, "error": describe(error, where(args))}, None)
+                raise
+            finally:
+                progress[index].end()
+            lines.put(
+                index,
+                file,
+                f"uploaded {path} as {file.id} ({human_size(file.bytes or 0)}, {file.purpose})",
+                file.id,
             )
+            return file
 
         values, failures, skipped = await _each(
             paths, send, args.concurrency or DEFAULT_CONCURRENCY
         )
-    sent = [(path, file) for path, file in zip(paths, values, strict=True) if file is not None]
-    if sent:
-        files = [file for _, file in sent]
-        out.result(
-            files if len(paths) > 1 else files[0],
-            [file.id for file in files],
-            [
-                f"uploaded {path} as {file.id} ({size(file.bytes)}, {file.purpose})"
-                for path, file in sent
-            ],
+    lines.finish(paths, "source")
+    if len(paths) > 1:
+        created = sum(value is not None for value in values)
+        took = time.monotonic() - started
+        sent = sum(file.bytes or 0 for file in values if file is not None)
+        out.note(
+            f"{created} created, {len(failures)} failed"
+            + (f", {skipped} not started" if skipped else "")
+            + f" in {duration(took)} ({short_size(sent / max(took, 1e-6))}/s)"
         )
     _check_failures(paths, failures, skipped, "uploads")
     return 0
+
+
+def _upload_interrupted(
+    paths: Sequence[str],
+    lines: _InOrder,
+    stopped: set[int],
+    journals_used: dict[int, pathlib.Path],
+) -> str:
+    """What an interrupt did to the uploads: the line that says it, and what to do."""
+    made = f"{lines.succeeded} of {len(paths)} files uploaded; " if len(paths) > 1 else ""
+    kept = [journals_used[i] for i in sorted(stopped) if i in journals_used]
+    if kept:
+        more = f" and {len(kept) - 1} more" if len(kept) > 1 else ""
+        return f"interrupted: {made}run the same command again to resume (journal: {kept[0]}{more})"
+    if len(paths) == 1:
+        return f"cancelled: {paths[0]} was not uploaded"
+    return f"cancelled: {made}the rest were not"
+
+
+class _InOrder:
+    """Prints the items of a command of several (JSON Lines, ids, text) as they end, in the
+    order given: an item waits for those before it."""
+
+    def __init__(self, count: int, out: Output) -> None:
+        self._items: list[tuple[object, str | None, str | None] | None] = [None] * count
+        self._next = 0
+        self._out = out
+        self.succeeded = 0
+
+    def put(self, index: int, value: object, text: str | None, item_id: str | None = None) -> None:
+        """Item ``index`` ended: ``value`` (its JSON), its text and id (None: it failed)."""
+        self._items[index] = (value, item_id, text)
+        self.succeeded += item_id is not None
+        self._flush()
+
+    def finish(self, sources: Sequence[str], key: str) -> None:
+        """Prints what is left, each item that never ended as not started."""
+        for index in range(self._next, len(self._items)):
+            if self._items[index] is None:
+                self._items[index] = ({key: sources[index], "error": "not started"}, None, None)
+        self._flush()
+
+    def _flush(self) -> None:
+        while self._next < len(self._items):
+            ready = self._items[self._next]
+            if ready is None:
+                return
+            self._out.line(*ready)
+            self._next += 1
 
 
 # --- list, get ---
@@ -219,68 +336,121 @@ def delete(args: argparse.Namespace) -> int:
 
 async def _delete(client: af.AsyncClient, args: argparse.Namespace, out: Output) -> int:
     ids: list[str] = args.ids
+    lines = _InOrder(len(ids), out)
 
-    async def remove(_: int, file_id: str) -> af.FileDeleted:
+    async def remove(index: int, file_id: str) -> af.FileDeleted:
         try:
-            return await client.files.delete(file_id)
-        except af.NotFoundError as error:
-            raise _about(error, file_id) from None
+            answer = await client.files.delete(file_id)
+        except Exception as error:
+            told = _about(error, file_id) if isinstance(error, af.NotFoundError) else error
+            lines.put(index, {"id": file_id, "error": describe(told, where(args))}, None)
+            raise told from None
+        lines.put(index, answer, f"deleted {answer.id}", answer.id)
+        return answer
 
-    values, failures, skipped = await _each(ids, remove, DEFAULT_CONCURRENCY)
-    deleted = [answer for answer in values if answer is not None]
-    if deleted:
-        out.result(
-            deleted if len(ids) > 1 else deleted[0],
-            [answer.id for answer in deleted],
-            [f"deleted {answer.id}" for answer in deleted],
-        )
+    _, failures, skipped = await _each(ids, remove, DEFAULT_CONCURRENCY)
+    lines.finish(ids, "id")
     _check_failures(ids, failures, skipped, "deletions")
     return 0
 
 
 # --- content, download ---
 
+#: ``-`` as DEST (or ``--output``): the standard output.
+STDOUT = "-"
+
+
+class _Guarded:
+    """The standard output, which refuses binary content on a terminal unless told, as curl
+    does: its first bytes decide."""
+
+    def __init__(self, stream: BinaryIO, *, refuse_binary: bool, how: str) -> None:
+        self._stream = stream
+        self._refuse = refuse_binary
+        self._how = how
+
+    def write(self, data: bytes) -> int:
+        if self._refuse:
+            if b"\0" in data or not _utf8_prefix(data):
+                raise Failure(
+                    f"the content is binary and stdout is a terminal: {self._how}, "
+                    "or redirect stdout to a file or a pipe"
+                )
+            self._refuse = False
+        return self._stream.write(data)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
+def _utf8_prefix(data: bytes) -> bool:
+    """Whether ``data`` is UTF-8 text, allowing a character cut at its end."""
+    try:
+        data.decode()
+    except UnicodeDecodeError as error:
+        return error.start >= len(data) - 3 and error.reason == "unexpected end of data"
+    return True
+
 
 def content(args: argparse.Namespace) -> int:
     """``content ID``: the bytes, as they are, on stdout, and nothing else."""
-    return _run(args, _content)
+    if args.output not in (None, STDOUT):
+        args.destination = args.output
+        return download(args)
+    return _run(args, _to_stdout)
 
 
-async def _content(client: af.AsyncClient, args: argparse.Namespace, out: Output) -> int:
+async def _to_stdout(client: af.AsyncClient, args: argparse.Namespace, out: Output) -> int:
+    """Streams the content to stdout, never whole in memory."""
+    args.interruption = lambda: "cancelled: the content was cut short"
+    how = (
+        f"pass --output - to write it here anyway (aikit-files content {args.id} --output -)"
+        if args.command == "content"
+        else f"redirect it, or use 'aikit-files content {args.id} --output -'"
+    )
+    refuse = is_terminal(sys.stdout) and getattr(args, "output", None) != STDOUT
+    sys.stdout.flush()
+    stream = _Guarded(sys.stdout.buffer, refuse_binary=refuse, how=how)
     try:
-        data = await client.files.content(args.id)
+        await client.files.download(args.id, cast(BinaryIO, stream))
     except af.NotFoundError as error:
         raise _about(error, args.id) from None
-    sys.stdout.flush()
-    sys.stdout.buffer.write(data)
-    sys.stdout.buffer.flush()
     return 0
 
 
 def download(args: argparse.Namespace) -> int:
-    """``download ID DEST``: streamed to disk, with a progress bar on a terminal; into a
-    directory under the file's own name."""
+    """``download ID DEST``: streamed to disk, with progress on a terminal; into a directory
+    under the file's own name; ``-``: to stdout, as ``content``."""
+    if args.destination == STDOUT:
+        return _run(args, _to_stdout)
     args.into_directory = os.path.isdir(args.destination)
     return _run(args, _download)
 
 
 async def _download(client: af.AsyncClient, args: argparse.Namespace, out: Output) -> int:
     destination = pathlib.Path(args.destination)
+    args.interruption = lambda: f"cancelled: nothing was written to {destination}"
     try:
         if args.into_directory:
             file = await client.files.retrieve(args.id)
             name = pathlib.PurePath(file.filename).name
             destination /= name if name not in ("", ".", "..") else args.id
-        with out.bars() as bars:
-            bar = bars.add(destination.name, None)
-            path = await client.files.download(args.id, destination, on_progress=bar.update)
+        with out.transfers() as board:
+            transfer = board.add(destination.name, None)
+            transfer.start()
+            try:
+                path = await client.files.download(
+                    args.id, destination, on_progress=transfer.update
+                )
+            finally:
+                transfer.end()
     except af.NotFoundError as error:
         raise _about(error, args.id) from None
     count = path.stat().st_size
     out.result(
         {"id": args.id, "path": str(path), "bytes": count},
         [args.id],
-        [f"downloaded {args.id} to {path} ({size(count)})"],
+        [f"downloaded {args.id} to {path} ({human_size(count)})"],
     )
     return 0
 

@@ -20,7 +20,8 @@ from collections.abc import Iterator
 
 import aikit_files as af
 
-from ._output import Output, size
+from ._output import Output
+from ._units import short_size
 
 MiB = 1024 * 1024
 #: The file the demo sends through the Uploads API, and how: small sizes keep the demo quick
@@ -204,19 +205,19 @@ async def _tour(
         count, digest = await asyncio.to_thread(write_jsonl, train, int(args.size_mb * MiB), seed=1)
         bytes_ = train.stat().st_size
         say(
-            f"generated {train.name}: {count:,} chat examples, {size(bytes_)}, "
+            f"generated {train.name}: {count:,} chat examples, {short_size(bytes_)}, "
             f"SHA-256 {digest[:16]}..."
         )
 
         # 2. Its upload.
         began = time.monotonic()
-        with out.bars(transient=True) as bars:
-            bar = bars.add(train.name, bytes_)
+        with out.transfers(transient=True) as board:
+            bar = board.add(train.name, bytes_)
             file = await client.files.create(train, "fine-tune", on_progress=bar.update)
         took = time.monotonic() - began
         say(
             f"uploaded {train.name} as {file.id} in {took:.1f} s "
-            f"({size(int(bytes_ / max(took, 1e-6)))}/s), status {file.status}"
+            f"({short_size(int(bytes_ / max(took, 1e-6)))}/s), status {file.status}"
         )
 
         # 3. The list, and the file's metadata.
@@ -232,8 +233,8 @@ async def _tour(
 
         # 4. Its download, checked.
         copy = work / "downloaded.jsonl"
-        with out.bars(transient=True) as bars:
-            bar = bars.add(copy.name, None)
+        with out.transfers(transient=True) as board:
+            bar = board.add(copy.name, None)
             await client.files.download(file.id, copy, on_progress=bar.update)
         copied = await asyncio.to_thread(sha256, copy)
         if copied != digest:
@@ -245,8 +246,8 @@ async def _tour(
         await asyncio.to_thread(write_jsonl, large, LARGE_FILE, seed=2)
         large_bytes = large.stat().st_size
         parts = -(-large_bytes // DEMO_PART)
-        with out.bars(transient=True) as bars:
-            bar = bars.add(large.name, large_bytes)
+        with out.transfers(transient=True) as board:
+            bar = board.add(large.name, large_bytes)
             big = await client.files.create(
                 large,
                 "fine-tune",
@@ -256,9 +257,9 @@ async def _tour(
                 on_progress=bar.update,
             )
         say(
-            f"uploaded {large.name} ({size(large_bytes)}) through the Uploads API in {parts} "
-            f"Parts of {size(DEMO_PART)}, 4 at once, as {big.id} (the demo lowers the threshold "
-            f"to {size(DEMO_THRESHOLD)}; by default files over 512 MiB go this way, in Parts of "
+            f"uploaded {large.name} ({short_size(large_bytes)}) through the Uploads API in {parts} "
+            f"Parts of {short_size(DEMO_PART)}, 4 at once, as {big.id} (the demo lowers the threshold "
+            f"to {short_size(DEMO_THRESHOLD)}; by default files over 512 MiB go this way, in Parts of "
             "64 MiB)"
         )
 

@@ -12,14 +12,39 @@ import attrs
 import aikit_files as af
 from aikit_files._config import DEFAULT_BASE_URL
 
-#: OpenAI's API root, where a client goes when no base URL is given or set.
-
-#: The library's words for its arguments, and the command line's for the same thing.
-_FLAGS = (
+#: The library's phrases and the command line's for the same thing: a message names the flag
+#: or argument the user typed, not the Python parameter.
+_PHRASES = (
+    ("use a client made with provider='azure', or upload the file with create",
+     "pass --provider azure, or upload the file with 'aikit-files upload'"),
     ("pass api_key=", "pass --api-key"),
     ("pass base_url=", "pass --base-url"),
     ("provider='azure'", "--provider azure"),
+)  # fmt: skip
+#: The library's parameter names, which start its messages, and the command line's.
+_NAMES = (
+    ("import_url ", "import-url "),
+    ("content_url ", "URL "),
+    ("expires_after.seconds ", "--expires-after "),
+    ("upload_threshold ", "--upload-threshold "),
+    ("part_size ", "--part-size "),
+    ("max_concurrency ", "--concurrency "),
+    ("file_id ", "ID "),
+    ("destination: ", "DEST: "),
+    ("filename ", "--filename "),
+    ("purpose ", "--purpose "),
+    ("file: ", "PATH: "),
 )
+
+
+def command_line_words(message: str) -> str:
+    """``message`` of the library with the command line's names for its arguments."""
+    for words, flag in _PHRASES:
+        message = message.replace(words, flag)
+    for name, flag in _NAMES:
+        if message.startswith(name):
+            return flag + message[len(name) :]
+    return message
 
 
 class Failure(Exception):
@@ -87,10 +112,7 @@ def describe(error: BaseException, where: Where) -> str:
     if isinstance(error, Failure | af.FileProcessingError | af.LocalIOError):
         return str(error)
     if isinstance(error, af.InvalidArgumentError):
-        message = str(error)
-        for words, flag in _FLAGS:
-            message = message.replace(words, flag)
-        return message
+        return command_line_words(str(error))
     if isinstance(error, af.AuthenticationError):
         return (
             f"the server at {where.url} refused the API key (401: {error.message}): pass the "

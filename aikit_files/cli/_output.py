@@ -1,5 +1,6 @@
-"""What the command line prints: one JSON document (``--json``), ids (``--quiet``), or text for
-people, with a table and progress bars on a terminal (through rich, when it is installed)."""
+"""What the command line prints: JSON (one document, or JSON Lines for the commands of several
+items), ids (``--quiet``), or text for people, with a table and progress on a terminal (rich's
+when it is installed, one plain line otherwise)."""
 
 from __future__ import annotations
 
@@ -8,27 +9,25 @@ import datetime
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Literal, TextIO
+from typing import Literal, TextIO
 
 import attrs
 
 import aikit_files as af
+from aikit_files._limits import human_size
 from aikit_files._serde import unstructure
 
-if TYPE_CHECKING:
-    import rich.progress
+from ._progress import Board, PlainBoard, rich_board
+from ._units import short_size
 
 #: How a command prints: text for people, one JSON document, or only ids.
 Mode = Literal["text", "json", "quiet"]
 
-#: The units of ``size``, each 1024 times the one before.
-_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
-
-def is_terminal(stream: TextIO) -> bool:
-    """Whether ``stream`` is a terminal: tables and progress bars are drawn only there."""
+def is_terminal(stream: object) -> bool:
+    """Whether ``stream`` is a terminal: tables and progress are drawn only there."""
     try:
-        return stream.isatty()
+        return bool(stream.isatty())  # type: ignore[attr-defined]
     except (AttributeError, ValueError):  # no isatty, or closed
         return False
 
@@ -42,78 +41,12 @@ def rich_installed() -> bool:
     return True
 
 
-def size(count: int | None) -> str:
-    """A number of bytes for people: ``512 B``, ``1.5 KiB``, ``64.0 MiB``."""
-    if count is None:
-        return "-"
-    value = float(count)
-    for unit in _UNITS:
-        if value < 1024 or unit == _UNITS[-1]:
-            return f"{count} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
 def when(timestamp: int | None) -> str:
     """A Unix time for people, in UTC."""
     if timestamp is None:
         return "-"
     moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-class Bar:
-    """One transfer's progress bar; a bar that is not drawn takes its updates all the same."""
-
-    def start(self) -> None:
-        """The transfer begins (a bar added with ``started=False`` waits for this)."""
-
-    def update(self, done: int, total: int | None) -> None:
-        """``on_progress(done_bytes, total_bytes)`` of the transfer."""
-
-
-class _RichBar(Bar):
-    def __init__(self, progress: rich.progress.Progress, task: rich.progress.TaskID) -> None:
-        self._progress = progress
-        self._task = task
-
-    def start(self) -> None:
-        self._progress.start_task(self._task)
-
-    def update(self, done: int, total: int | None) -> None:
-        self._progress.update(self._task, completed=done, total=total)
-
-
-class Bars:
-    """The progress bars of one command, one per transfer; draws nothing unless asked to."""
-
-    def add(self, label: str, total: int | None, *, started: bool = True) -> Bar:
-        """A bar for one transfer of ``total`` bytes (None: unknown)."""
-        return Bar()
-
-
-class _RichBars(Bars):
-    def __init__(self, progress: rich.progress.Progress) -> None:
-        self._progress = progress
-
-    def add(self, label: str, total: int | None, *, started: bool = True) -> Bar:
-        task = self._progress.add_task(label, total=total, start=started)
-        return _RichBar(self._progress, task)
-
-
-def _speed_column() -> rich.progress.ProgressColumn:
-    """The transfer rate in the units of the bytes column (rich's own rate is in decimal MB/s,
-    beside binary MiB)."""
-    from rich.progress import ProgressColumn
-    from rich.text import Text
-
-    class SpeedColumn(ProgressColumn):
-        def render(self, task: rich.progress.Task) -> Text:
-            speed = task.finished_speed or task.speed
-            shown = "?" if speed is None else f"{size(int(speed))}/s"
-            return Text(shown, style="progress.data.speed")
-
-    return SpeedColumn()
 
 
 class Output:
@@ -148,6 +81,18 @@ class Output:
                 print(line, file=self.stdout)
             self.stdout.flush()
 
+    def line(self, value: object, file_id: str | None, text: str | None) -> None:
+        """One item of a command of several (``upload``, ``delete``): one JSON object on a line
+        of its own (JSON Lines), its id, or its text; an item with no id or text prints nothing
+        outside JSON (its error is told on stderr)."""
+        if self.mode == "json":
+            self.stdout.write(json.dumps(unstructure(value)) + "\n")
+        elif self.mode == "quiet" and file_id is not None:
+            self.stdout.write(file_id + "\n")
+        elif self.mode == "text" and text is not None:
+            self.stdout.write(text + "\n")
+        self.stdout.flush()
+
     def file(self, file: af.OpenAIFile) -> None:
         """One file: its fields, one a line (``get``)."""
         fields = attrs.asdict(file)
@@ -157,7 +102,7 @@ class Output:
             if name in ("created_at", "expires_at") and value is not None:
                 shown = f"{value} ({when(value)})"
             elif name == "bytes" and value is not None:
-                shown = f"{value} ({size(value)})"
+                shown = human_size(value)
             else:
                 shown = "-" if value is None else str(value)
             lines.append(f"{name:<{width}}  {shown}")
@@ -174,7 +119,7 @@ class Output:
             (
                 f.id,
                 when(f.created_at).removesuffix(" UTC"),
-                size(f.bytes),
+                short_size(f.bytes),
                 f.purpose,
                 f.status or "-",
                 f.filename,
@@ -212,49 +157,35 @@ class Output:
         if page.has_more:
             self.note(f"more files follow: --after {page.last_id}, or --all")
 
-    # --- Progress bars. ---
+    # --- Progress. ---
 
     @property
-    def draws_bars(self) -> bool:
-        """Whether transfers show progress bars: text mode, on a terminal, with rich."""
-        return self.mode == "text" and is_terminal(self.stderr) and rich_installed()
+    def draws_progress(self) -> bool:
+        """Whether transfers show progress: text mode, on a terminal."""
+        return self.mode == "text" and is_terminal(self.stderr)
 
     @contextlib.contextmanager
-    def bars(self, *, transient: bool = False) -> Iterator[Bars]:
-        """The progress bars of the transfers made inside the block (on stderr, with bytes,
-        rate and time left), or bars that draw nothing where none is wanted.
+    def transfers(self, count: int = 1, *, transient: bool = False) -> Iterator[Board]:
+        """The progress of the ``count`` transfers made inside the block, on stderr: rich's
+        bars, one plain line without rich, or nothing where none is wanted.
 
         Args:
+            count: how many transfers (several get an overall bar).
             transient: remove the bars when the block ends, instead of leaving them drawn.
         """
-        if not self.draws_bars:
-            yield Bars()
-            return
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-
-        console = Console(file=self.stderr, force_terminal=True)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(binary_units=True),
-            _speed_column(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=transient,
-        ) as progress:
-            yield _RichBars(progress)
+        if not self.draws_progress:
+            yield Board()
+        elif rich_installed():
+            with rich_board(self.stderr, several=count > 1, transient=transient) as board:
+                yield board
+        else:
+            with PlainBoard(self.stderr).running() as plain:
+                yield plain
 
     @contextlib.contextmanager
     def waiting(self, text: str) -> Iterator[None]:
         """A spinner with ``text`` on stderr while the block runs (where bars would be drawn)."""
-        if not self.draws_bars:
+        if not (self.draws_progress and rich_installed()):
             yield
             return
         from rich.console import Console

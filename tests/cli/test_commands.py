@@ -46,14 +46,19 @@ def test_upload_json_is_the_file_the_server_holds(
     assert api.files.content(document["id"]) == path.read_bytes()
 
 
-def test_several_uploads_at_once_are_a_json_list_in_the_order_given(
+def jsonl(text: str) -> list[dict[str, Any]]:
+    """The objects of JSON Lines: one a line, each line one object."""
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_several_uploads_at_once_are_json_lines_in_the_order_given(
     cli: Cli, api: af.Client, make_file: MakeFile
 ) -> None:
     paths = [make_file(f"part-{i}.txt", f"part {i}\n" * (1000 * i + 1)) for i in range(3)]
     # NOTE: the global options may also follow the command.
     run = cli("upload", *paths, "--purpose", "user_data", "--concurrency", "2", "--json")
     assert run.status == 0
-    documents = json.loads(run.out)
+    documents = jsonl(run.out)
     assert [d["filename"] for d in documents] == ["part-0.txt", "part-1.txt", "part-2.txt"]
     held = {file.id: wire(file) for file in api.files.list().data}
     assert {d["id"]: d for d in documents} == held
@@ -76,7 +81,7 @@ def test_upload_text_names_the_path_and_the_id(
     path = make_file("a.txt", b"x" * 2048)
     run = cli("upload", path, "--purpose", "assistants")
     (file,) = api.files.list().data
-    assert run.out == f"uploaded {path} as {file.id} (2.0 KiB, assistants)\n"
+    assert run.out == f"uploaded {path} as {file.id} (2 KiB (2,048 bytes), assistants)\n"
 
 
 def test_upload_filename_and_expires_after_reach_the_server(
@@ -85,7 +90,7 @@ def test_upload_filename_and_expires_after_reach_the_server(
     path = make_file("local-name.txt")
     run = cli(
         "upload", path, "--purpose", "user_data", "--filename", "remote.txt",
-        "--expires-after", "7200", "--json",
+        "--expires-after", "2h", "--json",
     )  # fmt: skip
     assert run.status == 0
     file = api.files.retrieve(json.loads(run.out)["id"])
@@ -109,7 +114,7 @@ def test_resume_and_concurrency_are_the_large_upload_settings(
         cli("upload", path, "--purpose", "user_data", "--resume", "--concurrency", "3").status == 0
     )
     assert cli("upload", path, "--purpose", "user_data").status == 0
-    assert seen[0]["resume"] is True
+    assert seen[0]["resume"] is None  # a small file: no journal
     assert seen[0]["max_concurrency"] == 3
     assert seen[1]["resume"] is None
     assert seen[1]["max_concurrency"] is None
@@ -175,7 +180,7 @@ def test_get(cli: Cli, api: af.Client, three: list[af.OpenAIFile]) -> None:
     text = cli("get", three[1].id).out.splitlines()
     assert text[0].split() == ["id", three[1].id]
     assert "filename        two.txt" in text
-    assert any(line.startswith("bytes") and line.endswith("3 (3 B)") for line in text)
+    assert any(line.startswith("bytes") and line.endswith(" 3 bytes") for line in text)
     assert "status_details  -" in text
     assert cli("-q", "get", three[1].id).out == f"{three[1].id}\n"
 
@@ -186,7 +191,7 @@ def test_get(cli: Cli, api: af.Client, three: list[af.OpenAIFile]) -> None:
 def test_delete_several(cli: Cli, api: af.Client, three: list[af.OpenAIFile]) -> None:
     run = cli("--json", "delete", three[0].id, three[2].id)
     assert run.status == 0
-    assert json.loads(run.out) == [
+    assert jsonl(run.out) == [
         {"id": three[0].id, "object": "file", "deleted": True},
         {"id": three[2].id, "object": "file", "deleted": True},
     ]
@@ -220,7 +225,7 @@ def test_download_to_a_path_and_into_a_directory(
     run = cli("download", file.id, target)
     assert run.status == 0
     assert target.read_bytes() == data
-    assert run.out == f"downloaded {file.id} to {target} (97.7 KiB)\n"
+    assert run.out == f"downloaded {file.id} to {target} (97.7 KiB (100,000 bytes))\n"
     folder = tmp_path / "folder"
     folder.mkdir()
     run = cli("download", file.id, folder, "--json")

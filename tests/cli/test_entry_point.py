@@ -74,7 +74,7 @@ def test_the_installed_script() -> None:
     assert (done.returncode, done.stdout.split()[0], done.stderr) == (0, "aikit-files", "")
 
 
-def test_an_interrupt_exits_130_without_a_word() -> None:
+def test_an_interrupt_exits_130_with_one_line() -> None:
     with socket.socket() as silent:  # accepts connections, never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen()
@@ -89,7 +89,7 @@ def test_an_interrupt_exits_130_without_a_word() -> None:
                 time.sleep(0.2)
                 process.send_signal(signal.SIGINT)
                 out, err = process.communicate(timeout=30)
-    assert (process.returncode, out, err) == (130, b"", b"")
+    assert (process.returncode, out, err) == (130, b"", b"aikit-files: cancelled\n")
 
 
 def test_commands_import_neither_rich_nor_the_server(server: ServerThread) -> None:

@@ -60,7 +60,9 @@ def test_one_failure_among_several_leaves_the_others_done(
     big = make_file("big.bin", b"\0" * (FILE_LIMIT + 1))
     run = cli("upload", small, big, "--purpose", "user_data", "--json")
     assert run.status == 1
-    (uploaded,) = json.loads(run.out)
+    uploaded, failed = (json.loads(line) for line in run.out.splitlines())
+    assert failed == {"source": str(big), "error": failed["error"]}
+    assert failed["error"].startswith("the server answered 413: ")
     assert [file.id for file in api.files.list().data] == [uploaded["id"]]
     assert run.error_line.startswith(f"aikit-files: {big}: the server answered 413: ")
 
@@ -122,8 +124,10 @@ def test_an_azure_command_on_openai(cli: Cli) -> None:
     run = cli("import-url", "https://example.com/a.jsonl", "--filename", "a.jsonl",
               "--purpose", "fine-tune")  # fmt: skip
     assert run.status == 1
-    assert run.error_line.startswith("aikit-files: import_url is Azure's files/import")
-    assert "--provider azure" in run.error_line
+    assert run.error_line == (
+        "aikit-files: import-url is Azure's files/import, which OpenAI lacks: pass --provider "
+        "azure, or upload the file with 'aikit-files upload'"
+    )
 
 
 @pytest.mark.usefixtures("env")
@@ -157,11 +161,20 @@ def test_refusals_and_server_errors_show_the_status(
         (["--json", "list", "--quiet"], "aikit-files list: --json and --quiet cannot be used together"),
         (["list", "--limit", "0"], "aikit-files list: argument --limit: must be from 1 to 10000, got 0"),
         (["list", "--limit", "10001"], "aikit-files list: argument --limit: must be from 1 to 10000, got 10001"),
-        (["upload", "a", "--purpose", "x", "--expires-after", "60"], "aikit-files upload: argument --expires-after: must be from 3600 to 2592000, got 60"),
-        (["serve", "--idle-timeout", "nan"], "aikit-files serve: argument --idle-timeout: must be a positive number"),
-        (["serve", "--max-storage", "-5"], "aikit-files serve: argument --max-storage: must be 1 or more, got -5"),
+        (["upload", "a", "--purpose", "x", "--expires-after", "60"], "aikit-files upload: argument --expires-after: must be whole seconds from 1 h to 30 d (3600 to 2592000 s), got '60'"),
+        (["upload", "a", "--purpose", "x", "--expires-after", "31d"], "aikit-files upload: argument --expires-after: must be whole seconds from 1 h to 30 d"),
+        (["upload", "a", "--purpose", "x", "--expires-after", "1 hour"], "aikit-files upload: argument --expires-after: not a duration: '1 hour' (try 90s, 30m, 1h or 7d)"),
+        (["upload", "a", "--purpose", "x", "--part-size", "64X"], "aikit-files upload: argument --part-size: not a size: '64X' (try 512M or 10G)"),
+        (["upload", "-", "--purpose", "x"], "aikit-files upload: PATH - reads stdin, which has no name: give the file's with --filename"),
+        (["serve", "--idle-timeout", "nan"], "aikit-files serve: argument --idle-timeout: not a duration: 'nan'"),
+        (["serve", "--idle-timeout", "0s"], "aikit-files serve: argument --idle-timeout: must be longer than 0 s, got '0s'"),
+        (["serve", "--max-storage", "-5"], "aikit-files serve: argument --max-storage: not a size: '-5'"),
+        (["serve", "--max-storage", "0.5"], "aikit-files serve: argument --max-storage: must be a whole number of bytes, 1 or more: '0.5'"),
+        (["serve", "--port", "99999"], "aikit-files serve: argument --port: must be from 0 to 65535, got 99999 (--port 0 picks a free one)"),
+        (["serve", "--port", "-1"], "aikit-files serve: argument --port: must be from 0 to 65535, got -1"),
+        (["serve", "--port", "abc"], "aikit-files serve: argument --port: not an integer: 'abc'"),
         (["--provider", "aws", "list"], "aikit-files: argument --provider: invalid choice: 'aws'"),
-        (["wait", "file-x", "--max-wait", "soon"], "aikit-files wait: argument --max-wait: not a number"),
+        (["wait", "file-x", "--max-wait", "soon"], "aikit-files wait: argument --max-wait: not a duration: 'soon'"),
         (["get"], "aikit-files get: the following arguments are required: ID"),
     ],
 )  # fmt: skip
@@ -181,16 +194,21 @@ def test_version_and_help_exit_0(cli: Cli) -> None:
     run = cli("upload", "--help")
     assert run.status == 0
     assert "--concurrency N" in run.out
+    assert "--expires-after DURATION" in run.out
+    assert "90s, 30m, 1h, 7d" in run.out
+    run = cli("serve", "--help")
+    assert "--max-storage SIZE" in run.out
+    assert "powers of 1024" in run.out
 
 
-def test_an_interrupt_exits_130_quietly(
+def test_an_interrupt_exits_130_saying_so(
     cli: Cli, clean_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def interrupted(*_: object) -> af.AsyncClient:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(_commands, "client_for", interrupted)
-    assert cli("list") == Run(130, "", "")
+    assert cli("list") == Run(130, "", "aikit-files: cancelled\n")
 
 
 def test_an_unexpected_error_is_one_line_too(

@@ -20,8 +20,8 @@ async def test_the_content_goes_to_the_object_as_it_arrives(client: af.AsyncClie
     sink = io.BytesIO(b"kept:")
     sink.seek(0, io.SEEK_END)
     seen: list[tuple[int, int | None]] = []
-    value = await client.files.download(made.id, sink, on_progress=lambda *a: seen.append(a))
-    assert value is None
+    task = client.files.download(made.id, sink, on_progress=lambda *a: seen.append(a))
+    assert await task is None  # type: ignore[func-returns-value]
     assert not sink.closed
     assert sink.getvalue() == b"kept:" + data
     assert seen[-1] == (len(data), len(data))

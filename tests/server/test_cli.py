@@ -43,8 +43,16 @@ def test_serve_without_a_data_dir_takes_its_settings_from_the_command_line_and_e
         assert "temporary directory, removed on exit: " in first
         data_dir = pathlib.Path(first.rsplit(": ", 1)[1].strip().rstrip(")"))
         assert data_dir.is_dir()
-        assert server.stdout.readline().split() == [f"OPENAI_BASE_URL={url}/v1"]
-        assert server.stdout.readline().split() == [f"AZURE_OPENAI_ENDPOINT={url}"]
+        assert server.stdout.readline().split() == [
+            "export",
+            f"OPENAI_BASE_URL={url}/v1",
+            "OPENAI_API_KEY=sk-env",
+        ]
+        assert server.stdout.readline().split() == [
+            "export",
+            f"AZURE_OPENAI_ENDPOINT={url}",
+            "AZURE_OPENAI_API_KEY=sk-env",
+        ]
         with openai.OpenAI(base_url=f"{url}/v1", api_key="sk-env", max_retries=0) as sdk:
             created = sdk.files.create(file=b"hi", purpose="user_data")
             with pytest.raises(openai.BadRequestError, match="storage quota"):
