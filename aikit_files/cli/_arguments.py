@@ -157,7 +157,7 @@ def build_parser() -> Parser:
         sub.set_defaults(run=run, usage=sub)
         return sub
 
-    upload = command("upload", "upload files", _lazy("_commands", "upload"))
+    upload = command("upload", "upload files", _lazy("_upload", "upload"))
     upload.add_argument(
         "paths", nargs="+", metavar="PATH", help="the files to upload; - reads stdin (--filename)"
     )

@@ -12,12 +12,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import BinaryIO, TypeVar, cast
 
 import aikit_files as af
-from aikit_files._io import journal as journals
-from aikit_files._limits import SIMPLE_UPLOAD_LIMIT, human_size
+from aikit_files._limits import human_size
 
 from ._errors import Failure, ItemsFailed, describe, where
 from ._output import Output, is_terminal
-from ._units import duration, short_size
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -46,7 +44,7 @@ def client_for(args: argparse.Namespace) -> af.AsyncClient:
     )
 
 
-def _run(args: argparse.Namespace, body: Body) -> int:
+def run(args: argparse.Namespace, body: Body) -> int:
     async def run() -> int:
         async with client_for(args) as client:
             return await body(client, args, output_for(args))
@@ -64,7 +62,7 @@ def _about(error: af.NotFoundError, file_id: str) -> BaseException:
     return error
 
 
-async def _each(
+async def each(
     items: Sequence[T], work: Callable[[int, T], Awaitable[R]], concurrency: int
 ) -> tuple[list[R | None], list[tuple[T, BaseException]], int]:
     """Runs ``work`` on every item, ``concurrency`` at once; an error that the other items
@@ -101,7 +99,7 @@ async def _each(
     return values, failures, sum(task.cancelled() for task in tasks)
 
 
-def _check_failures(
+def check_failures(
     items: Sequence[str], failures: list[tuple[str, BaseException]], skipped: int, noun: str
 ) -> None:
     """Raises the error of the first item that failed: as it is when there was one item, with
@@ -114,147 +112,7 @@ def _check_failures(
     raise ItemsFailed(item, error, len(failures) + skipped, len(items), noun)
 
 
-# --- upload ---
-
-#: ``-`` as a PATH: the standard input.
-STDIN = "-"
-
-
-def upload(args: argparse.Namespace) -> int:
-    """``upload PATH... --purpose P``: several files at once through one client."""
-    # NOTE: every path is checked before any is sent: a typo uploads nothing.
-    args.sizes = []
-    for path in args.paths:
-        if path == STDIN:
-            args.sizes.append(None)
-            continue
-        if not os.path.exists(path):
-            raise Failure(f"no such file: {path}")
-        if os.path.isdir(path):
-            raise Failure(f"{path} is a directory: name the files to upload")
-        args.sizes.append(os.path.getsize(path))
-    return _run(args, _upload)
-
-
-def _source(path: str) -> str | BinaryIO:
-    return sys.stdin.buffer if path == STDIN else path
-
-
-def _large(args: argparse.Namespace, total: int | None) -> bool:
-    """Whether a file of ``total`` bytes goes through the Uploads API (and so can resume)."""
-    threshold = args.upload_threshold or SIMPLE_UPLOAD_LIMIT
-    return total is not None and total > min(threshold, SIMPLE_UPLOAD_LIMIT)
-
-
-def _journal(args: argparse.Namespace, path: str, out: Output) -> pathlib.Path | None:
-    """With ``--resume``, the journal of a large file (named by what makes it the same upload),
-    after saying whether it resumes an upload and from where."""
-    if not args.resume or path == STDIN or not _large(args, os.path.getsize(path)):
-        return None
-    name = args.filename or os.path.basename(path)
-    journal = journals.default_path(
-        "aikit-files", where(args).url, os.path.abspath(path), name, args.purpose
-    )
-    found = journals.load(journal)
-    info = os.stat(path)
-    if found is not None and (found.size, found.mtime_ns) == (info.st_size, info.st_mtime_ns):
-        parts = -(-found.size // found.part_size)
-        sent = sum(
-            min(found.part_size, found.size - (part.number - 1) * found.part_size)
-            for part in found.parts
-        )
-        out.note(
-            f"resuming {name}: {len(found.parts)} of {parts} Parts already sent "
-            f"({human_size(sent)} of {human_size(found.size)})"
-        )
-    return journal
-
-
-async def _upload(client: af.AsyncClient, args: argparse.Namespace, out: Output) -> int:
-    paths: list[str] = args.paths
-    expires_after = None
-    if args.expires_after is not None:
-        expires_after = af.ExpiresAfter(seconds=args.expires_after)
-    started = time.monotonic()
-    lines = _InOrder(len(paths), out)
-    with out.transfers(len(paths)) as board:
-        progress = [
-            board.add(args.filename or os.path.basename(path), total)
-            for path, total in zip(paths, args.sizes, strict=True)
-        ]
-        journals_used: dict[int, pathlib.Path] = {}
-        stopped: set[int] = set()
-        args.interruption = lambda: _upload_interrupted(paths, lines, stopped, journals_used)
-
-        async def send(index: int, path: str) -> af.OpenAIFile:
-            journal = _journal(args, path, out)
-            if journal is not None:
-                journals_used[index] = journal
-            progress[index].start()
-            try:
-                file = await client.files.create(
-                    _source(path),
-                    args.purpose,
-                    expires_after=expires_after,
-                    filename=args.filename,
-                    on_progress=progress[index].update,
-                    max_concurrency=args.concurrency,
-                    part_size=args.part_size,
-                    upload_threshold=args.upload_threshold,
-                    resume=journal if journal is not None else None,
-                    check=args.check,
-                )
-            except asyncio.CancelledError:
-                stopped.add(index)
-                raise
-            except Exception as error:
-                lines.put(index, {"source": path, "error": describe(error, where(args))}, None)
-                raise
-            finally:
-                progress[index].end()
-            lines.put(
-                index,
-                file,
-                f"uploaded {path} as {file.id} ({human_size(file.bytes or 0)}, {file.purpose})",
-                file.id,
-            )
-            return file
-
-        values, failures, skipped = await _each(
-            paths, send, args.concurrency or DEFAULT_CONCURRENCY
-        )
-    lines.finish(paths, "source")
-    if len(paths) > 1:
-        created = sum(value is not None for value in values)
-        took = time.monotonic() - started
-        sent = sum(file.bytes or 0 for file in values if file is not None)
-        out.note(
-            f"{created} created, {len(failures)} failed"
-            + (f", {skipped} not started" if skipped else "")
-            + f" in {duration(took)} ({short_size(sent / max(took, 1e-6))}/s)"
-        )
-    _check_failures(paths, failures, skipped, "uploads")
-    return 0
-
-
-def _upload_interrupted(
-    paths: Sequence[str],
-    lines: _InOrder,
-    stopped: set[int],
-    journals_used: dict[int, pathlib.Path],
-) -> str:
-    """What an interrupt did to the uploads: the line that says it, and what to do."""
-    made = f"{lines.succeeded} of {len(paths)} files uploaded; " if len(paths) > 1 else ""
-    kept = [journals_used[i] for i in sorted(stopped) if i in journals_used]
-    if kept:
-        more = f" and {len(kept) - 1} more" if len(kept) > 1 else ""
-        return f"interrupted: {made}run the same command again to resume (journal: {kept[0]}{more})"
-    if len(paths) == 1:
-        return f"cancelled: {paths[0]} was not uploaded"
-    return f"cancelled: {made}the rest were not"
-
-
-class _InOrder:
+class InOrder:
     """Prints the items of a command of several (JSON Lines, ids, text) as they end, in the
     order given: an item waits for those before it."""
 
@@ -291,7 +149,7 @@ class _InOrder:
 
 def list_files(args: argparse.Namespace) -> int:
     """``list``: one page, or ``--all`` of them."""
-    return _run(args, _list)
+    return run(args, _list)
 
 
 async def _list(client: af.AsyncClient, args: argparse.Namespace, out: Output) -> int:
@@ -314,7 +172,7 @@ async def _list(client: af.AsyncClient, args: argparse.Namespace, out: Output) -
 
 def get(args: argparse.Namespace) -> int:
     """``get ID``: the file's metadata."""
-    return _run(args, _get)
+    return run(args, _get)
 
 
 async def _get(client: af.AsyncClient, args: argparse.Namespace, out: Output) -> int:
@@ -331,12 +189,12 @@ async def _get(client: af.AsyncClient, args: argparse.Namespace, out: Output) ->
 
 def delete(args: argparse.Namespace) -> int:
     """``delete ID...``: each id is deleted even when another fails."""
-    return _run(args, _delete)
+    return run(args, _delete)
 
 
 async def _delete(client: af.AsyncClient, args: argparse.Namespace, out: Output) -> int:
     ids: list[str] = args.ids
-    lines = _InOrder(len(ids), out)
+    lines = InOrder(len(ids), out)
 
     async def remove(index: int, file_id: str) -> af.FileDeleted:
         try:
@@ -348,9 +206,9 @@ async def _delete(client: af.AsyncClient, args: argparse.Namespace, out: Output)
         lines.put(index, answer, f"deleted {answer.id}", answer.id)
         return answer
 
-    _, failures, skipped = await _each(ids, remove, DEFAULT_CONCURRENCY)
+    _, failures, skipped = await each(ids, remove, DEFAULT_CONCURRENCY)
     lines.finish(ids, "id")
-    _check_failures(ids, failures, skipped, "deletions")
+    check_failures(ids, failures, skipped, "deletions")
     return 0
 
 
@@ -397,7 +255,7 @@ def content(args: argparse.Namespace) -> int:
     if args.output not in (None, STDOUT):
         args.destination = args.output
         return download(args)
-    return _run(args, _to_stdout)
+    return run(args, _to_stdout)
 
 
 async def _to_stdout(client: af.AsyncClient, args: argparse.Namespace, out: Output) -> int:
@@ -422,9 +280,9 @@ def download(args: argparse.Namespace) -> int:
     """``download ID DEST``: streamed to disk, with progress on a terminal; into a directory
     under the file's own name; ``-``: to stdout, as ``content``."""
     if args.destination == STDOUT:
-        return _run(args, _to_stdout)
+        return run(args, _to_stdout)
     args.into_directory = os.path.isdir(args.destination)
-    return _run(args, _download)
+    return run(args, _download)
 
 
 async def _download(client: af.AsyncClient, args: argparse.Namespace, out: Output) -> int:
@@ -460,7 +318,7 @@ async def _download(client: af.AsyncClient, args: argparse.Namespace, out: Outpu
 
 def wait(args: argparse.Namespace) -> int:
     """``wait ID``: until the file is processed (exit 1 if it ends in error)."""
-    return _run(args, _wait)
+    return run(args, _wait)
 
 
 async def _wait(client: af.AsyncClient, args: argparse.Namespace, out: Output) -> int:
@@ -481,7 +339,7 @@ async def _wait(client: af.AsyncClient, args: argparse.Namespace, out: Output) -
 
 def import_url(args: argparse.Namespace) -> int:
     """``import-url URL --filename NAME --purpose P``: Azure's ``files/import``."""
-    return _run(args, _import_url)
+    return run(args, _import_url)
 
 
 async def _import_url(client: af.AsyncClient, args: argparse.Namespace, out: Output) -> int:

@@ -8,8 +8,8 @@ import collections
 import contextlib
 import shutil
 import threading
-import time
 from collections.abc import Iterator
+from time import monotonic
 from typing import TYPE_CHECKING, TextIO
 
 from ._units import duration, short_size
@@ -60,12 +60,12 @@ class Transfer:
 
     def start(self) -> None:
         """The transfer begins."""
-        self.started = self.last_change = time.monotonic()
+        self.started = self.last_change = monotonic()
         self.board.changed(self)
 
     def update(self, done: int, total: int | None) -> None:
         """``on_progress(done_bytes, total_bytes)`` of the transfer."""
-        now = time.monotonic()
+        now = monotonic()
         if self.started is None:
             self.started = now
         if total is not None:
@@ -104,7 +104,7 @@ class Board:
 
     def __init__(self) -> None:
         self.transfers: list[Transfer] = []
-        self.began = time.monotonic()
+        self.began = monotonic()
         self.rate = _Rate()
 
     def add(self, label: str, total: int | None) -> Transfer:
@@ -115,7 +115,7 @@ class Board:
 
     def changed(self, transfer: Transfer) -> None:
         """A transfer moved."""
-        self.rate.add(time.monotonic(), self.done_bytes)
+        self.rate.add(monotonic(), self.done_bytes)
 
     @property
     def done_bytes(self) -> int:
@@ -171,7 +171,7 @@ class PlainBoard(Board):
             return
         width = shutil.get_terminal_size().columns
         # \r and "erase to the end of the line": the line is redrawn in place, never wrapped.
-        self._stream.write(f"\r{self.line(time.monotonic())[: width - 1]}\x1b[K")
+        self._stream.write(f"\r{self.line(monotonic())[: width - 1]}\x1b[K")
         self._stream.flush()
 
     def _redraw(self) -> None:
@@ -254,7 +254,7 @@ def _figures_column() -> rich.progress.ProgressColumn:
         def render(self, task: rich.progress.Task) -> Text:
             board: RichBoard = task.fields["board"]
             transfers = board.transfer_of(task.fields["key"])
-            return Text(board.figures(transfers, time.monotonic()), style="progress.data.speed")
+            return Text(board.figures(transfers, monotonic()), style="progress.data.speed")
 
     return Figures()
 

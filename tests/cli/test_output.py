@@ -175,7 +175,7 @@ def test_a_stalled_transfer_says_so_instead_of_a_stale_rate(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = Clock()
-    monkeypatch.setattr(_progress.time, "monotonic", clock)
+    monkeypatch.setattr(_progress, "monotonic", clock)
     board = Board()
     transfer = board.add("a.bin", 10 * 1024**2)
     transfer.start()
@@ -194,7 +194,7 @@ def test_after_the_last_byte_it_is_completing_until_the_call_returns(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = Clock()
-    monkeypatch.setattr(_progress.time, "monotonic", clock)
+    monkeypatch.setattr(_progress, "monotonic", clock)
     board = Board()
     transfer = board.add("big.bin", 2048)
     transfer.start()
