@@ -269,3 +269,26 @@ def test_error_lines_name_the_url_without_its_credentials(
     monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://res.openai.azure.com")
     assert located() == Where("openai", "http://env/v1")
     assert located("--provider", "azure") == Where("azure", "https://res.openai.azure.com")
+
+
+def test_a_library_warning_is_one_clean_line_never_a_raw_log_record(
+    cli: Cli, clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    def warns(*_: object) -> af.AsyncClient:
+        try:
+            raise ConnectionResetError("reset by peer")
+        except ConnectionResetError:
+            logging.getLogger("aikit_files._uploads").warning(
+                "could not cancel Upload %s (key %s)", "upload_1", KEY, exc_info=True
+            )
+        raise af.LocalIOError("stopped")
+
+    monkeypatch.setattr(_commands, "client_for", warns)
+    run = cli("--api-key", KEY, "list")
+    assert run.status == 1
+    assert run.err.splitlines() == [
+        "aikit-files: warning: could not cancel Upload upload_1 (key ***)",
+        "aikit-files: stopped",
+    ]
