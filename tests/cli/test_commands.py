@@ -293,3 +293,68 @@ def test_import_url_text_says_how_to_follow_it(cli: Cli, tmp_path: pathlib.Path)
         # NOTE: followed to its end: a server stopped while an import starts may leak its
         # temporary file (a bug of the server's, reported).
         assert cli(*follow).out == f"{follow[-1]} is processed\n"
+
+
+# --- one JSON shape whatever the count; the command line's words ---
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_upload_and_delete_json_lines_whatever_the_count(
+    cli: Cli, api: af.Client, make_file: MakeFile, count: int
+) -> None:
+    paths = [make_file(f"f{i}.txt", f"{i}\n") for i in range(count)]
+    run = cli("--json", "upload", *paths, "--purpose", "user_data")
+    assert run.status == 0
+    lines = run.out.splitlines()
+    assert len(lines) == count  # one compact object a line, never an array nor an indent
+    uploaded = [json.loads(line) for line in lines]
+    assert [d["filename"] for d in uploaded] == [path.name for path in paths]
+    run = cli("--json", "delete", *(d["id"] for d in uploaded))
+    assert [json.loads(line) for line in run.out.splitlines()] == [
+        {"id": d["id"], "object": "file", "deleted": True} for d in uploaded
+    ]
+    assert api.files.list().data == []
+
+
+def test_get_list_and_wait_are_one_document_whatever_the_count(cli: Cli, api: af.Client) -> None:
+    for count in (0, 1, 2):
+        document = json.loads(cli("--json", "list").out)
+        assert (document["object"], len(document["data"])) == ("list", count)
+        api.files.create(b"x", "user_data", filename=f"{count}.txt")
+
+
+def test_a_batch_file_over_its_limit_is_refused_before_sending(
+    cli: Cli, api: af.Client, tmp_path: pathlib.Path
+) -> None:
+    big = tmp_path / "requests.jsonl"
+    with big.open("wb") as handle:
+        handle.truncate(600 * 1024 * 1024)  # sparse
+    run = cli("upload", big, "--purpose", "batch")
+    assert run.status == 1
+    assert run.error_line == (
+        "aikit-files: the file holds 600 MiB (629,145,600 bytes), more than the API accepts "
+        "for purpose 'batch' (200 MiB (209,715,200 bytes))"
+    )
+    assert api.files.list().data == []
+
+
+def test_messages_name_the_command_lines_words(cli: Cli, make_file: MakeFile) -> None:
+    run = cli("--provider", "azure", "import-url", "ftp://example.com/a.jsonl",
+              "--filename", "a.jsonl", "--purpose", "fine-tune")  # fmt: skip
+    assert run.error_line == "aikit-files: URL must be an http:// or https:// URL with a host"
+    run = cli("upload", make_file("a.txt"), "--purpose", "user_data", "--part-size", "65M")
+    assert run.status == 1
+    assert run.error_line.startswith("aikit-files: --part-size must be ")
+    run = cli("get", "bad/id")
+    assert run.error_line.startswith("aikit-files: ID must not be '.' or contain '/'")
+    for line in (run.err, cli("get", "bad/id").err):
+        assert "content_url" not in line
+        assert "with create" not in line
+        assert "file_id" not in line
+
+
+def test_content_output_saves_to_a_path(cli: Cli, api: af.Client, tmp_path: pathlib.Path) -> None:
+    file = api.files.create(b"\0binary", "user_data", filename="b.bin")
+    run = cli("content", file.id, "--output", tmp_path / "b.bin")
+    assert run.status == 0
+    assert (tmp_path / "b.bin").read_bytes() == b"\0binary"
