@@ -33,9 +33,12 @@ test: lint typecheck pytest
 # own with only what the demo needs: the package and its `cli` extra (rich), not the
 # development tools of `make test` (under 30 s from a fresh clone).
 DEMO_VENV := .venv-demo
+# NOTE: the venv gets no pip of its own (ensurepip alone takes seconds): the pip of $(PYTHON)
+# installs into it (--python, pip 22.3 or later); nothing is byte-compiled ahead.
 $(DEMO_VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(DEMO_VENV)
-	$(DEMO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check '.[cli]'
+	$(PYTHON) -m venv --without-pip $(DEMO_VENV)
+	$(PYTHON) -m pip --python $(DEMO_VENV)/bin/python install --quiet --no-compile \
+	  --disable-pip-version-check '.[cli]'
 	touch $@
 
 demo: $(DEMO_VENV)/.installed
