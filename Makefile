@@ -43,7 +43,7 @@ $(DEMO_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m pip --python $(DEMO_VENV)/bin/python install --quiet --no-compile \
 	  --disable-pip-version-check $$($(PYTHON) -c 'import tomllib; \
 	  project = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
-	  print(" ".join(repr(d) for d in project["dependencies"] + project["optional-dependencies"]["cli"]))')
+	  print(" ".join(project["dependencies"] + project["optional-dependencies"]["cli"]))')
 	echo "$(CURDIR)" > "$$($(DEMO_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/aikit_files_source.pth"
 	touch $@
 
