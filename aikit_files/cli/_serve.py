@@ -89,6 +89,12 @@ async def _serve_until_signalled(
     from aikit_files.server._connections import FilesRunner
     from aikit_files.server._runner import root_url, serving
 
+    # NOTE: the signals are caught before the banner says the server is ready: a script
+    # that stops it as soon as it reads the banner gets "stopped", not an interrupt.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     options: dict[str, Any] = {}
     if args.max_storage is not None:
         options["max_storage"] = args.max_storage
@@ -121,10 +127,6 @@ async def _serve_until_signalled(
             print(f"aikit-files: serving {url} (data in {where})", file=info, flush=True)
             for line in export_lines(url, key or ANY_KEY):
                 print(line if args.env else f"  {line}", flush=True)
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(signum, stop.set)
             await stop.wait()
     except OSError as error:
         if listening:
