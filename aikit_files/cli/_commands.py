@@ -323,6 +323,10 @@ def wait(args: argparse.Namespace) -> int:
 
 async def _wait(client: af.AsyncClient, args: argparse.Namespace, out: Output) -> int:
     options = {} if args.max_wait is None else {"max_wait": args.max_wait}
+    args.interruption = lambda: (
+        f"stopped waiting for {args.id}; the server goes on processing it: run the same "
+        "command again to wait for it"
+    )
     started = time.monotonic()
     try:
         with out.waiting(f"waiting for {args.id} to be processed"):

@@ -57,13 +57,15 @@ class Output:
         self.mode: Mode = mode
         self.stdout = sys.stdout if stdout is None else stdout
         self.stderr = sys.stderr if stderr is None else stderr
+        #: The progress drawn now, which lines for people are printed above.
+        self._board = Board()
 
     # --- What each command prints. ---
 
     def note(self, text: str) -> None:
         """A remark on stderr that is not the result (text mode only)."""
         if self.mode == "text":
-            print(text, file=self.stderr, flush=True)
+            self._board.print_above(self.stderr, text)
 
     def result(self, value: object, ids: Sequence[str], text: Sequence[str]) -> None:
         """A command's result: ``value`` as a JSON document, ``ids`` one a line, or ``text``."""
@@ -90,7 +92,7 @@ class Output:
         elif self.mode == "quiet" and file_id is not None:
             self.stdout.write(file_id + "\n")
         elif self.mode == "text" and text is not None:
-            self.stdout.write(text + "\n")
+            self._board.print_above(self.stdout, text)
         self.stdout.flush()
 
     def file(self, file: af.OpenAIFile) -> None:
@@ -175,12 +177,18 @@ class Output:
         """
         if not self.draws_progress:
             yield Board()
-        elif rich_installed():
-            with rich_board(self.stderr, several=count > 1, transient=transient) as board:
-                yield board
-        else:
-            with PlainBoard(self.stderr).running() as plain:
-                yield plain
+            return
+        with contextlib.ExitStack() as stack:
+            if rich_installed():
+                self._board = stack.enter_context(
+                    rich_board(self.stderr, several=count > 1, transient=transient)
+                )
+            else:
+                self._board = stack.enter_context(PlainBoard(self.stderr).running())
+            try:
+                yield self._board
+            finally:
+                self._board = Board()
 
     @contextlib.contextmanager
     def waiting(self, text: str) -> Iterator[None]:

@@ -117,6 +117,11 @@ class Board:
         """A transfer moved."""
         self.rate.add(monotonic(), self.done_bytes)
 
+    def print_above(self, stream: TextIO, text: str) -> None:
+        """Prints a line for people on ``stream`` (stdout or stderr), above what is drawn."""
+        stream.write(text + "\n")
+        stream.flush()
+
     @property
     def done_bytes(self) -> int:
         return sum(t.done for t in self.transfers)
@@ -153,6 +158,7 @@ class PlainBoard(Board):
         super().__init__()
         self._stream = stream
         self._stop = threading.Event()
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._redraw, name="aikit-files-progress")
 
     def line(self, now: float) -> str:
@@ -167,12 +173,20 @@ class PlainBoard(Board):
         )
 
     def draw(self) -> None:
-        if not any(t.started is not None for t in self.transfers):
-            return
-        width = shutil.get_terminal_size().columns
-        # \r and "erase to the end of the line": the line is redrawn in place, never wrapped.
-        self._stream.write(f"\r{self.line(monotonic())[: width - 1]}\x1b[K")
-        self._stream.flush()
+        with self._lock:
+            if not any(t.started is not None for t in self.transfers):
+                return
+            width = shutil.get_terminal_size().columns
+            # \r and "erase to the end of the line": redrawn in place, never wrapped.
+            self._stream.write(f"\r{self.line(monotonic())[: width - 1]}\x1b[K")
+            self._stream.flush()
+
+    def print_above(self, stream: TextIO, text: str) -> None:
+        # The line is erased, the text takes its row, and the next redraw comes below it.
+        with self._lock:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+            super().print_above(stream, text)
 
     def _redraw(self) -> None:
         while not self._stop.wait(REDRAW_EVERY):
@@ -234,6 +248,14 @@ class RichBoard(Board):
                     total=self.total_bytes,
                 )
 
+    def print_above(self, stream: TextIO, text: str) -> None:
+        if stream.isatty():
+            # NOTE: on the terminal the bars are drawn on, through rich, which prints above
+            # them; rich does not take over sys.stdout (a pipe must get stdout's lines).
+            self._progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            super().print_above(stream, text)
+
     def _index(self, transfer: Transfer) -> int:
         wanted = self._tasks[id(transfer)]
         return next(i for i, task in enumerate(self._progress.tasks) if task.id == wanted)
@@ -273,5 +295,7 @@ def rich_board(stream: TextIO, *, several: bool, transient: bool) -> Iterator[Ri
         console=console,
         transient=transient,
         refresh_per_second=4,
+        redirect_stdout=False,
+        redirect_stderr=False,
     ) as progress:
         yield RichBoard(progress, console.size.height, several=several)

@@ -111,7 +111,8 @@ def test_without_rich_a_plain_line_and_a_hint(
     assert run.status == 0
     hint, *drawing = run.err.split("\n", 1)
     assert hint == "aikit-files: progress bars need rich: pip install 'aikit-files[cli]'"
-    assert drawing[0].startswith("\ra.txt  97.7 KiB/97.7 KiB  100%")
+    # The line, redrawn in place (and erased while "uploaded ..." took its row on stdout).
+    assert "\ra.txt  97.7 KiB/97.7 KiB  100%\x1b[K" in drawing[0]
     assert drawing[0].endswith("\x1b[K\n")
     (file,) = api.files.list().data
     run = cli("list")
