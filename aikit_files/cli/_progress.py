@@ -146,8 +146,9 @@ class Board:
             return f"{shown}  {'stalled' if 'stalled' in states else 'completing'}"
         if rate:
             shown += f"  {short_size(rate)}/s"
-            if total and total > done:
-                shown += f"  {duration((total - done) / rate)} left"
+            left = (total - done) / rate if total else 0
+            if left >= 1:
+                shown += f"  {duration(left)} left"
         return shown
 
 
