@@ -14,7 +14,9 @@ from typing import BinaryIO
 
 import aikit_files as af
 from aikit_files._io import journal as journals
-from aikit_files._limits import SIMPLE_UPLOAD_LIMIT, human_size
+from aikit_files._limits import human_size
+from aikit_files._protocol.journal import Journal, read_journal
+from aikit_files._protocol.plan import goes_in_parts, plan_upload
 
 from ._commands import DEFAULT_CONCURRENCY, InOrder, check_failures, each, run
 from ._errors import Failure, describe, where
@@ -45,32 +47,28 @@ def _source(path: str) -> str | BinaryIO:
     return sys.stdin.buffer if path == STDIN else path
 
 
-def _large(args: argparse.Namespace, total: int | None) -> bool:
-    """Whether a file of ``total`` bytes goes through the Uploads API (and so can resume)."""
-    threshold = args.upload_threshold or SIMPLE_UPLOAD_LIMIT
-    return total is not None and total > min(threshold, SIMPLE_UPLOAD_LIMIT)
-
-
 def _journal(args: argparse.Namespace, path: str, out: Output) -> pathlib.Path | None:
-    """With ``--resume``, the journal of a large file (named by what makes it the same upload),
-    after saying whether it resumes an upload and from where."""
-    if not args.resume or path == STDIN or not _large(args, os.path.getsize(path)):
+    """With ``--resume``, the journal of a file that goes in Parts (named by what makes it the
+    same upload), after saying whether it resumes an upload and from where."""
+    size = None if path == STDIN else os.path.getsize(path)
+    if not args.resume or size is None or not goes_in_parts(size, args.upload_threshold):
         return None
     name = args.filename or os.path.basename(path)
     journal = journals.default_path(
         "aikit-files", where(args).url, os.path.abspath(path), name, args.purpose
     )
-    found = journals.load(journal)
-    info = os.stat(path)
-    if found is not None and (found.size, found.mtime_ns) == (info.st_size, info.st_mtime_ns):
-        parts = -(-found.size // found.part_size)
-        sent = sum(
-            min(found.part_size, found.size - (part.number - 1) * found.part_size)
-            for part in found.parts
-        )
+    try:
+        raw = journals.read(journal)
+        plan = plan_upload(size, args.part_size, args.concurrency, one_reader=False)
+    except af.AIKitError:  # the upload itself says what is wrong
+        return journal
+    found = None if raw is None else read_journal(raw, plan, os.stat(path).st_mtime_ns, time.time())
+    # NOTE: a journal of no use is the library's to report (one line saying why).
+    if isinstance(found, Journal):
+        sent = plan.bytes_of(found.done())
         out.note(
-            f"resuming {name}: {len(found.parts)} of {parts} Parts already sent "
-            f"({human_size(sent)} of {human_size(found.size)})"
+            f"resuming {name}: {len(found.parts)} of {len(plan.parts)} Parts already sent "
+            f"({human_size(sent)} of {human_size(size)})"
         )
     return journal
 
