@@ -81,6 +81,15 @@ def env(server: ServerThread, clean_env: None, monkeypatch: pytest.MonkeyPatch) 
     return server
 
 
+def environment(server: ServerThread | None = None) -> dict[str, str]:
+    """The environment of a command run in a process of its own: this one's, without the
+    settings a test did not choose, pointing at ``server`` when given."""
+    variables = {k: v for k, v in os.environ.items() if k not in VARIABLES}
+    if server is not None:
+        variables |= {"OPENAI_BASE_URL": server.openai_base_url, "OPENAI_API_KEY": KEY}
+    return variables
+
+
 def check_run(status: int, out: str, err: str) -> Run:
     """A run's outcome, after the checks every run must pass: no traceback, no key."""
     assert "Traceback" not in err

@@ -4,7 +4,6 @@ in a process of their own (exit statuses, binary stdout, an interrupt, what is i
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import signal
 import socket
@@ -16,14 +15,7 @@ import pytest
 
 from aikit_files.server import ServerThread
 
-from .conftest import KEY, VARIABLES
-
-
-def environment(server: ServerThread | None = None) -> dict[str, str]:
-    variables = {k: v for k, v in os.environ.items() if k not in VARIABLES}
-    if server is not None:
-        variables |= {"OPENAI_BASE_URL": server.openai_base_url, "OPENAI_API_KEY": KEY}
-    return variables
+from .conftest import KEY, environment
 
 
 def aikit_files(

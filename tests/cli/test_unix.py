@@ -21,8 +21,7 @@ import aikit_files as af
 from aikit_files.server import ServerThread
 from aikit_files.testing import Delay, FaultProxy, Rule, Stall
 
-from .conftest import KEY
-from .test_entry_point import environment
+from .conftest import KEY, environment
 
 MiB = 1024 * 1024
 COMMAND = [sys.executable, "-m", "aikit_files"]
