@@ -227,3 +227,42 @@ def test_never_more_rows_than_the_terminal_has() -> None:
         transfers[8].update(50, 100)
         transfers[9].update(50, 100)
         assert [task.description for task in progress.tasks if task.visible][1:] == ["f8", "f9"]
+
+
+def test_the_plain_line_of_several_files_names_those_in_flight(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    clock = Clock()
+    monkeypatch.setattr(_progress, "monotonic", clock)
+    board = _progress.PlainBoard(io.StringIO())
+    first, second, _ = (board.add(name, 1024) for name in ("a", "b", "c"))
+    first.start()
+    second.start()
+    clock.now += 1
+    first.update(1024, 1024)
+    first.end()
+    second.update(512, 1024)
+    assert board.line(clock.now).startswith("1/3 files  1.5 KiB/3.0 KiB  50%")
+    assert board.line(clock.now).endswith("  (b)")
+
+
+def test_what_an_interrupt_says_of_several_uploads() -> None:
+    import io
+
+    from aikit_files.cli._commands import InOrder
+    from aikit_files.cli._output import Output
+    from aikit_files.cli._upload import _upload_interrupted
+
+    lines = InOrder(3, Output("quiet", stdout=io.StringIO()))
+    lines.put(0, {}, "uploaded", "file-1")
+    sources = ["a", "b", "c"]
+    assert _upload_interrupted(sources, lines, {1}, {}) == (
+        "cancelled: 1 of 3 files uploaded; the rest were not"
+    )
+    journal = pathlib.Path("/cache/j.json")
+    assert _upload_interrupted(sources, lines, {1, 2}, {1: journal, 2: journal}) == (
+        "interrupted: 1 of 3 files uploaded; run the same command again to resume "
+        "(journal: /cache/j.json and 1 more)"
+    )
