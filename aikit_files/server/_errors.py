@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class ApiError(Exception):
     """A request the server refuses; the middleware renders it in the route's flavour."""
@@ -14,6 +16,7 @@ class ApiError(Exception):
         param: str | None = None,
         code: str | None = None,
         azure_code: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ):
         super().__init__(message)
         self.status = status
@@ -21,6 +24,8 @@ class ApiError(Exception):
         self.param = param
         self.code = code
         self.azure_code = azure_code
+        #: Headers the answer carries (a 405's ``Allow``).
+        self.headers = dict(headers or {})
 
 
 class StorageFull(ApiError):

@@ -150,9 +150,15 @@ class Files:
             purpose: Only files of this purpose, if given.
             limit: The largest number of files on the page, already checked.
             order: ``asc`` or ``desc``, already checked.
-            after: The file id the page starts after (whether or not that file still exists).
+            after: The file id the page starts after (whether or not that file still exists);
+                one not of this server's pattern names no position: the page is empty.
         """
-        records, has_more = self._store.page(purpose=purpose, limit=limit, order=order, after=after)
+        records: list[FileRecord] = []
+        has_more = False
+        if after is None or FILE_ID.fullmatch(after):
+            records, has_more = self._store.page(
+                purpose=purpose, limit=limit, order=order, after=after
+            )
         now = self._settings.clock()
         return FileList(
             data=[record.file(now) for record in records],

@@ -217,20 +217,34 @@ async def receive_form(
 
 
 def json_response(
+    request: web.Request,
     model: object,
     *,
     status: int = 200,
     extra: dict[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> web.Response:
-    """A JSON answer with ``model`` (and ``extra`` keys beyond the model's fields)."""
+    """A JSON answer to ``request`` with ``model`` (and ``extra`` keys beyond the model's
+    fields), in the words of the request's flavour: on Azure's routes a null is left out, as
+    its spec types those fields (``bytes``, ``status_details``, ``file``...) non-nullable."""
     body = _serde.unstructure(model)
     if extra:
         body.update(extra)
+    if not request[FLAVOUR].sends_null:
+        body = without_nulls(body)
     response = web.json_response(body, status=status)
     if headers:
         response.headers.update(headers)
     return response
+
+
+def without_nulls(value: Any) -> Any:
+    """``value`` (JSON) with every object key whose value is null left out, at any depth."""
+    if isinstance(value, dict):
+        return {key: without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value]
+    return value
 
 
 def location(request: web.Request, path: str) -> dict[str, str]:
@@ -243,6 +257,7 @@ def location(request: web.Request, path: str) -> dict[str, str]:
 def created(request: web.Request, file: OpenAIFile) -> web.Response:
     """The answer to a file create: 200 (OpenAI) or 201 with a ``Location`` (Azure)."""
     return json_response(
+        request,
         file,
         status=request[FLAVOUR].create_status,
         headers=location(request, f"files/{file.id}"),

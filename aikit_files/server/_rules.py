@@ -7,6 +7,7 @@ text) or raises the ``ApiError`` that refuses it.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -31,7 +32,6 @@ from aikit_files._limits import (
 )
 
 from ._errors import bad_request, too_large
-from ._ids import FILE_ID
 
 #: Files of these purposes must be JSON Lines, named ``*.jsonl``.
 JSONL_PURPOSES: Final = frozenset({"batch", "fine-tune"})
@@ -214,6 +214,20 @@ def check_expires_after(policy: object) -> int | None:
     return expires_after_seconds(fields.get("anchor"), fields.get("seconds"))
 
 
+def check_expires_after_text(text: str) -> int | None:
+    """The ``seconds`` of an ``expires_after`` form field sent as JSON (OpenAPI 3.1's default
+    encoding of an object field of a multipart form).
+
+    Raises:
+        ApiError: 400 when it is not a JSON object, or not a valid policy.
+    """
+    try:
+        policy = json.loads(text)
+    except (ValueError, RecursionError):
+        raise bad_request("'expires_after' must be a JSON object.", "expires_after") from None
+    return check_expires_after(policy)
+
+
 def check_upload_bytes(settings: Settings, purpose: str, size: object, *, azure: bool) -> int:
     """Returns ``size``, the ``bytes`` announced by a new Upload of ``purpose``.
 
@@ -273,15 +287,3 @@ def check_order(text: str | None) -> str:
             f"Invalid value for 'order': {order!r}. Supported values are: 'asc', 'desc'.", "order"
         )
     return order
-
-
-def check_after(text: str | None) -> str | None:
-    """The listing's cursor: the file id the page starts after, or None (empty is None).
-
-    Raises:
-        ApiError: 400 when it is not a file id.
-    """
-    after = text or None
-    if after is not None and not FILE_ID.fullmatch(after):
-        raise bad_request(f"Invalid value for 'after': {after!r} is not a file id.", "after")
-    return after

@@ -81,6 +81,12 @@ def azure(server: ServerThread) -> Iterator[openai.AzureOpenAI]:
 
 
 @pytest.fixture(params=["openai", "azure"])
+def flavour(request: pytest.FixtureRequest) -> str:
+    """Each flavour's name: ``openai`` (routes under ``/v1``) and ``azure`` (``/openai``)."""
+    return str(request.param)
+
+
+@pytest.fixture(params=["openai", "azure"])
 def sdk(
     request: pytest.FixtureRequest, client: openai.OpenAI, azure: openai.AzureOpenAI
 ) -> openai.OpenAI:

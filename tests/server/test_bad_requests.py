@@ -62,6 +62,24 @@ CASES: dict[str, Case] = {
     "purpose after the file, unknown": Case(
         "POST", "/files", 400, "purpose", form(FILE, ("purpose", None, b"x"))
     ),
+    "expires_after: JSON field not JSON": Case(
+        "POST", "/files", 400, "expires_after", form(PURPOSE, ("expires_after", None, b"{"), FILE)
+    ),
+    "expires_after: JSON field not an object": Case(
+        "POST", "/files", 400, "expires_after", form(PURPOSE, ("expires_after", None, b"[]"), FILE)
+    ),
+    "expires_after: JSON field and its fields": Case(
+        "POST",
+        "/files",
+        400,
+        "expires_after",
+        form(
+            PURPOSE,
+            ("expires_after[anchor]", None, b"created_at"),
+            ("expires_after", None, b'{"anchor": "created_at", "seconds": 3600}'),
+            FILE,
+        ),
+    ),
     "expires_after anchor": Case(
         "POST",
         "/files",
@@ -206,7 +224,6 @@ CASES: dict[str, Case] = {
     "limit in fullwidth digits": Case("GET", "/files", 400, "limit", query={"limit": "\uff15"}),
     "limit in Arabic-Indic digits": Case("GET", "/files", 400, "limit", query={"limit": "\u0665"}),
     "order unknown": Case("GET", "/files", 400, "order", query={"order": "newest"}),
-    "after not a file id": Case("GET", "/files", 400, "after", query={"after": "../x"}),
     "retrieve unknown id": Case("GET", "/files/file-" + "0" * 32, 404, "file_id"),
     "retrieve malformed id": Case("GET", "/files/file-abc", 404, "file_id"),
     "content unknown id": Case("GET", "/files/file-" + "0" * 32 + "/content", 404, "file_id"),
@@ -383,11 +400,6 @@ CASES: dict[str, Case] = {
         "POST", "/uploads", 400, None, b"not deflate" * 100, {"Content-Encoding": "deflate"}
     ),
 }
-
-
-@pytest.fixture(params=["openai", "azure"])
-def flavour(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.mark.anyio

@@ -12,7 +12,7 @@ from aikit_files.server._http import FileLimit, created, json_response, receive_
 from aikit_files.server._multipart import Part
 from aikit_files.server._rules import (
     Settings,
-    check_after,
+    check_expires_after_text,
     check_expires_anchor,
     check_expires_seconds,
     check_file,
@@ -41,9 +41,7 @@ async def create_file(request: web.Request) -> web.StreamResponse:
         filename = _filename(form.file)
         purpose = check_purpose(form.fields.get("purpose"), flavour.purposes)
         check_file(settings, purpose, filename, form.content.size)
-        expires_after = expires_after_seconds(
-            form.fields.get("expires_after[anchor]"), form.fields.get("expires_after[seconds]")
-        )
+        expires_after = _expires_after(form.fields)
         record = await state.files.create(
             filename=filename,
             purpose=purpose,
@@ -60,7 +58,22 @@ def _text_fields(flavour: Flavour) -> dict[str, Callable[[str], object]]:
         "purpose": lambda value: check_purpose(value, flavour.purposes),
         "expires_after[anchor]": check_expires_anchor,
         "expires_after[seconds]": check_expires_seconds,
+        "expires_after": check_expires_after_text,
     }
+
+
+def _expires_after(fields: Mapping[str, str]) -> int | None:
+    """The form's ``expires_after``: as ``expires_after[anchor]`` and ``[seconds]`` fields
+    (how OpenAI's SDKs send it), or as one JSON field (OpenAPI 3.1's encoding), not both."""
+    anchor, seconds = fields.get("expires_after[anchor]"), fields.get("expires_after[seconds]")
+    text = fields.get("expires_after")
+    if text is None:
+        return expires_after_seconds(anchor, seconds)
+    if anchor is not None or seconds is not None:
+        raise bad_request(
+            "'expires_after' is given twice: as a JSON field and as its fields.", "expires_after"
+        )
+    return check_expires_after_text(text)
 
 
 def _filename(part: Part) -> str:
@@ -88,23 +101,26 @@ async def list_files(request: web.Request) -> web.StreamResponse:
     """``GET /files``: ``purpose``, ``limit``, ``order``, ``after``."""
     query = request.query
     return json_response(
+        request,
         request.app[STATE].files.list(
             purpose=query.get("purpose") or None,
             limit=check_limit(query.get("limit")),
             order=check_order(query.get("order")),
-            after=check_after(query.get("after")),
-        )
+            after=query.get("after") or None,
+        ),
     )
 
 
 async def retrieve_file(request: web.Request) -> web.StreamResponse:
     """``GET /files/{file_id}``."""
-    return json_response(request.app[STATE].files.retrieve(request.match_info["file_id"]))
+    return json_response(request, request.app[STATE].files.retrieve(request.match_info["file_id"]))
 
 
 async def delete_file(request: web.Request) -> web.StreamResponse:
     """``DELETE /files/{file_id}``."""
-    return json_response(await request.app[STATE].files.delete(request.match_info["file_id"]))
+    return json_response(
+        request, await request.app[STATE].files.delete(request.match_info["file_id"])
+    )
 
 
 async def file_content(request: web.Request) -> web.StreamResponse:
