@@ -11,7 +11,6 @@ from typing import Final
 import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from aiohttp.web_protocol import RequestPayloadError
 
 from ._errors import ApiError, bad_request
 from ._flavours import AZURE, Flavour, flavour_of
@@ -56,7 +55,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         # NOTE: a 405 keeps its ``Allow`` header (RFC 9110 section 15.5.6: it MUST send one).
         allow = {"Allow": http_error.headers["Allow"]} if "Allow" in http_error.headers else None
         failure = ApiError(http_error.status, _http_message(request, http_error), headers=allow)
-    except RequestPayloadError:
+    except web.RequestPayloadError:
         # aiohttp could not decode the body (a Content-Encoding its bytes do not follow).
         failure = bad_request("We could not decode the body of your request.")
     except Exception:
@@ -79,7 +78,7 @@ async def _answer_and_close(request: web.Request, response: web.StreamResponse) 
     """
     response.force_close()
     with contextlib.suppress(
-        ConnectionError, TimeoutError, aiohttp.ClientPayloadError, RequestPayloadError
+        ConnectionError, TimeoutError, aiohttp.ClientPayloadError, web.RequestPayloadError
     ):
         await response.prepare(request)
         await response.write_eof()

@@ -25,6 +25,7 @@ from .conftest import (
     check_envelope,
     disk,
     form,
+    raw_answer,
     url,
 )
 
@@ -452,20 +453,6 @@ async def test_missing_or_wrong_key(
         headers=headers,
     )
     assert "sk-wrong" not in json.dumps(error)
-
-
-async def raw_answer(server: ServerThread, request: bytes) -> tuple[bytes, bytes]:
-    """Sends ``request`` as it is on a fresh connection; returns the answer's head and body."""
-    reader, writer = await asyncio.open_connection(server.host, server.port)
-    try:
-        writer.write(request)
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
-        body = await reader.readexactly(length)
-    finally:
-        writer.close()
-        await writer.wait_closed()
-    return head, body
 
 
 @pytest.mark.anyio

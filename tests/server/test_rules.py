@@ -31,7 +31,6 @@ from aikit_files.server._rules import (
 )
 
 SETTINGS = Settings(upload_limit=100, azure_upload_limit=112, batch_file_limit=10)
-FILE_ID = "file-" + "0" * 32
 
 
 def refused(call: Callable[..., object], *args: object, **kwargs: object) -> ApiError:
