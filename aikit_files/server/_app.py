@@ -26,9 +26,10 @@ from ._middleware import (
     stamp_request_id,
 )
 from ._processing import Processor
+from ._records import FileRecord
 from ._rules import Settings
 from ._state import STATE, ServerState
-from ._storage import FileRecord, Store
+from ._storage import Store
 from ._uploads import Uploads
 from .routes import azure, files, uploads
 

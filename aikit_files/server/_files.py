@@ -12,11 +12,13 @@ import yarl
 
 from aikit_files._models import FileDeleted, FileList, OpenAIFile
 
+from ._disk import TempFile
 from ._errors import ApiError, not_found
 from ._ids import FILE_ID
 from ._processing import Processor
+from ._records import FileRecord
 from ._rules import Settings, expires_at
-from ._storage import FileRecord, Store, TempFile
+from ._storage import Store
 
 
 class Files:

@@ -17,11 +17,12 @@ from aiohttp import web
 from aikit_files import _serde
 from aikit_files._models import OpenAIFile
 
+from ._disk import TempFile
 from ._errors import ApiError, bad_request, timed_out, too_large
 from ._flavours import AZURE, flavour_of
 from ._multipart import FormReader, Part
 from ._state import FLAVOUR, STATE
-from ._storage import Store, TempFile
+from ._storage import Store
 
 #: Room for the form's framing (boundaries, part headers, text fields) beyond the file's bytes.
 FORM_ALLOWANCE: Final = 64 * 1024

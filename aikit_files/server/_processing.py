@@ -20,8 +20,9 @@ import yarl
 
 from ._errors import StorageFull
 from ._fetch import Refused, fetch, shown_url
+from ._records import FileRecord
 from ._rules import JSONL_PURPOSES, Settings
-from ._storage import FileRecord, Store
+from ._storage import Store
 
 log = logging.getLogger("aikit_files.server")
 

@@ -20,11 +20,13 @@ import attrs
 from aikit_files import _serde
 from aikit_files._models import OpenAIFile, Upload, UploadPart
 
+from ._disk import TempFile, fsync_dir, unlink_all, unlink_quietly
 from ._errors import ApiError, StorageFull, bad_request, not_found
 from ._files import Files
 from ._ids import PART_ID, UPLOAD_ID, new_part_id, new_upload_id
+from ._records import Deadlines
 from ._rules import Settings
-from ._storage import Deadlines, Store, TempFile, fsync_dir, unlink_all, unlink_quietly
+from ._storage import Store
 
 log = logging.getLogger("aikit_files.server")
 
