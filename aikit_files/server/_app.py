@@ -72,7 +72,8 @@ def create_app(
             OpenAI's Uploads, on ``/v1``; ``azure_upload_limit`` (bytes, 9 GiB): Azure's
             Uploads, on ``/openai``, which stay open two hours
             (``AZURE_UPLOAD_EXPIRY_SECONDS``; tests move ``clock`` to see them expire);
-            ``max_storage`` (bytes: the total size of the files stored),
+            ``max_storage`` (bytes: what the files stored and the Parts of
+            pending Uploads may hold in all),
             ``idle_timeout`` (seconds a connection may send nothing, in a request or
             between two, before it is closed), ``processing_delay`` (seconds an Azure file
             stays ``pending`` then ``running``), ``allow_private_import`` (whether

@@ -44,6 +44,7 @@ class Files:
         expires_after: int | None,
         lifecycle: bool,
         upload_id: str | None = None,
+        replacing_parts: int = 0,
     ) -> FileRecord:
         """Makes a new file durable and visible.
 
@@ -57,6 +58,7 @@ class Files:
                 while its content is checked in the background (Azure), rather than being
                 ``processed`` at once (OpenAI).
             upload_id: The Upload whose completion makes the file, if one does.
+            replacing_parts: The bytes that Upload's Parts hold: the file may take their room.
 
         Returns:
             The new file's record.
@@ -77,7 +79,7 @@ class Files:
             processing_delay=self._settings.processing_delay if lifecycle else 0.0,
             upload_id=upload_id,
         )
-        await self._store.add(record, content)
+        await self._store.add(record, content, replacing_parts=replacing_parts)
         # An import is processed once its content is fetched (see start_import).
         if lifecycle and content is not None:
             self._processor.process(record)

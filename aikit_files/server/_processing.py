@@ -121,8 +121,8 @@ class Processor:
                     async for chunk in response.content.iter_any():
                         if content.size + len(chunk) > limit:
                             raise ImportFailed(f"the content exceeds {limit} bytes")
-                        if content.size + len(chunk) > self._store.room():
-                            raise StorageFull(self._store.max_storage)
+                        if content.size + len(chunk) > self._store.quota.room():
+                            raise self._store.quota.refusal()
                         await content.write(chunk)
                 await content.finish()
                 record = attrs.evolve(record, bytes=content.size)

@@ -69,8 +69,9 @@ class Settings:
     """Seconds an Upload stays open on the OpenAI routes (on Azure's, two hours:
     ``AZURE_UPLOAD_EXPIRY_SECONDS``, which tests reach by moving ``clock``)."""
     max_storage: int = MAX_STORAGE
-    """The total size of the files stored: an upload (or import) that would pass it is refused,
-    as OpenAI refuses one past its storage limit."""
+    """What the files stored and the Parts of pending Uploads may hold in all: an upload, a Part
+    (or an import) that would pass it is refused, as OpenAI refuses one past its storage
+    limit."""
     idle_timeout: float = 60.0
     """Seconds a connection may send nothing, in a request's head or its body, or between two
     requests, before it is closed (and its partial upload removed)."""

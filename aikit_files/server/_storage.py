@@ -27,7 +27,7 @@ import logging
 import os
 import pathlib
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Final, TypeVar
 
 import cattrs
@@ -35,8 +35,8 @@ import cattrs
 from aikit_files import _serde
 
 from ._disk import TempFile, fsync_dir, unlink_quietly
-from ._errors import StorageFull
 from ._ids import FILE_ID, file_sequence, new_file_id
+from ._quota import Quota
 from ._records import Deadlines, FileRecord
 
 log = logging.getLogger("aikit_files.server")
@@ -60,10 +60,8 @@ class Store:
     def __init__(self, root: pathlib.Path, clock: Callable[[], float], max_storage: int):
         self.root = root
         self.clock = clock
-        self.max_storage = max_storage
-        #: The total size of the files indexed, and of those being committed.
-        self._stored = 0
-        self._reserved = 0
+        #: What the files, and the Parts of pending Uploads, hold against the storage limit.
+        self.quota = Quota(max_storage)
         self.files_dir = root / "files"
         self.uploads_dir = root / "uploads"
         self.tmp_dir = root / "tmp"
@@ -156,29 +154,20 @@ class Store:
         self._sequence += 1
         return file_id
 
-    def room(self) -> int:
-        """How many bytes more the files stored may take before the storage limit."""
-        return self.max_storage - self._stored - self._reserved
-
-    @contextlib.contextmanager
-    def _reserve(self, size: int) -> Iterator[None]:
-        # NOTE: checked and reserved without an await between, so that files committed side
-        # by side never pass the limit together.
-        if size > self.room():
-            raise StorageFull(self.max_storage)
-        self._reserved += size
-        try:
-            yield
-        finally:
-            self._reserved -= size
-
-    async def add(self, record: FileRecord, content: TempFile | None) -> None:
+    async def add(
+        self, record: FileRecord, content: TempFile | None, *, replacing_parts: int = 0
+    ) -> None:
         """Makes a new file durable and visible; ``content`` (finished) is moved into place.
 
+        Args:
+            record: The new file.
+            content: Its bytes (None for an import, whose bytes come later).
+            replacing_parts: Bytes of the Parts the file is made of, which its room may take.
+
         Raises:
-            StorageFull: the file would take the files stored past the storage limit.
+            StorageFull: the file would take what is stored past the storage limit.
         """
-        with self._reserve(record.bytes or 0):
+        with self.quota.committing(record.bytes or 0, replacing=replacing_parts):
             await asyncio.to_thread(self._commit, record, content)
         self._index(record)
 
@@ -193,10 +182,10 @@ class Store:
             if old is None:
                 return False
             growth = (record.bytes or 0) - (old.bytes or 0)
-            with self._reserve(max(growth, 0)):
+            with self.quota.committing(max(growth, 0)):
                 await asyncio.to_thread(self._commit, record, content)
             self._records[record.id] = record
-            self._stored += growth
+            self.quota.files_changed(growth)
             return True
 
     def _commit(self, record: FileRecord, content: TempFile | None) -> None:
@@ -285,7 +274,7 @@ class Store:
 
     def _index(self, record: FileRecord) -> None:
         self._records[record.id] = record
-        self._stored += record.bytes or 0
+        self.quota.files_changed(record.bytes or 0)
         bisect.insort(self._order, record.id)
         if record.upload_id is not None:
             self._by_upload[record.upload_id] = record.id
@@ -295,7 +284,7 @@ class Store:
     def _unindex(self, file_id: str) -> FileRecord | None:
         record = self._records.pop(file_id, None)
         if record is not None:
-            self._stored -= record.bytes or 0
+            self.quota.files_changed(-(record.bytes or 0))
             del self._order[bisect.bisect_left(self._order, file_id)]
             if record.upload_id is not None:
                 self._by_upload.pop(record.upload_id, None)

@@ -21,7 +21,7 @@ from aikit_files import _serde
 from aikit_files._models import OpenAIFile, Upload, UploadPart
 
 from ._disk import TempFile, fsync_dir, unlink_all, unlink_quietly
-from ._errors import ApiError, StorageFull, bad_request, not_found
+from ._errors import ApiError, bad_request, not_found
 from ._files import Files
 from ._ids import PART_ID, UPLOAD_ID, new_part_id, new_upload_id
 from ._records import Deadlines
@@ -132,7 +132,8 @@ class Uploads:
             upload = OpenUpload(record)
             for path in directory.iterdir():
                 if record.status == "pending" and PART_ID.fullmatch(path.name):
-                    upload.parts[path.name] = path.stat().st_size
+                    upload.parts[path.name] = size = path.stat().st_size
+                    self._store.quota.parts_found(size)
                 elif path != meta:
                     unlink_quietly(path)
             self._index(upload)
@@ -177,6 +178,7 @@ class Uploads:
         await self._save(record)
         upload.record = record
         parts = [self._dir(record.id) / part_id for part_id in upload.parts]
+        self._store.quota.release_parts(sum(upload.parts.values()))
         upload.parts.clear()
         await asyncio.to_thread(unlink_all, parts)
 
@@ -243,8 +245,8 @@ class Uploads:
 
         Raises:
             ApiError: 400 when the Upload stopped taking Parts meanwhile, or when the Parts
-                would hold more than the Upload's ``bytes``, or make a file past the storage
-                limit.
+                would hold more than the Upload's ``bytes``, or take what files and Parts
+                hold past the storage limit.
         """
         await content.finish()
         created_at = int(self._settings.clock())
@@ -252,8 +254,6 @@ class Uploads:
             self.check_pending(upload)
             if content.size > self.room(upload):
                 raise self.past_declared_size(upload)
-            if content.size > self.storage_room(upload):
-                raise StorageFull(self._store.max_storage)
             part_id = new_part_id(created_at)
             directory = self._dir(upload.record.id)
 
@@ -261,7 +261,13 @@ class Uploads:
                 content.path.replace(directory / part_id)
                 fsync_dir(directory)
 
-            await asyncio.to_thread(move)
+            # NOTE: counted before the move (no await in between), released if it fails.
+            self._store.quota.hold_part(content.size)
+            try:
+                await asyncio.to_thread(move)
+            except BaseException:
+                self._store.quota.release_parts(content.size)
+                raise
             upload.parts[part_id] = content.size
         return UploadPart(id=part_id, upload_id=upload.record.id, created_at=created_at)
 
@@ -275,12 +281,6 @@ class Uploads:
         """
         held = sum(upload.parts.values())
         return min(upload.record.bytes, 2 * upload.record.bytes - held)
-
-    def storage_room(self, upload: OpenUpload) -> int:
-        """How many bytes the Upload's Parts may still add before the file they make would take
-        the files stored past the storage limit (Parts are not files: they do not count until
-        then)."""
-        return self._store.room() - sum(upload.parts.values())
 
     def past_declared_size(self, upload: OpenUpload) -> ApiError:
         """The refusal of a Part that would take the Upload past the ``bytes`` it announced."""
@@ -335,6 +335,7 @@ class Uploads:
                     expires_after=record.file_expires_after,
                     lifecycle=lifecycle,
                     upload_id=record.id,
+                    replacing_parts=sum(upload.parts.values()),
                 )
             await self._finish(
                 upload, attrs.evolve(record, status="completed", file_id=file_record.id)

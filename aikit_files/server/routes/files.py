@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
-from aikit_files.server._errors import StorageFull, bad_request, too_large
+from aikit_files.server._errors import bad_request, too_large
 from aikit_files.server._flavours import Flavour
 from aikit_files.server._http import FileLimit, created, json_response, receive_form
 from aikit_files.server._multipart import Part
@@ -93,7 +93,7 @@ def _accept_file(
     limit = settings.limit_for(purpose)
     return FileLimit.tightest(
         FileLimit(limit, too_large("The file", limit)),
-        FileLimit(store.room(), StorageFull(store.max_storage)),
+        FileLimit(store.quota.room(), store.quota.refusal()),
     )
 
 

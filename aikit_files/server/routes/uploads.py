@@ -13,7 +13,7 @@ from typing import Final
 
 from aiohttp import web
 
-from aikit_files.server._errors import StorageFull, bad_request, too_large
+from aikit_files.server._errors import bad_request, too_large
 from aikit_files.server._flavours import AZURE
 from aikit_files.server._http import (
     FileLimit,
@@ -55,8 +55,8 @@ async def create_upload(request: web.Request) -> web.StreamResponse:
     mime_type = required_text(body, "mime_type")
     size = check_upload_bytes(settings, purpose, body.get("bytes"), azure=azure)
     check_file(settings, purpose, filename, None, param="filename")
-    if size > state.store.room():
-        raise StorageFull(settings.max_storage)
+    if size > state.store.quota.room():
+        raise state.store.quota.refusal()
     upload = await state.uploads.create(
         filename=filename,
         purpose=purpose,
@@ -85,7 +85,7 @@ async def add_upload_part(request: web.Request) -> web.StreamResponse:
         return FileLimit.tightest(
             FileLimit(part_limit, too_large("The Part", part_limit)),
             FileLimit(uploads.room(upload), uploads.past_declared_size(upload)),
-            FileLimit(uploads.storage_room(upload), StorageFull(state.settings.max_storage)),
+            FileLimit(state.store.quota.room(), state.store.quota.refusal()),
         )
 
     async with receive_form(
