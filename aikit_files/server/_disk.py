@@ -98,5 +98,8 @@ class TempFile:
 
     def discard(self) -> None:
         """Closes and removes the file."""
-        self._handle.close()
+        # NOTE: closing flushes what is buffered, which fails again on a full disk: the file
+        # is removed all the same.
+        with contextlib.suppress(OSError):
+            self._handle.close()
         unlink_quietly(self.path)

@@ -1,8 +1,13 @@
-"""The errors the server refuses a request with, and their constructors (400, 404, 413)."""
+"""The errors the server refuses a request with, and their constructors (400, 404, 413, 507)."""
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Mapping
+from typing import Final
+
+#: The ``errno`` of a write to a full disk, or past the user's disk quota.
+DISK_FULL: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class ApiError(Exception):
@@ -38,6 +43,20 @@ class StorageFull(ApiError):
             "You have exceeded your file storage quota: the files stored may total at most "
             f"{limit} bytes. Delete old files, or upload a smaller file.",
             azure_code="quotaExceeded",
+        )
+
+
+class DiskFull(ApiError):
+    """The data directory's disk (or the user's disk quota) is full: 507 Insufficient Storage
+    (RFC 4918), a state of the server that no retry of the same request mends."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            507,
+            "The server's disk is full: the content could not be stored. Free some space on "
+            "the server, or delete files.",
+            code="insufficient_storage",
+            azure_code="internalFailure",
         )
 
 

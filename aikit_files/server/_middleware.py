@@ -12,7 +12,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ._errors import ApiError, bad_request
+from ._errors import DISK_FULL, ApiError, DiskFull, bad_request
 from ._flavours import AZURE, Flavour, flavour_of
 from ._http import awaits_continue
 from ._ids import new_request_id
@@ -58,6 +58,14 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except web.RequestPayloadError:
         # aiohttp could not decode the body (a Content-Encoding its bytes do not follow).
         failure = bad_request("We could not decode the body of your request.")
+    except OSError as error:
+        if error.errno not in DISK_FULL:
+            log.exception("unexpected error serving %s %s", request.method, request.path)
+            failure = ApiError(500, "The server had an error while processing your request.")
+        else:
+            # NOTE: a state of the machine, not a bug: one line, no traceback.
+            log.warning("%s %s: the disk is full (%s)", request.method, request.path, error)
+            failure = DiskFull()
     except Exception:
         log.exception("unexpected error serving %s %s", request.method, request.path)
         failure = ApiError(500, "The server had an error while processing your request.")
