@@ -278,6 +278,13 @@ def _add_serve(serve: Parser) -> None:
         help="close a connection that sends nothing for this long (60)",
     )
     serve.add_argument(
+        "--import-timeout",
+        type=_positive_float,
+        default=300.0,
+        metavar="SECONDS",
+        help="the longest a files/import fetch may take in all (300)",
+    )
+    serve.add_argument(
         "--allow-private-import",
         action="store_true",
         help="let files/import fetch from loopback, private and link-local addresses",
@@ -286,7 +293,7 @@ def _add_serve(serve: Parser) -> None:
         "--max-storage",
         type=_positive_int,
         metavar="BYTES",
-        help="the total size of the files stored (default: 1 TiB)",
+        help="what the files stored and pending Uploads' Parts may hold (default: 1 TiB)",
     )
     serve.add_argument("--access-log", action="store_true", help="print one line per request")
 

@@ -27,6 +27,7 @@ async def _serve_until_signalled(args: argparse.Namespace, data_dir: str, tempor
         data_dir,
         api_key=args.server_api_key or args.api_key or os.environ.get(API_KEY_VARIABLE) or None,
         idle_timeout=args.idle_timeout,
+        import_timeout=args.import_timeout,
         allow_private_import=args.allow_private_import,
         **options,
     )

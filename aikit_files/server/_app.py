@@ -79,6 +79,7 @@ def create_app(
             stays ``pending`` then ``running``), ``allow_private_import`` (whether
             ``files/import`` may fetch from loopback, private, link-local, multicast or
             reserved addresses),
+            ``import_timeout`` (seconds a ``files/import`` fetch may take in all, 300),
             ``clock`` (a function returning the time, for tests).
 
     Returns:

@@ -78,6 +78,9 @@ class Settings:
     allow_private_import: bool = False
     """Whether ``files/import`` may fetch from hosts that resolve to loopback, private,
     link-local, multicast or reserved addresses (at every redirect hop)."""
+    import_timeout: float = 300.0
+    """Seconds a ``files/import`` fetch may take in all (redirects and every byte); past it the
+    file ends in ``error`` saying so."""
     processing_delay: float = 1.0
     """Seconds a file made on the Azure routes stays ``pending`` then ``running``."""
     clock: Callable[[], float] = time.time
