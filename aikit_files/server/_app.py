@@ -35,6 +35,9 @@ from .routes import azure, files, uploads
 
 Routes = tuple[tuple[str, str, Handler], ...]
 
+#: aiohttp's default time to drain a body no handler read, kept when the idle timeout is longer.
+_LINGERING_SECONDS: Final = 10.0
+
 #: The routes of both flavours, each under ``/v1`` and under ``/openai``.
 _ROUTES: Final[Routes] = (
     ("POST", "/files", files.create_file),
@@ -95,7 +98,13 @@ def create_app(
         # request head within this time, of its opening or of the previous answer: an idle
         # keep-alive connection, or a request line or headers begun and never finished. The
         # body's reads are timed by the handlers (read_json, receive_form).
-        handler_args={"keepalive_timeout": settings.idle_timeout},
+        # A body that a handler never read (a short one, on a route that reads none) is
+        # drained after the answer for at most ``lingering_time``: no longer than the idle
+        # timeout either (aiohttp's own is 10 s).
+        handler_args={
+            "keepalive_timeout": settings.idle_timeout,
+            "lingering_time": min(settings.idle_timeout, _LINGERING_SECONDS),
+        },
     )
     app[STATE] = ServerState(
         settings=settings,

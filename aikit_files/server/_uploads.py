@@ -3,6 +3,11 @@
 An Upload lives in ``uploads/<upload id>/``: ``upload.json`` and one file per Part, named by the
 Part's id (which carries its ``created_at``). Completing it copies the Parts, in the order
 given, into a new file block by block, never holding a Part in memory.
+
+An Upload's record outlives its end (completed, cancelled, expired) so that a retried
+``complete`` or ``cancel`` answers as the first did, and a late Part learns why it is refused;
+``RECORD_RETENTION`` after its ``expires_at`` it is removed, whatever its status, and its id is
+then unknown (404).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import hashlib
 import logging
 import pathlib
 import shutil
+from typing import Final
 
 import attrs
 
@@ -29,6 +35,10 @@ from ._rules import Settings
 from ._storage import Store
 
 log = logging.getLogger("aikit_files.server")
+
+#: Seconds an Upload's record is kept after its ``expires_at`` (the longest a client may still
+#: be sending it Parts), before it is removed.
+RECORD_RETENTION: Final = 3600
 
 
 @attrs.frozen
@@ -107,6 +117,7 @@ class Uploads:
         self._files = files
         self._uploads: dict[str, OpenUpload] = {}
         self._expiry = Deadlines()
+        self._removal = Deadlines()
 
     def _dir(self, upload_id: str) -> pathlib.Path:
         return self._store.uploads_dir / upload_id
@@ -140,6 +151,7 @@ class Uploads:
 
     def _index(self, upload: OpenUpload) -> None:
         self._uploads[upload.record.id] = upload
+        self._removal.add(upload.record.expires_at + RECORD_RETENTION, upload.record.id)
         if upload.record.status == "pending":
             self._expiry.add(upload.record.expires_at, upload.record.id)
 
@@ -155,8 +167,10 @@ class Uploads:
         return upload
 
     async def purge_expired(self) -> None:
-        """Marks the pending Uploads whose time is up as ``expired`` and drops their Parts."""
-        for upload_id in self._expiry.due(self._settings.clock()):
+        """Marks the pending Uploads whose time is up as ``expired`` and drops their Parts;
+        removes the records kept ``RECORD_RETENTION`` past their time."""
+        now = self._settings.clock()
+        for upload_id in self._expiry.due(now):
             upload = self._uploads[upload_id]
             if upload.lock.locked():
                 # NOTE: never wait behind a Part or a completion in progress, which may take
@@ -167,6 +181,15 @@ class Uploads:
             async with upload.lock:
                 if upload.record.status == "pending":
                     await self._finish(upload, attrs.evolve(upload.record, status="expired"))
+        for upload_id in self._removal.due(now):
+            upload = self._uploads[upload_id]
+            if upload.lock.locked() or upload.record.status == "pending":
+                self._removal.add(upload.record.expires_at + RECORD_RETENTION, upload_id)
+                continue
+            # Unknown first, then gone from disk: a crash in between finds it again at the
+            # next start, already due.
+            del self._uploads[upload_id]
+            await asyncio.to_thread(shutil.rmtree, self._dir(upload_id), ignore_errors=True)
 
     async def _save(self, record: UploadRecord) -> None:
         await asyncio.to_thread(
