@@ -19,6 +19,7 @@ from aiohttp.typedefs import Handler
 from ._files import Files
 from ._http import defer_continue
 from ._middleware import (
+    UNMATCHED,
     api_version_middleware,
     auth_middleware,
     errors_middleware,
@@ -122,7 +123,9 @@ def create_app(
             app.router.add_route(method, prefix + path, handler, expect_handler=defer_continue)
     # NOTE: last, so that it serves only what nothing else does: aiohttp's own 404 and 405
     # answer an Expect header before any middleware, in plain text.
-    app.router.add_route("*", "/{path:.*}", _unmatched, expect_handler=defer_continue)
+    app.router.add_route(
+        "*", "/{path:.*}", _unmatched, expect_handler=defer_continue, name=UNMATCHED
+    )
     return app
 
 

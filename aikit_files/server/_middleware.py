@@ -24,6 +24,8 @@ log = logging.getLogger("aikit_files.server")
 #: closes (see ``_answer_and_close``).
 LINGER_SECONDS: Final = 1.0
 LINGER_BYTES: Final = 8 * 1024 * 1024
+#: The name of the route that serves what no other route does (404, 405).
+UNMATCHED: Final = "unmatched"
 #: The Azure API versions whose Files and Uploads are what this server serves (2024-10-21's
 #: surface: Uploads came with 2024-09-01-preview); Azure refuses a version it does not serve.
 API_VERSIONS: Final = frozenset(
@@ -147,8 +149,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 @web.middleware
 async def api_version_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Requires on the Azure routes an ``api-version`` this server implements (``API_VERSIONS``)."""
-    if request[FLAVOUR] is AZURE:
+    """Requires on the Azure routes an ``api-version`` this server implements (``API_VERSIONS``).
+
+    A request that no route serves is answered 404 or 405 whatever its ``api-version``.
+    """
+    if request[FLAVOUR] is AZURE and request.match_info.route.name != UNMATCHED:
         version = request.query.get("api-version")
         if not version:
             raise bad_request("Missing required query parameter: 'api-version'.", "api-version")

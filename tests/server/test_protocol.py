@@ -177,3 +177,16 @@ async def test_openai_success_bodies_keep_their_nulls(
         headers=auth("openai"),
     ) as response:
         assert (await response.json())["file"] is None
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("query", [{}, {"api-version": ""}, {"api-version": "1999-01-01"}])
+async def test_a_method_no_route_serves_is_a_405_whatever_the_api_version(
+    query: dict[str, str], server: ServerThread, session: aiohttp.ClientSession
+) -> None:
+    async with session.request(
+        "TRACE", url(server, "azure", "/files").with_query(query), headers=auth("azure")
+    ) as response:
+        assert response.status == 405
+        check_envelope("azure", 405, await response.json(), None)
+        assert response.headers["Allow"]
