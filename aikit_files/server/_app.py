@@ -36,6 +36,10 @@ from .routes import azure, files, uploads
 
 Routes = tuple[tuple[str, str, Handler], ...]
 
+#: A file's path: any segment but ``import``, which is never a file id and is Azure's own route
+#: (so that a GET of it is a 405 naming POST, not a 404 for the file ``import``).
+_FILE: Final = "/files/{file_id:(?!import$)[^/]+}"
+
 #: aiohttp's default time to drain a body no handler read, kept when the idle timeout is longer.
 _LINGERING_SECONDS: Final = 10.0
 
@@ -43,9 +47,9 @@ _LINGERING_SECONDS: Final = 10.0
 _ROUTES: Final[Routes] = (
     ("POST", "/files", files.create_file),
     ("GET", "/files", files.list_files),
-    ("GET", "/files/{file_id}", files.retrieve_file),
-    ("DELETE", "/files/{file_id}", files.delete_file),
-    ("GET", "/files/{file_id}/content", files.file_content),
+    ("GET", _FILE, files.retrieve_file),
+    ("DELETE", _FILE, files.delete_file),
+    ("GET", _FILE + "/content", files.file_content),
     ("POST", "/uploads", uploads.create_upload),
     ("POST", "/uploads/{upload_id}/parts", uploads.add_upload_part),
     ("POST", "/uploads/{upload_id}/complete", uploads.complete_upload),

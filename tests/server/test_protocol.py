@@ -20,7 +20,12 @@ ROUTES += [("azure", path, method) for method, path, _ in _AZURE_ROUTES]
 
 
 def _concrete(path: str) -> str:
-    return path.replace("{file_id}", "file-x").replace("{upload_id}", "upload_x")
+    return re.sub(r"\{file_id[^}]*\}", "file-x", path).replace("{upload_id}", "upload_x")
+
+
+def _segment(match: re.Match[str]) -> str:
+    """The regex of a route's ``{name}`` or ``{name:regex}``, as aiohttp reads it."""
+    return f"(?:{match[1]})" if match[1] else "[^/]+"
 
 
 def _served(flavour: str, path: str) -> set[str]:
@@ -30,7 +35,7 @@ def _served(flavour: str, path: str) -> set[str]:
     return {
         method
         for method, pattern, _ in routes
-        if re.fullmatch(re.sub(r"\{\w+\}", "[^/]+", pattern), path)
+        if re.fullmatch(re.sub(r"\{\w+(?::([^}]*))?\}", _segment, pattern), path)
     }
 
 
@@ -190,3 +195,29 @@ async def test_a_method_no_route_serves_is_a_405_whatever_the_api_version(
         assert response.status == 405
         check_envelope("azure", 405, await response.json(), None)
         assert response.headers["Allow"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("purpose", "status"), [("batch_output", 200), ("nope", 400)])
+async def test_azure_lists_by_the_purposes_of_its_spec(
+    purpose: str, status: int, server: ServerThread, session: aiohttp.ClientSession
+) -> None:
+    query = {"api-version": API_VERSION, "purpose": purpose}
+    async with session.get(
+        url(server, "azure", "/files").with_query(query), headers=auth("azure")
+    ) as response:
+        assert response.status == status
+        if status == 400:
+            check_envelope("azure", 400, await response.json(), "purpose")
+
+
+@pytest.mark.anyio
+async def test_azure_import_route_names_its_one_method(
+    server: ServerThread, session: aiohttp.ClientSession
+) -> None:
+    async with session.get(
+        url(server, "azure", "/files/import").with_query({"api-version": API_VERSION}),
+        headers=auth("azure"),
+    ) as response:
+        assert response.status == 405
+        assert response.headers["Allow"] == "POST"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Final
 
 from aiohttp import web
 
 from aikit_files.server._errors import bad_request, too_large
-from aikit_files.server._flavours import Flavour
+from aikit_files.server._flavours import AZURE, Flavour
 from aikit_files.server._http import FileLimit, created, json_response, receive_form
 from aikit_files.server._multipart import Part
 from aikit_files.server._rules import (
@@ -23,6 +24,9 @@ from aikit_files.server._rules import (
 )
 from aikit_files.server._state import FLAVOUR, STATE
 from aikit_files.server._storage import Store
+
+#: The purposes Azure's listing filters by: those of uploads, and of the results it makes.
+_AZURE_LISTED: Final = AZURE.purposes | {"batch_output"}
 
 
 async def create_file(request: web.Request) -> web.StreamResponse:
@@ -100,10 +104,14 @@ def _accept_file(
 async def list_files(request: web.Request) -> web.StreamResponse:
     """``GET /files``: ``purpose``, ``limit``, ``order``, ``after``."""
     query = request.query
+    purpose = query.get("purpose") or None
+    # Azure's spec types the filter as its purposes (OpenAI's as any text: nothing matches).
+    if purpose is not None and request[FLAVOUR] is AZURE:
+        check_purpose(purpose, _AZURE_LISTED)
     return json_response(
         request,
         request.app[STATE].files.list(
-            purpose=query.get("purpose") or None,
+            purpose=purpose,
             limit=check_limit(query.get("limit")),
             order=check_order(query.get("order")),
             after=query.get("after") or None,
