@@ -100,9 +100,40 @@ def azure_purposes(spec: Spec) -> None:
             parameter["enum"] = purpose["enum"]
 
 
+def azure_examples(spec: Spec) -> None:
+    """Azure's spec refers (``x-ms-examples``) to example files for operations outside Files and
+    Uploads that its published folder lacks (``examples/get_batches.json``...), which stops Prism
+    from loading it; the examples are documentation, not the wire contract, so they go."""
+    for item in spec["paths"].values():
+        for operation in item.values():
+            if isinstance(operation, dict):
+                operation.pop("x-ms-examples", None)
+
+
 def azure_error_statuses(spec: Spec) -> None:
     """Azure's spec gives each operation its 200/201 and a ``default`` error answer, which
     covers every status; nothing to correct, listed so that the reader knows it was checked."""
+
+
+def azure_host_for_prism(spec: Spec) -> None:
+    """Azure's spec puts ``/openai`` in its host (``x-ms-parameterized-host``: ``{endpoint}/openai``),
+    which Prism does not read: for Prism (only) the paths carry it, so that a client's
+    ``/openai/files`` finds its route."""
+    spec["paths"] = {"/openai" + path: item for path, item in spec["paths"].items()}
+
+
+def azure_location_for_prism(spec: Spec) -> None:
+    """The ``Location`` of a create is typed ``format: url``, which Prism checks with ajv's
+    ``url`` pattern: it refuses loopback and private addresses and names without a dot
+    (``localhost``), where a local server lives. For Prism the header keeps its type only."""
+    for item in spec["paths"].values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            for response in operation.get("responses", {}).values():
+                for header in response.get("headers", {}).values():
+                    if header.get("format") == "url":
+                        del header["format"]
 
 
 OPENAI_QUIRKS: Final[tuple[Callable[[Spec], None], ...]] = (
@@ -114,7 +145,14 @@ OPENAI_QUIRKS: Final[tuple[Callable[[Spec], None], ...]] = (
 AZURE_QUIRKS: Final[tuple[Callable[[Spec], None], ...]] = (
     azure_api_versions,
     azure_purposes,
+    azure_examples,
     azure_error_statuses,
+)
+#: Applied on top of ``AZURE_QUIRKS`` for Prism alone.
+PRISM_AZURE_QUIRKS: Final[tuple[Callable[[Spec], None], ...]] = (
+    *AZURE_QUIRKS,
+    azure_host_for_prism,
+    azure_location_for_prism,
 )
 
 

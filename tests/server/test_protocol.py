@@ -198,7 +198,9 @@ async def test_a_method_no_route_serves_is_a_405_whatever_the_api_version(
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("purpose", "status"), [("batch_output", 200), ("nope", 400)])
+@pytest.mark.parametrize(
+    ("purpose", "status"), [("batch_output", 200), ("assistants", 200), ("nope", 400), ("", 400)]
+)
 async def test_azure_lists_by_the_purposes_of_its_spec(
     purpose: str, status: int, server: ServerThread, session: aiohttp.ClientSession
 ) -> None:

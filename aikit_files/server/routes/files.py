@@ -104,14 +104,14 @@ def _accept_file(
 async def list_files(request: web.Request) -> web.StreamResponse:
     """``GET /files``: ``purpose``, ``limit``, ``order``, ``after``."""
     query = request.query
-    purpose = query.get("purpose") or None
-    # Azure's spec types the filter as its purposes (OpenAI's as any text: nothing matches).
+    purpose = query.get("purpose")
+    # Azure's spec types the filter as its purposes (OpenAI's as any text, empty for none).
     if purpose is not None and request[FLAVOUR] is AZURE:
         check_purpose(purpose, _AZURE_LISTED)
     return json_response(
         request,
         request.app[STATE].files.list(
-            purpose=purpose,
+            purpose=purpose or None,
             limit=check_limit(query.get("limit")),
             order=check_order(query.get("order")),
             after=query.get("after") or None,
