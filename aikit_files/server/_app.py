@@ -79,7 +79,9 @@ def create_app(
             ``part_limit``, ``upload_limit`` (bytes) and ``upload_expiry`` (seconds, 3600):
             OpenAI's Uploads, on ``/v1``; ``azure_upload_limit`` (bytes, 9 GiB): Azure's
             Uploads, on ``/openai``, which stay open two hours
-            (``AZURE_UPLOAD_EXPIRY_SECONDS``; tests move ``clock`` to see them expire);
+            (``AZURE_UPLOAD_EXPIRY_SECONDS``; tests move ``clock`` to see them expire); an
+            Upload's record goes an hour after its expiry, whatever its status
+            (``RECORD_RETENTION``);
             ``max_storage`` (bytes: what the files stored and the Parts of
             pending Uploads may hold in all),
             ``idle_timeout`` (seconds a connection may send nothing, in a request or
