@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest install bench clean test-pythons test-floors mutation demo
+.PHONY: test lint typecheck pytest install bench clean test-pythons test-floors mutation demo conformance
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -85,5 +85,17 @@ mutation: $(STAMP)
 	$(BIN)/mutmut run
 	$(BIN)/mutmut results
 
+# The local server as independent tools see it, against the official specs (not part of `make
+# test`; needs npm): schemathesis on both flavours, and our client through Stoplight Prism's
+# validating proxy. The specs' quirks it corrects are listed and explained in
+# tests/conformance/quirks.py. Tools and patched specs go to .conformance/; a few minutes.
+SPECS ?= /work/shared/specs
+CONFORMANCE_EXAMPLES ?= 100
+conformance: $(STAMP)
+	$(BIN)/python -m pip install --quiet --group conformance
+	[ -x .conformance/node_modules/.bin/prism ] || \
+	  (mkdir -p .conformance && cd .conformance && npm install --no-audit --no-fund --silent @stoplight/prism-cli@5)
+	$(BIN)/python tests/conformance/run.py $(SPECS) --max-examples $(CONFORMANCE_EXAMPLES)
+
 clean:
-	rm -rf $(VENV) .venv-* .mypy_cache .pytest_cache .ruff_cache mutants
+	rm -rf $(VENV) .venv-* .mypy_cache .pytest_cache .ruff_cache mutants .conformance

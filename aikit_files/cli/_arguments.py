@@ -312,6 +312,13 @@ def _add_serve(serve: Parser) -> None:
         help=f"close a connection that sends nothing for this long (60s); {DURATION_HELP}",
     )
     serve.add_argument(
+        "--import-timeout",
+        type=parse_duration,
+        default=300.0,
+        metavar="DURATION",
+        help=f"the longest a files/import fetch may take in all (5m); {DURATION_HELP}",
+    )
+    serve.add_argument(
         "--allow-private-import",
         action="store_true",
         help="let files/import fetch from loopback, private and link-local addresses",
@@ -320,7 +327,7 @@ def _add_serve(serve: Parser) -> None:
         "--max-storage",
         type=parse_size,
         metavar="SIZE",
-        help=f"the total size of the files stored (1T); {SIZE_HELP}",
+        help=f"what the files stored and pending Uploads' Parts may hold (1T); {SIZE_HELP}",
     )
     serve.add_argument("--access-log", action="store_true", help="print one line per request")
     serve.add_argument(

@@ -103,6 +103,7 @@ async def _serve_until_signalled(
         data_dir,
         api_key=key,
         idle_timeout=args.idle_timeout,
+        import_timeout=args.import_timeout,
         allow_private_import=args.allow_private_import,
         **options,
     )

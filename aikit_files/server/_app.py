@@ -19,6 +19,7 @@ from aiohttp.typedefs import Handler
 from ._files import Files
 from ._http import defer_continue
 from ._middleware import (
+    UNMATCHED,
     api_version_middleware,
     auth_middleware,
     errors_middleware,
@@ -26,21 +27,29 @@ from ._middleware import (
     stamp_request_id,
 )
 from ._processing import Processor
+from ._records import FileRecord
 from ._rules import Settings
 from ._state import STATE, ServerState
-from ._storage import FileRecord, Store
+from ._storage import Store
 from ._uploads import Uploads
 from .routes import azure, files, uploads
 
 Routes = tuple[tuple[str, str, Handler], ...]
 
+#: A file's path: any segment but ``import``, which is never a file id and is Azure's own route
+#: (so that a GET of it is a 405 naming POST, not a 404 for the file ``import``).
+_FILE: Final = "/files/{file_id:(?!import$)[^/]+}"
+
+#: aiohttp's default time to drain a body no handler read, kept when the idle timeout is longer.
+_LINGERING_SECONDS: Final = 10.0
+
 #: The routes of both flavours, each under ``/v1`` and under ``/openai``.
 _ROUTES: Final[Routes] = (
     ("POST", "/files", files.create_file),
     ("GET", "/files", files.list_files),
-    ("GET", "/files/{file_id}", files.retrieve_file),
-    ("DELETE", "/files/{file_id}", files.delete_file),
-    ("GET", "/files/{file_id}/content", files.file_content),
+    ("GET", _FILE, files.retrieve_file),
+    ("DELETE", _FILE, files.delete_file),
+    ("GET", _FILE + "/content", files.file_content),
     ("POST", "/uploads", uploads.create_upload),
     ("POST", "/uploads/{upload_id}/parts", uploads.add_upload_part),
     ("POST", "/uploads/{upload_id}/complete", uploads.complete_upload),
@@ -70,13 +79,17 @@ def create_app(
             ``part_limit``, ``upload_limit`` (bytes) and ``upload_expiry`` (seconds, 3600):
             OpenAI's Uploads, on ``/v1``; ``azure_upload_limit`` (bytes, 9 GiB): Azure's
             Uploads, on ``/openai``, which stay open two hours
-            (``AZURE_UPLOAD_EXPIRY_SECONDS``; tests move ``clock`` to see them expire);
-            ``max_storage`` (bytes: the total size of the files stored),
+            (``AZURE_UPLOAD_EXPIRY_SECONDS``; tests move ``clock`` to see them expire); an
+            Upload's record goes an hour after its expiry, whatever its status
+            (``RECORD_RETENTION``);
+            ``max_storage`` (bytes: what the files stored and the Parts of
+            pending Uploads may hold in all),
             ``idle_timeout`` (seconds a connection may send nothing, in a request or
             between two, before it is closed), ``processing_delay`` (seconds an Azure file
             stays ``pending`` then ``running``), ``allow_private_import`` (whether
             ``files/import`` may fetch from loopback, private, link-local, multicast or
             reserved addresses),
+            ``import_timeout`` (seconds a ``files/import`` fetch may take in all, 300),
             ``clock`` (a function returning the time, for tests).
 
     Returns:
@@ -92,7 +105,13 @@ def create_app(
         # request head within this time, of its opening or of the previous answer: an idle
         # keep-alive connection, or a request line or headers begun and never finished. The
         # body's reads are timed by the handlers (read_json, receive_form).
-        handler_args={"keepalive_timeout": settings.idle_timeout},
+        # A body that a handler never read (a short one, on a route that reads none) is
+        # drained after the answer for at most ``lingering_time``: no longer than the idle
+        # timeout either (aiohttp's own is 10 s).
+        handler_args={
+            "keepalive_timeout": settings.idle_timeout,
+            "lingering_time": min(settings.idle_timeout, _LINGERING_SECONDS),
+        },
     )
     app[STATE] = ServerState(
         settings=settings,
@@ -110,7 +129,9 @@ def create_app(
             app.router.add_route(method, prefix + path, handler, expect_handler=defer_continue)
     # NOTE: last, so that it serves only what nothing else does: aiohttp's own 404 and 405
     # answer an Expect header before any middleware, in plain text.
-    app.router.add_route("*", "/{path:.*}", _unmatched, expect_handler=defer_continue)
+    app.router.add_route(
+        "*", "/{path:.*}", _unmatched, expect_handler=defer_continue, name=UNMATCHED
+    )
     return app
 
 

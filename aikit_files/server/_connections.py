@@ -7,18 +7,24 @@ any application code runs: no middleware sees it, and no ``on_response_prepare``
 ``RequestHandler.handle_error``, so ``FilesRunner`` serves the application with a
 ``RequestHandler`` that overrides it. The body is OpenAI's envelope: a request that could not be
 parsed has no path that would tell its flavour.
+
+``FilesRunner`` sets up as aiohttp's runner does, then gives the server it made (public
+``AppRunner.server``) our class, whose connections are ours (see ``_aiohttp_compat``).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Final
 
 from aiohttp import web
-from aiohttp.web_request import BaseRequest
 
+from ._aiohttp_compat import adopt, connection
 from ._errors import ApiError
 from ._flavours import OPENAI
 from ._ids import new_request_id
+
+log = logging.getLogger("aikit_files.server")
 
 _MESSAGES: Final = {
     400: "The request is not well-formed HTTP",
@@ -34,7 +40,7 @@ class _Connection(web.RequestHandler):
 
     def handle_error(
         self,
-        request: BaseRequest,
+        request: web.BaseRequest,
         status: int = 500,
         exc: BaseException | None = None,
         message: str | None = None,
@@ -53,20 +59,17 @@ class _Connection(web.RequestHandler):
 
 
 class _Server(web.Server):
+    # NOTE: methods only, no state: a server aiohttp made takes this class (``adopt``).
     def __call__(self) -> web.RequestHandler:
-        # What aiohttp's Server.__call__ does, with our connection class.
-        return _Connection(self, loop=self._loop, **self._kwargs)
+        return connection(self, _Connection)
 
 
 class FilesRunner(web.AppRunner):
     """An ``AppRunner`` whose connections answer malformed HTTP with the API's error body."""
 
-    async def _make_server(self) -> web.Server:
-        server = await super()._make_server()
-        return _Server(
-            server.request_handler,
-            request_factory=server.request_factory,
-            handler_cancellation=server.handler_cancellation,
-            loop=server._loop,
-            **server._kwargs,
-        )
+    async def setup(self) -> None:
+        """Sets up as ``web.AppRunner`` does; the server it made then makes our connections."""
+        await super().setup()
+        server = self.server
+        if server is not None and adopt(server, _Server) is None:
+            log.debug("aiohttp's server cannot take our class: its own answers stay")

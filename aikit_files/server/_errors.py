@@ -1,6 +1,13 @@
-"""The errors the server refuses a request with, and their constructors (400, 404, 413)."""
+"""The errors the server refuses a request with, and their constructors (400, 404, 413, 507)."""
 
 from __future__ import annotations
+
+import errno
+from collections.abc import Mapping
+from typing import Final
+
+#: The ``errno`` of a write to a full disk, or past the user's disk quota.
+DISK_FULL: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class ApiError(Exception):
@@ -14,6 +21,7 @@ class ApiError(Exception):
         param: str | None = None,
         code: str | None = None,
         azure_code: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ):
         super().__init__(message)
         self.status = status
@@ -21,6 +29,8 @@ class ApiError(Exception):
         self.param = param
         self.code = code
         self.azure_code = azure_code
+        #: Headers the answer carries (a 405's ``Allow``).
+        self.headers = dict(headers or {})
 
 
 class StorageFull(ApiError):
@@ -33,6 +43,20 @@ class StorageFull(ApiError):
             "You have exceeded your file storage quota: the files stored may total at most "
             f"{limit} bytes. Delete old files, or upload a smaller file.",
             azure_code="quotaExceeded",
+        )
+
+
+class DiskFull(ApiError):
+    """The data directory's disk (or the user's disk quota) is full: 507 Insufficient Storage
+    (RFC 4918), a state of the server that no retry of the same request mends."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            507,
+            "The server's disk is full: the content could not be stored. Free some space on "
+            "the server, or delete files.",
+            code="insufficient_storage",
+            azure_code="internalFailure",
         )
 
 

@@ -12,11 +12,13 @@ import yarl
 
 from aikit_files._models import FileDeleted, FileList, OpenAIFile
 
+from ._disk import TempFile
 from ._errors import ApiError, not_found
 from ._ids import FILE_ID
 from ._processing import Processor
+from ._records import FileRecord
 from ._rules import Settings, expires_at
-from ._storage import FileRecord, Store, TempFile
+from ._storage import Store
 
 
 class Files:
@@ -42,6 +44,7 @@ class Files:
         expires_after: int | None,
         lifecycle: bool,
         upload_id: str | None = None,
+        replacing_parts: int = 0,
     ) -> FileRecord:
         """Makes a new file durable and visible.
 
@@ -55,6 +58,7 @@ class Files:
                 while its content is checked in the background (Azure), rather than being
                 ``processed`` at once (OpenAI).
             upload_id: The Upload whose completion makes the file, if one does.
+            replacing_parts: The bytes that Upload's Parts hold: the file may take their room.
 
         Returns:
             The new file's record.
@@ -75,7 +79,7 @@ class Files:
             processing_delay=self._settings.processing_delay if lifecycle else 0.0,
             upload_id=upload_id,
         )
-        await self._store.add(record, content)
+        await self._store.add(record, content, replacing_parts=replacing_parts)
         # An import is processed once its content is fetched (see start_import).
         if lifecycle and content is not None:
             self._processor.process(record)
@@ -150,9 +154,15 @@ class Files:
             purpose: Only files of this purpose, if given.
             limit: The largest number of files on the page, already checked.
             order: ``asc`` or ``desc``, already checked.
-            after: The file id the page starts after (whether or not that file still exists).
+            after: The file id the page starts after (whether or not that file still exists);
+                one not of this server's pattern names no position: the page is empty.
         """
-        records, has_more = self._store.page(purpose=purpose, limit=limit, order=order, after=after)
+        records: list[FileRecord] = []
+        has_more = False
+        if after is None or FILE_ID.fullmatch(after):
+            records, has_more = self._store.page(
+                purpose=purpose, limit=limit, order=order, after=after
+            )
         now = self._settings.clock()
         return FileList(
             data=[record.file(now) for record in records],

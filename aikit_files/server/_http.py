@@ -17,11 +17,12 @@ from aiohttp import web
 from aikit_files import _serde
 from aikit_files._models import OpenAIFile
 
+from ._disk import TempFile
 from ._errors import ApiError, bad_request, timed_out, too_large
 from ._flavours import AZURE, flavour_of
 from ._multipart import FormReader, Part
 from ._state import FLAVOUR, STATE
-from ._storage import Store, TempFile
+from ._storage import Store
 
 #: Room for the form's framing (boundaries, part headers, text fields) beyond the file's bytes.
 FORM_ALLOWANCE: Final = 64 * 1024
@@ -217,20 +218,34 @@ async def receive_form(
 
 
 def json_response(
+    request: web.Request,
     model: object,
     *,
     status: int = 200,
     extra: dict[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> web.Response:
-    """A JSON answer with ``model`` (and ``extra`` keys beyond the model's fields)."""
+    """A JSON answer to ``request`` with ``model`` (and ``extra`` keys beyond the model's
+    fields), in the words of the request's flavour: on Azure's routes a null is left out, as
+    its spec types those fields (``bytes``, ``status_details``, ``file``...) non-nullable."""
     body = _serde.unstructure(model)
     if extra:
         body.update(extra)
+    if not request[FLAVOUR].sends_null:
+        body = without_nulls(body)
     response = web.json_response(body, status=status)
     if headers:
         response.headers.update(headers)
     return response
+
+
+def without_nulls(value: Any) -> Any:
+    """``value`` (JSON) with every object key whose value is null left out, at any depth."""
+    if isinstance(value, dict):
+        return {key: without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value]
+    return value
 
 
 def location(request: web.Request, path: str) -> dict[str, str]:
@@ -243,6 +258,7 @@ def location(request: web.Request, path: str) -> dict[str, str]:
 def created(request: web.Request, file: OpenAIFile) -> web.Response:
     """The answer to a file create: 200 (OpenAI) or 201 with a ``Location`` (Azure)."""
     return json_response(
+        request,
         file,
         status=request[FLAVOUR].create_status,
         headers=location(request, f"files/{file.id}"),

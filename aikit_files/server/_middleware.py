@@ -6,15 +6,13 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import re
 from typing import Final
 
 import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from aiohttp.web_protocol import RequestPayloadError
 
-from ._errors import ApiError, bad_request
+from ._errors import DISK_FULL, ApiError, DiskFull, bad_request
 from ._flavours import AZURE, Flavour, flavour_of
 from ._http import awaits_continue
 from ._ids import new_request_id
@@ -26,7 +24,22 @@ log = logging.getLogger("aikit_files.server")
 #: closes (see ``_answer_and_close``).
 LINGER_SECONDS: Final = 1.0
 LINGER_BYTES: Final = 8 * 1024 * 1024
-_API_VERSION: Final = re.compile(r"\d{4}-\d{2}-\d{2}(-preview)?")
+#: The name of the route that serves what no other route does (404, 405).
+UNMATCHED: Final = "unmatched"
+#: The Azure API versions whose Files and Uploads are what this server serves (2024-10-21's
+#: surface: Uploads came with 2024-09-01-preview); Azure refuses a version it does not serve.
+API_VERSIONS: Final = frozenset(
+    {
+        "2024-10-21",
+        "2024-09-01-preview",
+        "2024-10-01-preview",
+        "2024-12-01-preview",
+        "2025-01-01-preview",
+        "2025-02-01-preview",
+        "2025-03-01-preview",
+        "2025-04-01-preview",
+    }
+)
 
 
 @web.middleware
@@ -41,14 +54,26 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except web.HTTPException as http_error:
         if http_error.status < 400:
             raise
-        failure = ApiError(http_error.status, _http_message(request, http_error))
-    except RequestPayloadError:
+        # NOTE: a 405 keeps its ``Allow`` header (RFC 9110 section 15.5.6: it MUST send one).
+        allow = {"Allow": http_error.headers["Allow"]} if "Allow" in http_error.headers else None
+        failure = ApiError(http_error.status, _http_message(request, http_error), headers=allow)
+    except web.RequestPayloadError:
         # aiohttp could not decode the body (a Content-Encoding its bytes do not follow).
         failure = bad_request("We could not decode the body of your request.")
+    except OSError as error:
+        if error.errno not in DISK_FULL:
+            log.exception("unexpected error serving %s %s", request.method, request.path)
+            failure = ApiError(500, "The server had an error while processing your request.")
+        else:
+            # NOTE: a state of the machine, not a bug: one line, no traceback.
+            log.warning("%s %s: the disk is full (%s)", request.method, request.path, error)
+            failure = DiskFull()
     except Exception:
         log.exception("unexpected error serving %s %s", request.method, request.path)
         failure = ApiError(500, "The server had an error while processing your request.")
-    response = web.json_response(flavour.error_body(failure), status=failure.status)
+    response = web.json_response(
+        flavour.error_body(failure), status=failure.status, headers=failure.headers
+    )
     if not request.content.is_eof():
         await _answer_and_close(request, response)
     return response
@@ -63,7 +88,7 @@ async def _answer_and_close(request: web.Request, response: web.StreamResponse) 
     """
     response.force_close()
     with contextlib.suppress(
-        ConnectionError, TimeoutError, aiohttp.ClientPayloadError, RequestPayloadError
+        ConnectionError, TimeoutError, aiohttp.ClientPayloadError, web.RequestPayloadError
     ):
         await response.prepare(request)
         await response.write_eof()
@@ -124,13 +149,21 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 @web.middleware
 async def api_version_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Requires ``api-version`` on the Azure routes."""
-    if request[FLAVOUR] is AZURE:
+    """Requires on the Azure routes an ``api-version`` this server implements (``API_VERSIONS``).
+
+    A request that no route serves is answered 404 or 405 whatever its ``api-version``.
+    """
+    if request[FLAVOUR] is AZURE and request.match_info.route.name != UNMATCHED:
         version = request.query.get("api-version")
         if not version:
             raise bad_request("Missing required query parameter: 'api-version'.", "api-version")
-        if not _API_VERSION.fullmatch(version):
-            raise bad_request(f"Unsupported api-version: {version!r}.", "api-version")
+        if version not in API_VERSIONS:
+            raise bad_request(
+                f"API version not supported: {version!r}. Supported versions are: "
+                + ", ".join(sorted(API_VERSIONS))
+                + ".",
+                "api-version",
+            )
     return await handler(request)
 
 

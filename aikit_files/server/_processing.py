@@ -18,10 +18,11 @@ import aiohttp
 import attrs
 import yarl
 
-from ._errors import StorageFull
+from ._errors import DISK_FULL, StorageFull
 from ._fetch import Refused, fetch, shown_url
+from ._records import FileRecord
 from ._rules import JSONL_PURPOSES, Settings
-from ._storage import FileRecord, Store
+from ._storage import Store
 
 log = logging.getLogger("aikit_files.server")
 
@@ -55,6 +56,16 @@ def jsonl_problem(path: pathlib.Path) -> str | None:
                 return f"Line {number} is not a JSON object."
             records += 1
     return None if records else "The file contains no JSON lines."
+
+
+def _import_failure(error: Exception, expired: bool, timeout: float) -> str:
+    """Why an import failed, in words for its ``status_details``."""
+    if expired:
+        return f"the import took longer than {timeout:g} seconds, the server's import timeout"
+    if isinstance(error, OSError) and error.errno in DISK_FULL:
+        return "the server's disk is full"
+    reason = error if isinstance(error, ImportFailed) else type(error).__name__
+    return f"the content could not be fetched ({reason})"
 
 
 class Processor:
@@ -110,20 +121,24 @@ class Processor:
 
     async def _import(self, record: FileRecord, url: yarl.URL) -> None:
         limit = self._settings.limit_for(record.purpose)
+        # NOTE: the deadline spans the whole fetch (redirects, every byte), not the commit that
+        # follows: an upstream that trickles a byte now and then never holds an import open.
+        deadline = asyncio.timeout(self._settings.import_timeout)
         try:
             async with self._store.receive() as content:
-                async with fetch(
-                    url, allow_private=self._settings.allow_private_import
-                ) as response:
-                    if response.status != 200:
-                        raise ImportFailed(f"GET {shown_url(url)} answered {response.status}")
-                    async for chunk in response.content.iter_any():
-                        if content.size + len(chunk) > limit:
-                            raise ImportFailed(f"the content exceeds {limit} bytes")
-                        if content.size + len(chunk) > self._store.room():
-                            raise StorageFull(self._store.max_storage)
-                        await content.write(chunk)
-                await content.finish()
+                async with deadline:
+                    async with fetch(
+                        url, allow_private=self._settings.allow_private_import
+                    ) as response:
+                        if response.status != 200:
+                            raise ImportFailed(f"GET {shown_url(url)} answered {response.status}")
+                        async for chunk in response.content.iter_any():
+                            if content.size + len(chunk) > limit:
+                                raise ImportFailed(f"the content exceeds {limit} bytes")
+                            if content.size + len(chunk) > self._store.quota.room():
+                                raise self._store.quota.refusal()
+                            await content.write(chunk)
+                    await content.finish()
                 record = attrs.evolve(record, bytes=content.size)
                 if not await self._store.update(record, content):
                     return
@@ -135,10 +150,8 @@ class Processor:
             await self._fail(record, f"fileImportFailed: {error}.")
             return
         except (ImportFailed, aiohttp.ClientError, TimeoutError, OSError) as error:
-            reason = error if isinstance(error, ImportFailed) else type(error).__name__
+            reason = _import_failure(error, deadline.expired(), self._settings.import_timeout)
             log.info("import of %s failed: %s", record.id, reason)
-            await self._fail(
-                record, f"fileImportFailed: the content could not be fetched ({reason})."
-            )
+            await self._fail(record, f"fileImportFailed: {reason}.")
             return
         await self._process(record)

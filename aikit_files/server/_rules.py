@@ -7,6 +7,7 @@ text) or raises the ``ApiError`` that refuses it.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -31,7 +32,6 @@ from aikit_files._limits import (
 )
 
 from ._errors import bad_request, too_large
-from ._ids import FILE_ID
 
 #: Files of these purposes must be JSON Lines, named ``*.jsonl``.
 JSONL_PURPOSES: Final = frozenset({"batch", "fine-tune"})
@@ -69,14 +69,18 @@ class Settings:
     """Seconds an Upload stays open on the OpenAI routes (on Azure's, two hours:
     ``AZURE_UPLOAD_EXPIRY_SECONDS``, which tests reach by moving ``clock``)."""
     max_storage: int = MAX_STORAGE
-    """The total size of the files stored: an upload (or import) that would pass it is refused,
-    as OpenAI refuses one past its storage limit."""
+    """What the files stored and the Parts of pending Uploads may hold in all: an upload, a Part
+    (or an import) that would pass it is refused, as OpenAI refuses one past its storage
+    limit."""
     idle_timeout: float = 60.0
     """Seconds a connection may send nothing, in a request's head or its body, or between two
     requests, before it is closed (and its partial upload removed)."""
     allow_private_import: bool = False
     """Whether ``files/import`` may fetch from hosts that resolve to loopback, private,
     link-local, multicast or reserved addresses (at every redirect hop)."""
+    import_timeout: float = 300.0
+    """Seconds a ``files/import`` fetch may take in all (redirects and every byte); past it the
+    file ends in ``error`` saying so."""
     processing_delay: float = 1.0
     """Seconds a file made on the Azure routes stays ``pending`` then ``running``."""
     clock: Callable[[], float] = time.time
@@ -214,6 +218,20 @@ def check_expires_after(policy: object) -> int | None:
     return expires_after_seconds(fields.get("anchor"), fields.get("seconds"))
 
 
+def check_expires_after_text(text: str) -> int | None:
+    """The ``seconds`` of an ``expires_after`` form field sent as JSON (OpenAPI 3.1's default
+    encoding of an object field of a multipart form).
+
+    Raises:
+        ApiError: 400 when it is not a JSON object, or not a valid policy.
+    """
+    try:
+        policy = json.loads(text)
+    except (ValueError, RecursionError):
+        raise bad_request("'expires_after' must be a JSON object.", "expires_after") from None
+    return check_expires_after(policy)
+
+
 def check_upload_bytes(settings: Settings, purpose: str, size: object, *, azure: bool) -> int:
     """Returns ``size``, the ``bytes`` announced by a new Upload of ``purpose``.
 
@@ -273,15 +291,3 @@ def check_order(text: str | None) -> str:
             f"Invalid value for 'order': {order!r}. Supported values are: 'asc', 'desc'.", "order"
         )
     return order
-
-
-def check_after(text: str | None) -> str | None:
-    """The listing's cursor: the file id the page starts after, or None (empty is None).
-
-    Raises:
-        ApiError: 400 when it is not a file id.
-    """
-    after = text or None
-    if after is not None and not FILE_ID.fullmatch(after):
-        raise bad_request(f"Invalid value for 'after': {after!r} is not a file id.", "after")
-    return after

@@ -21,34 +21,27 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import concurrent.futures
 import contextlib
-import heapq
 import json
 import logging
 import os
 import pathlib
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO, Final, TypeVar
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Final, TypeVar
 
-import attrs
 import cattrs
 
 from aikit_files import _serde
-from aikit_files._models import OpenAIFile
 
-from ._errors import StorageFull
+from ._disk import TempFile, fsync_dir, unlink_quietly
 from ._ids import FILE_ID, file_sequence, new_file_id
-
-if TYPE_CHECKING:
-    from hashlib import _Hash as Hash
+from ._quota import Quota
+from ._records import Deadlines, FileRecord
 
 log = logging.getLogger("aikit_files.server")
 T = TypeVar("T")
 
-#: Received bytes are gathered into blocks of this size before a write, which runs off the loop.
-WRITE_BLOCK: Final = 1024 * 1024
 #: What reading a metadata file that is not one of ours raises: not JSON, not UTF-8, nested too
 #: deep, not an object, a field missing or of the wrong type.
 CORRUPT: Final = (
@@ -61,165 +54,14 @@ CORRUPT: Final = (
 )
 
 
-@attrs.frozen
-class FileRecord:
-    """What the store keeps about a file; ``file(now)`` is what clients see."""
-
-    id: str
-    filename: str
-    purpose: str
-    created_at: int
-    bytes: int | None
-    """None while an import has not fetched the content yet."""
-    expires_at: int | None = None
-    outcome: str | None = "processed"
-    """``processed`` or ``error`` once processing is over; None while it runs."""
-    status_details: str | None = None
-    accepted_at: float = 0.0
-    """The clock's time when the file was accepted, to the sub-second."""
-    processing_delay: float = 0.0
-    """How long the file stays ``pending`` then ``running`` before its outcome shows."""
-    upload_id: str | None = None
-    """The Upload whose completion made the file (not part of the File object): a completion
-    interrupted by a crash is recognised by it at the next start."""
-
-    def status(self, now: float) -> str:
-        """The status at ``now``: ``pending`` for the first half of the processing delay,
-        ``running`` for the second half (and as long as the outcome is unknown), then the
-        outcome."""
-        elapsed = now - self.accepted_at
-        if self.outcome is not None and elapsed >= self.processing_delay:
-            return self.outcome
-        return "pending" if elapsed < self.processing_delay / 2 else "running"
-
-    def file(self, now: float) -> OpenAIFile:
-        """The File object as of ``now``."""
-        status = self.status(now)
-        return OpenAIFile(
-            id=self.id,
-            bytes=self.bytes,
-            created_at=self.created_at,
-            filename=self.filename,
-            purpose=self.purpose,
-            status=status,
-            status_details=self.status_details if status == "error" else None,
-            expires_at=self.expires_at,
-        )
-
-
-def fsync_dir(path: pathlib.Path) -> None:
-    """Makes the entries of directory ``path`` (a rename, an unlink) durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def unlink_quietly(path: pathlib.Path) -> None:
-    """Removes ``path`` if it exists."""
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-
-
-def unlink_all(paths: list[pathlib.Path]) -> None:
-    """Removes the files at ``paths`` that exist."""
-    for path in paths:
-        unlink_quietly(path)
-
-
-class TempFile:
-    """A file being received under ``tmp/``, written in blocks off the event loop."""
-
-    def __init__(self, path: pathlib.Path, handle: BinaryIO):
-        self.path = path
-        self.size = 0
-        self._handle = handle
-        self._block = bytearray()
-
-    async def write(self, data: bytes) -> None:
-        """Appends ``data``; a full block is written by a worker thread."""
-        self.size += len(data)
-        self._block += data
-        if len(self._block) >= WRITE_BLOCK:
-            await self._flush()
-
-    async def _flush(self) -> None:
-        if self._block:
-            # NOTE: the block is not touched again until the worker has written it.
-            await asyncio.to_thread(self._handle.write, self._block)
-            self._block = bytearray()
-
-    async def copy_from(self, paths: list[pathlib.Path], digest: Hash | None = None) -> None:
-        """Appends the content of the files at ``paths``, block by block in a worker thread,
-        feeding ``digest`` (if given) on the way."""
-        await self._flush()
-        self.size += await asyncio.to_thread(self._copy, paths, digest)
-
-    def _copy(self, paths: list[pathlib.Path], digest: Hash | None) -> int:
-        # NOTE: the digest takes each block in a thread of its own while this one writes it and
-        # reads the next (both release the GIL): a completion costs the longer of the two, not
-        # their sum (2 GiB: MD5 alone takes about 3 s here). One block is hashed at a time.
-        copied = 0
-        with concurrent.futures.ThreadPoolExecutor(1, "aikit-files-md5") as hasher:
-            hashing: concurrent.futures.Future[None] | None = None
-            for path in paths:
-                with path.open("rb") as source:
-                    while block := source.read(WRITE_BLOCK):
-                        if digest is not None:
-                            if hashing is not None:
-                                hashing.result()
-                            hashing = hasher.submit(digest.update, block)
-                        self._handle.write(block)
-                        copied += len(block)
-            if hashing is not None:
-                hashing.result()
-        return copied
-
-    async def finish(self) -> None:
-        """Writes what is left, fsyncs and closes the file: its bytes are on disk."""
-        await self._flush()
-        await asyncio.to_thread(self._sync_and_close)
-
-    def _sync_and_close(self) -> None:
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-        self._handle.close()
-
-    def discard(self) -> None:
-        """Closes and removes the file."""
-        self._handle.close()
-        unlink_quietly(self.path)
-
-
-class Deadlines:
-    """Ids by the time they fall due (expiry), earliest first."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, str]] = []
-
-    def add(self, when: float, key: str) -> None:
-        """Schedules ``key`` for ``when``."""
-        heapq.heappush(self._heap, (when, key))
-
-    def due(self, now: float) -> list[str]:
-        """Removes and returns the keys due at ``now``."""
-        keys = []
-        while self._heap and self._heap[0][0] <= now:
-            keys.append(heapq.heappop(self._heap)[1])
-        return keys
-
-
 class Store:
     """The files of one data directory: on disk, and indexed in memory in listing order."""
 
     def __init__(self, root: pathlib.Path, clock: Callable[[], float], max_storage: int):
         self.root = root
         self.clock = clock
-        self.max_storage = max_storage
-        #: The total size of the files indexed, and of those being committed.
-        self._stored = 0
-        self._reserved = 0
+        #: What the files, and the Parts of pending Uploads, hold against the storage limit.
+        self.quota = Quota(max_storage)
         self.files_dir = root / "files"
         self.uploads_dir = root / "uploads"
         self.tmp_dir = root / "tmp"
@@ -312,29 +154,20 @@ class Store:
         self._sequence += 1
         return file_id
 
-    def room(self) -> int:
-        """How many bytes more the files stored may take before the storage limit."""
-        return self.max_storage - self._stored - self._reserved
-
-    @contextlib.contextmanager
-    def _reserve(self, size: int) -> Iterator[None]:
-        # NOTE: checked and reserved without an await between, so that files committed side
-        # by side never pass the limit together.
-        if size > self.room():
-            raise StorageFull(self.max_storage)
-        self._reserved += size
-        try:
-            yield
-        finally:
-            self._reserved -= size
-
-    async def add(self, record: FileRecord, content: TempFile | None) -> None:
+    async def add(
+        self, record: FileRecord, content: TempFile | None, *, replacing_parts: int = 0
+    ) -> None:
         """Makes a new file durable and visible; ``content`` (finished) is moved into place.
 
+        Args:
+            record: The new file.
+            content: Its bytes (None for an import, whose bytes come later).
+            replacing_parts: Bytes of the Parts the file is made of, which its room may take.
+
         Raises:
-            StorageFull: the file would take the files stored past the storage limit.
+            StorageFull: the file would take what is stored past the storage limit.
         """
-        with self._reserve(record.bytes or 0):
+        with self.quota.committing(record.bytes or 0, replacing=replacing_parts):
             await asyncio.to_thread(self._commit, record, content)
         self._index(record)
 
@@ -349,10 +182,10 @@ class Store:
             if old is None:
                 return False
             growth = (record.bytes or 0) - (old.bytes or 0)
-            with self._reserve(max(growth, 0)):
+            with self.quota.committing(max(growth, 0)):
                 await asyncio.to_thread(self._commit, record, content)
             self._records[record.id] = record
-            self._stored += growth
+            self.quota.files_changed(growth)
             return True
 
     def _commit(self, record: FileRecord, content: TempFile | None) -> None:
@@ -441,7 +274,7 @@ class Store:
 
     def _index(self, record: FileRecord) -> None:
         self._records[record.id] = record
-        self._stored += record.bytes or 0
+        self.quota.files_changed(record.bytes or 0)
         bisect.insort(self._order, record.id)
         if record.upload_id is not None:
             self._by_upload[record.upload_id] = record.id
@@ -451,7 +284,7 @@ class Store:
     def _unindex(self, file_id: str) -> FileRecord | None:
         record = self._records.pop(file_id, None)
         if record is not None:
-            self._stored -= record.bytes or 0
+            self.quota.files_changed(-(record.bytes or 0))
             del self._order[bisect.bisect_left(self._order, file_id)]
             if record.upload_id is not None:
                 self._by_upload.pop(record.upload_id, None)

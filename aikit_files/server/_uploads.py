@@ -3,6 +3,11 @@
 An Upload lives in ``uploads/<upload id>/``: ``upload.json`` and one file per Part, named by the
 Part's id (which carries its ``created_at``). Completing it copies the Parts, in the order
 given, into a new file block by block, never holding a Part in memory.
+
+An Upload's record outlives its end (completed, cancelled, expired) so that a retried
+``complete`` or ``cancel`` answers as the first did, and a late Part learns why it is refused;
+``RECORD_RETENTION`` after its ``expires_at`` it is removed, whatever its status, and its id is
+then unknown (404).
 """
 
 from __future__ import annotations
@@ -14,19 +19,26 @@ import hashlib
 import logging
 import pathlib
 import shutil
+from typing import Final
 
 import attrs
 
 from aikit_files import _serde
 from aikit_files._models import OpenAIFile, Upload, UploadPart
 
-from ._errors import ApiError, StorageFull, bad_request, not_found
+from ._disk import TempFile, fsync_dir, unlink_all, unlink_quietly
+from ._errors import ApiError, bad_request, not_found
 from ._files import Files
 from ._ids import PART_ID, UPLOAD_ID, new_part_id, new_upload_id
+from ._records import Deadlines
 from ._rules import Settings
-from ._storage import Deadlines, Store, TempFile, fsync_dir, unlink_all, unlink_quietly
+from ._storage import Store
 
 log = logging.getLogger("aikit_files.server")
+
+#: Seconds an Upload's record is kept after its ``expires_at`` (the longest a client may still
+#: be sending it Parts), before it is removed.
+RECORD_RETENTION: Final = 3600
 
 
 @attrs.frozen
@@ -105,6 +117,7 @@ class Uploads:
         self._files = files
         self._uploads: dict[str, OpenUpload] = {}
         self._expiry = Deadlines()
+        self._removal = Deadlines()
 
     def _dir(self, upload_id: str) -> pathlib.Path:
         return self._store.uploads_dir / upload_id
@@ -130,13 +143,15 @@ class Uploads:
             upload = OpenUpload(record)
             for path in directory.iterdir():
                 if record.status == "pending" and PART_ID.fullmatch(path.name):
-                    upload.parts[path.name] = path.stat().st_size
+                    upload.parts[path.name] = size = path.stat().st_size
+                    self._store.quota.parts_found(size)
                 elif path != meta:
                     unlink_quietly(path)
             self._index(upload)
 
     def _index(self, upload: OpenUpload) -> None:
         self._uploads[upload.record.id] = upload
+        self._removal.add(upload.record.expires_at + RECORD_RETENTION, upload.record.id)
         if upload.record.status == "pending":
             self._expiry.add(upload.record.expires_at, upload.record.id)
 
@@ -152,8 +167,10 @@ class Uploads:
         return upload
 
     async def purge_expired(self) -> None:
-        """Marks the pending Uploads whose time is up as ``expired`` and drops their Parts."""
-        for upload_id in self._expiry.due(self._settings.clock()):
+        """Marks the pending Uploads whose time is up as ``expired`` and drops their Parts;
+        removes the records kept ``RECORD_RETENTION`` past their time."""
+        now = self._settings.clock()
+        for upload_id in self._expiry.due(now):
             upload = self._uploads[upload_id]
             if upload.lock.locked():
                 # NOTE: never wait behind a Part or a completion in progress, which may take
@@ -164,6 +181,15 @@ class Uploads:
             async with upload.lock:
                 if upload.record.status == "pending":
                     await self._finish(upload, attrs.evolve(upload.record, status="expired"))
+        for upload_id in self._removal.due(now):
+            upload = self._uploads[upload_id]
+            if upload.lock.locked() or upload.record.status == "pending":
+                self._removal.add(upload.record.expires_at + RECORD_RETENTION, upload_id)
+                continue
+            # Unknown first, then gone from disk: a crash in between finds it again at the
+            # next start, already due.
+            del self._uploads[upload_id]
+            await asyncio.to_thread(shutil.rmtree, self._dir(upload_id), ignore_errors=True)
 
     async def _save(self, record: UploadRecord) -> None:
         await asyncio.to_thread(
@@ -175,6 +201,7 @@ class Uploads:
         await self._save(record)
         upload.record = record
         parts = [self._dir(record.id) / part_id for part_id in upload.parts]
+        self._store.quota.release_parts(sum(upload.parts.values()))
         upload.parts.clear()
         await asyncio.to_thread(unlink_all, parts)
 
@@ -241,8 +268,8 @@ class Uploads:
 
         Raises:
             ApiError: 400 when the Upload stopped taking Parts meanwhile, or when the Parts
-                would hold more than the Upload's ``bytes``, or make a file past the storage
-                limit.
+                would hold more than the Upload's ``bytes``, or take what files and Parts
+                hold past the storage limit.
         """
         await content.finish()
         created_at = int(self._settings.clock())
@@ -250,8 +277,6 @@ class Uploads:
             self.check_pending(upload)
             if content.size > self.room(upload):
                 raise self.past_declared_size(upload)
-            if content.size > self.storage_room(upload):
-                raise StorageFull(self._store.max_storage)
             part_id = new_part_id(created_at)
             directory = self._dir(upload.record.id)
 
@@ -259,7 +284,13 @@ class Uploads:
                 content.path.replace(directory / part_id)
                 fsync_dir(directory)
 
-            await asyncio.to_thread(move)
+            # NOTE: counted before the move (no await in between), released if it fails.
+            self._store.quota.hold_part(content.size)
+            try:
+                await asyncio.to_thread(move)
+            except BaseException:
+                self._store.quota.release_parts(content.size)
+                raise
             upload.parts[part_id] = content.size
         return UploadPart(id=part_id, upload_id=upload.record.id, created_at=created_at)
 
@@ -273,12 +304,6 @@ class Uploads:
         """
         held = sum(upload.parts.values())
         return min(upload.record.bytes, 2 * upload.record.bytes - held)
-
-    def storage_room(self, upload: OpenUpload) -> int:
-        """How many bytes the Upload's Parts may still add before the file they make would take
-        the files stored past the storage limit (Parts are not files: they do not count until
-        then)."""
-        return self._store.room() - sum(upload.parts.values())
 
     def past_declared_size(self, upload: OpenUpload) -> ApiError:
         """The refusal of a Part that would take the Upload past the ``bytes`` it announced."""
@@ -333,6 +358,7 @@ class Uploads:
                     expires_after=record.file_expires_after,
                     lifecycle=lifecycle,
                     upload_id=record.id,
+                    replacing_parts=sum(upload.parts.values()),
                 )
             await self._finish(
                 upload, attrs.evolve(record, status="completed", file_id=file_record.id)

@@ -3,6 +3,7 @@ requests (forms, URLs as written, credentials), the check of a refusal, and a lo
 
 from __future__ import annotations
 
+import asyncio
 import pathlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -78,6 +79,12 @@ def azure(server: ServerThread) -> Iterator[openai.AzureOpenAI]:
         max_retries=0,
     ) as sdk:
         yield sdk
+
+
+@pytest.fixture(params=["openai", "azure"])
+def flavour(request: pytest.FixtureRequest) -> str:
+    """Each flavour's name: ``openai`` (routes under ``/v1``) and ``azure`` (``/openai``)."""
+    return str(request.param)
 
 
 @pytest.fixture(params=["openai", "azure"])
@@ -170,3 +177,17 @@ async def assert_refused(
         error = check_envelope(flavour, status, await response.json(), param)
     assert disk(data_dir) == before
     return error
+
+
+async def raw_answer(server: ServerThread, request: bytes) -> tuple[bytes, bytes]:
+    """Sends ``request`` as it is on a fresh connection; returns the answer's head and body."""
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    try:
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        body = await reader.readexactly(length)
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    return head, body

@@ -323,7 +323,7 @@ async def test_an_import_from_loopback_works_end_to_end(
 
     # Fetched meanwhile (the clock stands still): the file stays pending, and learns its size.
     for _ in range(500):
-        if (await retrieve())["bytes"] is not None:
+        if (await retrieve()).get("bytes") is not None:
             break
         await asyncio.sleep(0.01)
     fetched = await retrieve()

@@ -124,3 +124,27 @@ async def test_stalled_clients_leave_no_descriptor_open(
         await asyncio.sleep(0.05)
     assert open_fds() == baseline
     assert disk(data_dir) == {"files", "uploads", "tmp"}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "request_line", ["GET /v1/files", "POST /v1/uploads/upload_x/cancel", "DELETE /v1/files/x"]
+)
+async def test_a_short_body_nobody_reads_holds_no_connection_past_the_idle_timeout(
+    request_line: str, server: ServerThread
+) -> None:
+    # The route answers without reading the body, of which 10 bytes of 100 come.
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    try:
+        writer.write(
+            f"{request_line} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {API_KEY}\r\n"
+            "Content-Length: 100\r\n\r\n0123456789".encode()
+        )
+        await writer.drain()
+        started = time.monotonic()
+        answer = await closed_by_the_server(reader)
+        assert time.monotonic() - started < IDLE * 4
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    assert answer.startswith(b"HTTP/1.1 ")

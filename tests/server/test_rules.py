@@ -23,7 +23,6 @@ from aikit_files._limits import (
 from aikit_files.server._errors import ApiError
 from aikit_files.server._rules import (
     Settings,
-    check_after,
     check_content_url,
     check_expires_after,
     check_limit,
@@ -32,7 +31,6 @@ from aikit_files.server._rules import (
 )
 
 SETTINGS = Settings(upload_limit=100, azure_upload_limit=112, batch_file_limit=10)
-FILE_ID = "file-" + "0" * 32
 
 
 def refused(call: Callable[..., object], *args: object, **kwargs: object) -> ApiError:
@@ -51,10 +49,6 @@ def test_listing_query() -> None:
     assert check_order(None) == "desc"
     assert check_order("asc") == "asc"
     assert refused(check_order, "").param == "order"
-    assert check_after(None) is None
-    assert check_after("") is None
-    assert check_after(FILE_ID) == FILE_ID
-    assert refused(check_after, "../x").param == "after"
 
 
 def test_upload_bytes_by_purpose() -> None:

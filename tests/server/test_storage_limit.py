@@ -17,6 +17,7 @@ from .conftest import (
     API_KEY,
     API_VERSION,
     MULTIPART,
+    FakeClock,
     assert_refused,
     auth,
     disk,
@@ -95,27 +96,77 @@ def test_uploads_past_the_limit_are_refused(sdk: openai.OpenAI, data_dir: pathli
         bytes=8, filename="a.txt", mime_type="text/plain", purpose="assistants"
     )
     first = sdk.uploads.parts.create(upload.id, data=b"1234")
-    other = sdk.files.create(file=b"123", purpose="assistants")  # leaves 5 bytes
+    other = sdk.files.create(file=b"123", purpose="assistants")  # 2 + 4 + 3: 1 byte left
     before = disk(data_dir)
     with pytest.raises(openai.BadRequestError) as refused:
-        sdk.uploads.parts.create(upload.id, data=b"1234")  # its file would need 8
+        sdk.uploads.parts.create(upload.id, data=b"1234")
     assert refused_for_storage(refused.value)
     assert disk(data_dir) == before
     sdk.files.delete(other.id)
     second = sdk.uploads.parts.create(upload.id, data=b"5678")
-    # Room taken between the Parts and the completion: the completion is refused.
-    other = sdk.files.create(file=b"1", purpose="assistants")
-    before = disk(data_dir)
+    # The Parts hold their room: no file may take it before the completion...
     with pytest.raises(openai.BadRequestError) as refused:
-        sdk.uploads.complete(upload.id, part_ids=[first.id, second.id])
+        sdk.files.create(file=b"1", purpose="assistants")
     assert refused_for_storage(refused.value)
-    assert {name for name in disk(data_dir) if not name.endswith("upload.json")} == {
-        name for name in before if not name.endswith("upload.json")
-    }
-    sdk.files.delete(other.id)
+    # ... which turns it into the file's.
     done = sdk.uploads.complete(upload.id, part_ids=[first.id, second.id])
     assert done.file is not None
     assert done.file.bytes == 8
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk.files.create(file=b"1", purpose="assistants")
+    assert refused_for_storage(refused.value)
+
+
+def _parts_on_disk(data_dir: pathlib.Path) -> int:
+    return sum(
+        path.stat().st_size for path in (data_dir / "uploads").rglob("part_*") if path.is_file()
+    )
+
+
+@pytest.mark.parametrize("end", ["cancel", "expire", "restart"])
+def test_parts_across_uploads_hold_no_more_than_the_limit(
+    end: str, data_dir: pathlib.Path, clock: FakeClock
+) -> None:
+    limit = 8 * 1024
+    with (
+        ServerThread(data_dir, api_key=API_KEY, max_storage=limit, clock=clock) as server,
+        openai.OpenAI(base_url=server.openai_base_url, api_key=API_KEY, max_retries=0) as sdk,
+    ):
+        uploads = [
+            sdk.uploads.create(
+                bytes=limit, filename="a.txt", mime_type="text/plain", purpose="assistants"
+            )
+            for _ in range(8)
+        ]
+        # Two Parts of 1 KiB each: the first four Uploads fill the limit, the others are refused.
+        for number, upload in enumerate(uploads):
+            for _ in range(2):
+                if number < 4:
+                    sdk.uploads.parts.create(upload.id, data=b"x" * 1024)
+                    continue
+                with pytest.raises(openai.BadRequestError) as refused:
+                    sdk.uploads.parts.create(upload.id, data=b"x" * 1024)
+                assert refused_for_storage(refused.value)
+        assert _parts_on_disk(data_dir) == limit
+        with pytest.raises(openai.BadRequestError) as refused:
+            sdk.files.create(file=b"1", purpose="assistants")
+        assert refused_for_storage(refused.value)
+        if end == "cancel":
+            sdk.uploads.cancel(uploads[0].id)
+        elif end == "expire":
+            clock.advance(3601)
+        if end != "restart":
+            sdk.files.create(file=b"1", purpose="assistants")
+            # a cancel drops one Upload's two Parts; expiry every Upload's
+            assert _parts_on_disk(data_dir) == (limit - 2 * 1024 if end == "cancel" else 0)
+    if end == "restart":
+        with (
+            ServerThread(data_dir, api_key=API_KEY, max_storage=limit, clock=clock) as server,
+            openai.OpenAI(base_url=server.openai_base_url, api_key=API_KEY, max_retries=0) as sdk,
+        ):
+            with pytest.raises(openai.BadRequestError) as refused:
+                sdk.files.create(file=b"1", purpose="assistants")
+            assert refused_for_storage(refused.value)
 
 
 def test_the_files_stored_before_a_restart_count(data_dir: pathlib.Path) -> None:

@@ -14,6 +14,7 @@ import openai
 import pytest
 
 from aikit_files.server import ServerThread
+from aikit_files.server._uploads import RECORD_RETENTION
 
 from .conftest import (
     API_KEY,
@@ -295,3 +296,33 @@ def test_a_complete_past_the_expiry_holds_up_no_other_request(
     assert done.status == "completed"
     assert done.file is not None
     assert client.files.content(done.file.id).content == b"abc"
+
+
+@pytest.mark.parametrize("end", ["completed", "cancelled", "expired"])
+def test_a_finished_upload_is_removed_after_its_retention(
+    end: str, sdk: openai.OpenAI, clock: FakeClock, data_dir: pathlib.Path
+) -> None:
+    upload = sdk.uploads.create(
+        bytes=3, filename="a.txt", mime_type="text/plain", purpose="assistants"
+    )
+    part = sdk.uploads.parts.create(upload.id, data=b"abc")
+    if end == "completed":
+        done = sdk.uploads.complete(upload.id, part_ids=[part.id])
+        assert done.file is not None
+    elif end == "cancelled":
+        sdk.uploads.cancel(upload.id)
+    # Kept until RECORD_RETENTION (an hour) past its expiry: answers as it did.
+    clock.advance(upload.expires_at - clock.now + RECORD_RETENTION - 1)
+    sdk.files.list()
+    assert (data_dir / "uploads" / upload.id / "upload.json").is_file()
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk.uploads.parts.create(upload.id, data=b"abc")
+    assert end in refused.value.message
+    clock.advance(1)
+    sdk.files.list()  # any request removes what is due
+    assert not (data_dir / "uploads" / upload.id).exists()
+    with pytest.raises(openai.NotFoundError):
+        sdk.uploads.cancel(upload.id)
+    if end == "completed":
+        assert done.file is not None
+        assert sdk.files.content(done.file.id).content == b"abc"  # the file stays

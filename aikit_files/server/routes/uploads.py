@@ -13,7 +13,7 @@ from typing import Final
 
 from aiohttp import web
 
-from aikit_files.server._errors import StorageFull, bad_request, too_large
+from aikit_files.server._errors import bad_request, too_large
 from aikit_files.server._flavours import AZURE
 from aikit_files.server._http import (
     FileLimit,
@@ -55,8 +55,8 @@ async def create_upload(request: web.Request) -> web.StreamResponse:
     mime_type = required_text(body, "mime_type")
     size = check_upload_bytes(settings, purpose, body.get("bytes"), azure=azure)
     check_file(settings, purpose, filename, None, param="filename")
-    if size > state.store.room():
-        raise StorageFull(settings.max_storage)
+    if size > state.store.quota.room():
+        raise state.store.quota.refusal()
     upload = await state.uploads.create(
         filename=filename,
         purpose=purpose,
@@ -65,7 +65,7 @@ async def create_upload(request: web.Request) -> web.StreamResponse:
         expiry=settings.upload_expiry_for(azure=azure),
         file_expires_after=check_expires_after(body.get("expires_after")),
     )
-    return json_response(upload, headers=location(request, f"uploads/{upload.id}"))
+    return json_response(request, upload, headers=location(request, f"uploads/{upload.id}"))
 
 
 async def add_upload_part(request: web.Request) -> web.StreamResponse:
@@ -85,7 +85,7 @@ async def add_upload_part(request: web.Request) -> web.StreamResponse:
         return FileLimit.tightest(
             FileLimit(part_limit, too_large("The Part", part_limit)),
             FileLimit(uploads.room(upload), uploads.past_declared_size(upload)),
-            FileLimit(uploads.storage_room(upload), StorageFull(state.settings.max_storage)),
+            FileLimit(state.store.quota.room(), state.store.quota.refusal()),
         )
 
     async with receive_form(
@@ -98,7 +98,7 @@ async def add_upload_part(request: web.Request) -> web.StreamResponse:
     ) as form:
         part = await uploads.add_part(upload, form.content)
     extra = {"azure_block_id": block_id(part.id)} if azure else None
-    return json_response(part, extra=extra)
+    return json_response(request, part, extra=extra)
 
 
 async def complete_upload(request: web.Request) -> web.StreamResponse:
@@ -116,9 +116,9 @@ async def complete_upload(request: web.Request) -> web.StreamResponse:
     completed = await request.app[STATE].uploads.complete(
         upload, part_ids, md5 or None, lifecycle=request[FLAVOUR].lifecycle
     )
-    return json_response(completed)
+    return json_response(request, completed)
 
 
 async def cancel_upload(request: web.Request) -> web.StreamResponse:
     """``POST /uploads/{upload_id}/cancel``."""
-    return json_response(await request.app[STATE].uploads.cancel(_upload_of(request)))
+    return json_response(request, await request.app[STATE].uploads.cancel(_upload_of(request)))
