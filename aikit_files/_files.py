@@ -9,7 +9,7 @@ import os
 import pathlib
 import urllib.parse
 from collections.abc import AsyncIterator, Coroutine, Mapping
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, Unpack
 
 from ._calls import CallTracker
 from ._checks import check_file
@@ -35,9 +35,14 @@ from ._models import (
     OpenAIFile,
 )
 from ._params import (
+    BlockingFileListOptions,
+    DownloadOptions,
     DownloadParameters,
+    FileListOptions,
     FileListParameters,
+    FileOptions,
     FileParameters,
+    Options,
     Parameters,
     ParametersArg,
     ProgressCallback,
@@ -184,7 +189,11 @@ class AsyncFilesAPI:
         return f"AsyncFilesAPI({self._endpoint!r})"
 
     def create(
-        self, file: UploadFile, purpose: str, parameters: ParametersArg = None, **options: Any
+        self,
+        file: UploadFile,
+        purpose: str,
+        parameters: ParametersArg = None,
+        **options: Unpack[FileOptions],
     ) -> asyncio.Task[OpenAIFile]:
         """Uploads a file (``POST /files``, or the Uploads API for a large one).
 
@@ -308,7 +317,7 @@ class AsyncFilesAPI:
         return None
 
     def retrieve(
-        self, file_id: str, parameters: ParametersArg = None, **options: Any
+        self, file_id: str, parameters: ParametersArg = None, **options: Unpack[Options]
     ) -> asyncio.Task[OpenAIFile]:
         """Gets a file's metadata (``GET /files/{file_id}``).
 
@@ -327,7 +336,9 @@ class AsyncFilesAPI:
         return self._transport.send(self._endpoint.retrieve_file(file_id), params, _FILE)
 
     def list(
-        self, parameters: FileListParameters | Mapping[str, Any] | None = None, **options: Any
+        self,
+        parameters: FileListParameters | Mapping[str, Any] | None = None,
+        **options: Unpack[FileListOptions],
     ) -> asyncio.Task[FileList]:
         """Gets one page of files (``GET /files``).
 
@@ -349,7 +360,9 @@ class AsyncFilesAPI:
         )
 
     def iterate(
-        self, parameters: FileListParameters | Mapping[str, Any] | None = None, **options: Any
+        self,
+        parameters: FileListParameters | Mapping[str, Any] | None = None,
+        **options: Unpack[BlockingFileListOptions],
     ) -> AsyncIterator[OpenAIFile]:
         """Iterates over every file, fetching each page only when the previous one is used up.
 
@@ -381,7 +394,7 @@ class AsyncFilesAPI:
                 yield file
 
     def delete(
-        self, file_id: str, parameters: ParametersArg = None, **options: Any
+        self, file_id: str, parameters: ParametersArg = None, **options: Unpack[Options]
     ) -> asyncio.Task[FileDeleted]:
         """Deletes a file (``DELETE /files/{file_id}``).
 
@@ -414,7 +427,7 @@ class AsyncFilesAPI:
         return None
 
     def content(
-        self, file_id: str, parameters: ParametersArg = None, **options: Any
+        self, file_id: str, parameters: ParametersArg = None, **options: Unpack[Options]
     ) -> asyncio.Task[bytes]:
         """Gets a file's content, whole, in memory (``GET /files/{file_id}/content``).
 
@@ -440,7 +453,7 @@ class AsyncFilesAPI:
         file_id: str,
         destination: str | os.PathLike[str],
         parameters: DownloadParameters | Mapping[str, Any] | None = None,
-        **options: Any,
+        **options: Unpack[DownloadOptions],
     ) -> asyncio.Task[pathlib.Path]:
         """Streams a file's content to ``destination``, with constant memory.
 
@@ -478,7 +491,7 @@ class AsyncFilesAPI:
         filename: str,
         purpose: str,
         parameters: ParametersArg = None,
-        **options: Any,
+        **options: Unpack[Options],
     ) -> asyncio.Task[OpenAIFile]:
         """Has Azure fetch a file from a URL (Azure's ``POST /files/import``).
 
@@ -522,7 +535,7 @@ class AsyncFilesAPI:
         *,
         poll_interval: float = 1.0,
         max_wait: float = 1800.0,
-        **options: Any,
+        **options: Unpack[Options],
     ) -> asyncio.Task[OpenAIFile]:
         """Polls a file until the server has processed it.
 

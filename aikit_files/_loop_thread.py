@@ -1,5 +1,20 @@
-"""The sync client's engine: an event loop in a daemon thread, worker threads that exist from
-the start, and a bridge that runs coroutines there from any other thread."""
+"""The sync client's engine: an event loop in a daemon thread, a callback thread, worker threads
+that exist from the start, and a bridge that runs coroutines on the loop from any other thread.
+
+Why not anyio's blocking portal (DESIGN section 5 names it "wherever it holds every behaviour of
+this section"): it was tried again (issue 13) and fails the lifetime test of a client dropped
+without ``close()`` (tests/sync/test_lifecycle.py::test_dropped_idle_clients_leave_no_thread, and
+"dropped" in test_every_started_call_delivers_exactly_once). A dropped client is finalized by
+the garbage collector, on whichever thread it runs, the portal's own loop thread included (the
+last reference often goes when a call's task ends there). Stopping a portal is a coroutine run
+through the portal (``portal.call(portal.stop)``, what ``start_blocking_portal``'s exit does),
+which refuses to run from the loop's thread ("This method cannot be called from the event loop
+thread") and otherwise waits; ``start_blocking_portal``'s context manager must also be exited
+by the thread that holds it, and its worker thread is a ``concurrent.futures`` pool thread,
+which ``concurrent.futures`` joins at exit before a forgotten client's calls could end. A loop
+of our own is stopped from any thread with ``call_soon_threadsafe(loop.stop)`` without
+waiting, and runs in a daemon thread that outlives the pools' shutdown.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +23,7 @@ import concurrent.futures
 import contextlib
 import inspect
 import os
+import queue
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, Final, TypeVar
@@ -35,6 +51,58 @@ def _started_executor(workers: int, name: str) -> concurrent.futures.ThreadPoolE
     return executor
 
 
+class CallbackThread:
+    """One daemon thread that runs the user's callbacks and progress reports, in the order they
+    come.
+
+    Not a ``concurrent.futures`` pool: those stop at interpreter exit before a forgotten
+    client's calls end (see ``_compat.register_exit_hook``), and this thread must deliver them.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], None], concurrent.futures.Future[None]]]
+        self._jobs = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="aikit-files-callbacks", daemon=True)
+        self._thread.start()
+
+    @property
+    def ident(self) -> int | None:
+        """The thread's identifier."""
+        return self._thread.ident
+
+    def _run(self) -> None:
+        while True:
+            job, done = self._jobs.get()
+            if done.cancelled():  # the stop marker
+                return
+            try:
+                job()
+            except BaseException as exc:
+                done.set_exception(exc)
+            else:
+                done.set_result(None)
+
+    def submit(self, job: Callable[[], None]) -> concurrent.futures.Future[None]:
+        """Queues ``job``; the Future completes once it ran."""
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._jobs.put((job, done))
+        return done
+
+    def stop(self) -> None:
+        """Ends the thread once the jobs queued before this one ran; never waits."""
+        marker: concurrent.futures.Future[None] = concurrent.futures.Future()
+        marker.cancel()
+        self._jobs.put((_nothing, marker))
+
+    def join(self) -> None:
+        """Waits for the thread to end (after ``stop``)."""
+        self._thread.join()
+
+
+def _nothing() -> None:
+    pass
+
+
 async def _invoke(func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
     outcome = func(*args)
     if inspect.isawaitable(outcome):
@@ -43,16 +111,17 @@ async def _invoke(func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
 
 
 class LoopThread:
-    """An event loop running in a daemon thread, with its worker pools.
+    """An event loop running in a daemon thread, with its worker threads, in one process.
 
     ``call`` runs a function on the loop from another thread and waits for its value; ``stop``
-    ends the loop from any thread without waiting; ``join`` waits for the thread and the pools.
+    ends the loop from any thread without waiting; ``join`` waits for the threads. ``pid`` is
+    the process the threads run in: a child made by ``fork`` has none of them.
     """
 
     def __init__(self) -> None:
+        self.pid = os.getpid()
         self.io_executor = _started_executor(IO_THREADS, "aikit-files-io")
-        self.callback_executor = _started_executor(1, "aikit-files-callbacks")
-        """One thread, so that callbacks and progress reports run in the order they come."""
+        self.callbacks = CallbackThread()
         self.loop = asyncio.new_event_loop()
         self.loop.set_default_executor(self.io_executor)
         self._thread = threading.Thread(target=self._run, name="aikit-files-loop", daemon=True)
@@ -67,7 +136,7 @@ class LoopThread:
             # NOTE: close() shuts the default executor down without waiting, so no new thread
             # is needed here (asyncio.run's shutdown would start one).
             self.loop.close()
-            self.callback_executor.shutdown(wait=False)
+            self.callbacks.stop()
 
     @property
     def in_loop_thread(self) -> bool:
@@ -115,4 +184,4 @@ class LoopThread:
         """Waits for the loop's thread and the worker threads to end (after ``stop``)."""
         self._thread.join()
         self.io_executor.shutdown(wait=True)
-        self.callback_executor.shutdown(wait=True)
+        self.callbacks.join()
