@@ -34,6 +34,8 @@ T = TypeVar("T")
 
 #: Worker threads for the loop's blocking work (file reads and writes, name lookups).
 IO_THREADS: Final = min(8, (os.cpu_count() or 1) + 4)
+#: The longest a fork waits for a busy loop to park (``LoopThread.park``), in seconds.
+PARK_WAIT: Final = 2.0
 
 
 def _started_executor(workers: int, name: str) -> concurrent.futures.ThreadPoolExecutor:
@@ -174,6 +176,29 @@ class LoopThread:
         except RuntimeError:
             coroutine.close()
             return None
+
+    def park(self) -> Callable[[], None]:
+        """Holds the loop's thread still, between two callbacks, until the function returned
+        is called; waits at most ``PARK_WAIT`` seconds for it to stop.
+
+        NOTE: for ``fork``: a lock the loop's thread holds when the process forks (an import
+        under way, a logging handler's) stays held in the child forever, and the child's next
+        use of it hangs. Parked between two callbacks, the thread holds none.
+        """
+        parked = threading.Event()
+        resume = threading.Event()
+
+        def hold_still() -> None:
+            parked.set()
+            resume.wait(PARK_WAIT)
+
+        try:
+            self.loop.call_soon_threadsafe(hold_still)
+        except RuntimeError:  # the loop is closed
+            return resume.set
+        if not self.in_loop_thread:
+            parked.wait(PARK_WAIT)
+        return resume.set
 
     def stop(self) -> None:
         """Ends the loop once what it runs now yields; never waits, from any thread."""

@@ -285,14 +285,33 @@ def _close_every_client() -> None:
             logger.exception("closing %r at exit failed", client)
 
 
+_resume_after_fork: list[Callable[[], None]] = []
+
+
+def _before_fork() -> None:
+    """Parks the loop thread of every open client of this process (``LoopThread.park``)."""
+    for client in list(_open_clients):
+        engine = client._engine
+        if engine is not None and engine.runtime.pid == os.getpid():
+            _resume_after_fork.append(engine.runtime.park())
+
+
+def _after_fork_in_parent() -> None:
+    while _resume_after_fork:
+        _resume_after_fork.pop()()
+
+
 def _after_fork_in_child() -> None:
     """In a forked child: no thread of the parent runs here, and a lock another thread held
     at the fork stays held; every open client starts afresh on its first call."""
     global _registry_lock
+    _resume_after_fork.clear()
     _registry_lock = threading.Lock()
     _busy_clients.clear()
     for client in list(_open_clients):
         client._forget_the_parent()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+os.register_at_fork(
+    before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+)

@@ -41,7 +41,7 @@ def field_types(cls: type[af.Parameters]) -> dict[str, object]:
     for field in attrs.fields(cls):
         declared = field.type
         if field.name in WIDER:
-            declared = declared | WIDER[field.name]  # type: ignore[operator]
+            declared = declared | WIDER[field.name]
         types[field.name] = declared
     return types
 

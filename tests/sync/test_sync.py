@@ -290,3 +290,50 @@ def test_the_key_never_shows(local_server: ServerThread) -> None:
             client.files.list()
         shown = [repr(client), repr(client.files), str(info.value), repr(info.value.body)]
     assert all(secret not in text for text in shown)
+
+
+def test_a_callback_waiting_for_a_future_of_its_client_gets_an_error(
+    client: af.Client, local_server: ServerThread
+) -> None:
+    # The Future's callbacks run on this same callback thread, after this one: a deadlock.
+    outcomes: list[object] = []
+    done = threading.Event()
+    other_client = af.Client(local_server.api_key, base_url=local_server.openai_base_url)
+    with other_client:
+
+        def on_response(result: af.Result) -> None:
+            other = future_of(client.files.list(on_terminate=lambda r: None))
+            for wait in (other.result, other.exception, lambda: own.result(timeout=5)):
+                try:
+                    outcomes.append(wait())
+                except af.CallbackDeadlockError as exc:
+                    outcomes.append(exc)
+            # Another client's callbacks run on its own thread: waiting for it is fine.
+            elsewhere = future_of(other_client.files.list(on_terminate=lambda r: None))
+            outcomes.append(elsewhere.result(timeout=30))
+            # A blocking call needs nothing of the callback thread.
+            outcomes.append(client.files.list())
+            done.set()
+
+        own = future_of(client.files.list(on_response=on_response))
+        assert done.wait(30)
+        assert isinstance(own.result(timeout=30), af.FileList)
+    refused = outcomes[0]
+    assert all(isinstance(o, af.CallbackDeadlockError) for o in outcomes[:3]), outcomes
+    assert "same thread" in str(refused)
+    assert [type(o) for o in outcomes[3:]] == [af.FileList, af.FileList]
+
+
+def test_close_from_a_callback_gets_an_error(client: af.Client) -> None:
+    errors: list[BaseException] = []
+
+    def on_terminate(result: af.Result) -> None:
+        try:
+            client.close()
+        except af.CallbackDeadlockError as exc:
+            errors.append(exc)
+
+    future_of(client.files.list(on_terminate=on_terminate)).result(timeout=30)
+    (error,) = errors
+    assert isinstance(error, af.AIKitError)
+    assert "close()" in str(error)
