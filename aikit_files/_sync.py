@@ -1,8 +1,8 @@
 """The sync client: ``Client``, its engine in each process, and its end (closed, dropped, at
 interpreter exit, or inherited by a forked child).
 
-One event loop runs in a background thread for the client's life (``LoopThread``); the aiohttp
-session and the ``AsyncClient`` are created inside it. ``client.files`` and ``client.uploads``
+One event loop runs in a background thread for the client's life (anyio's blocking portal,
+``_portal.Portal``); the aiohttp session and the ``AsyncClient`` are created inside it. ``client.files`` and ``client.uploads``
 are the sync twins (``_sync_files``, ``_sync_uploads``), whose methods start their async twin
 through ``Client._call`` (``_bridge``).
 
@@ -37,8 +37,13 @@ from ._bridge import CallStart, warn_if_in_a_running_loop
 from ._client import AsyncClient
 from ._compat import register_exit_hook
 from ._config import ClientOptions
-from ._exceptions import CallbackDeadlockError, ClientClosedError, InvalidArgumentError
-from ._loop_thread import LoopThread
+from ._exceptions import (
+    CallbackDeadlockError,
+    ClientClosedError,
+    InvalidArgumentError,
+    SyncInEventLoopError,
+)
+from ._portal import Portal
 from ._sync_files import FilesAPI
 from ._sync_uploads import UploadsAPI
 
@@ -51,7 +56,7 @@ class _Engine:
     """A client's loop thread and its ``AsyncClient``, in the process that started them."""
 
     def __init__(self, make: Callable[[], AsyncClient]) -> None:
-        runtime = LoopThread()
+        runtime = Portal()
         try:
             # NOTE: built on the loop's thread, so the session belongs to the loop.
             self.client: AsyncClient = runtime.call(make)
@@ -223,8 +228,14 @@ class Client:
         Raises:
             CallbackDeadlockError: called from one of this client's callbacks, which it would
                 wait for.
+            SyncInEventLoopError: called on the client's own loop.
         """
         engine = self._engine
+        if engine is not None and engine.runtime.in_loop_thread:
+            raise SyncInEventLoopError(
+                "close() was called on the client's own event loop's thread, where waiting for "
+                "its calls would deadlock"
+            )
         if engine is not None and threading.get_ident() == engine.runtime.callbacks.ident:
             raise CallbackDeadlockError(
                 "close() was called from a callback of this client; it would wait for that "
@@ -260,7 +271,7 @@ def _shut_down(engine: _Engine) -> None:
         try:
             await engine.client.aclose()
         finally:
-            engine.runtime.loop.stop()
+            engine.runtime.stop()
 
     engine.runtime.submit(shut_down())
 
@@ -289,7 +300,7 @@ _resume_after_fork: list[Callable[[], None]] = []
 
 
 def _before_fork() -> None:
-    """Parks the loop thread of every open client of this process (``LoopThread.park``)."""
+    """Parks the loop thread of every open client of this process (``Portal.park``)."""
     for client in list(_open_clients):
         engine = client._engine
         if engine is not None and engine.runtime.pid == os.getpid():

@@ -24,7 +24,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"_uploads"}),
     frozenset({"_files"}),
     frozenset({"_client"}),
-    frozenset({"_sync", "_sync_files", "_sync_uploads", "_bridge", "_loop_thread"}),
+    frozenset({"_sync", "_sync_files", "_sync_uploads", "_bridge", "_portal"}),
     frozenset({"__init__", "__main__", "cli", "testing"}),
 )
 #: What the server may import from the rest of the package: facts and models shared with the

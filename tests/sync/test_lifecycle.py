@@ -106,22 +106,28 @@ def test_a_client_used_without_a_name_works(local_server: ServerThread) -> None:
     gc.collect()
 
 
+def new_threads(before: set[threading.Thread]) -> list[str]:
+    """The threads running now that were not running ``before`` (so the count holds whatever
+    an earlier test left behind)."""
+    return [t.name for t in threading.enumerate() if t not in before]
+
+
 def test_dropped_idle_clients_leave_no_thread(local_server: ServerThread) -> None:
-    before = threading.active_count()
+    before = set(threading.enumerate())
     for _ in range(10):
         client = af.Client(local_server.api_key, base_url=local_server.openai_base_url)
         client.files.list()
         del client
     gc.collect()
     deadline = time.monotonic() + 10
-    while threading.active_count() > before and time.monotonic() < deadline:
+    while new_threads(before) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert threading.active_count() == before, [t.name for t in threading.enumerate()]
+    assert new_threads(before) == []
 
 
 def test_closed_clients_leave_no_thread(local_server: ServerThread) -> None:
-    before = threading.active_count()
+    before = set(threading.enumerate())
     for _ in range(5):
         with af.Client(local_server.api_key, base_url=local_server.openai_base_url) as client:
             client.files.list()
-    assert threading.active_count() == before, [t.name for t in threading.enumerate()]
+    assert new_threads(before) == []

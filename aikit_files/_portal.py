@@ -1,26 +1,24 @@
-"""The sync client's engine: an event loop in a daemon thread, a callback thread, worker threads
-that exist from the start, and a bridge that runs coroutines on the loop from any other thread.
+"""The sync client's engine: anyio's blocking portal (an event loop in a thread of its own), a
+callback thread, and worker threads that all exist from the start.
 
-Why not anyio's blocking portal (DESIGN section 5 names it "wherever it holds every behaviour of
-this section"): it was tried again (issue 13) and fails the lifetime test of a client dropped
-without ``close()`` (tests/sync/test_lifecycle.py::test_dropped_idle_clients_leave_no_thread, and
-"dropped" in test_every_started_call_delivers_exactly_once). A dropped client is finalized by
-the garbage collector, on whichever thread it runs, the portal's own loop thread included (the
-last reference often goes when a call's task ends there). Stopping a portal is a coroutine run
-through the portal (``portal.call(portal.stop)``, what ``start_blocking_portal``'s exit does),
-which refuses to run from the loop's thread ("This method cannot be called from the event loop
-thread") and otherwise waits; ``start_blocking_portal``'s context manager must also be exited
-by the thread that holds it, and its worker thread is a ``concurrent.futures`` pool thread,
-which ``concurrent.futures`` joins at exit before a forgotten client's calls could end. A loop
-of our own is stopped from any thread with ``call_soon_threadsafe(loop.stop)`` without
-waiting, and runs in a daemon thread that outlives the pools' shutdown.
+``Portal`` runs coroutines on the portal's loop from any other thread (``call``) and stops it
+from any thread without waiting (``stop``), the loop's own included. Its threads are made when
+the client is: since Python 3.12 no thread can start once the interpreter is exiting, yet a
+client a script forgot to close still finishes its calls then (``_sync``'s exit hook). The
+portal's thread is a daemon (anyio 4.5 and later), as is the callback thread: both still run
+at ``atexit``, where ``_compat.register_exit_hook`` falls back to.
+
+The portal was chosen over a loop thread of our own (issue 13) once it passed every lifetime
+test (tests/sync: a dropped client, a client without a name, 200 callbacks delivered at exit
+on Python 3.11, 3.12 and 3.13, a Jupyter kernel, fork). What it needed: leaving the portal's
+context waits for its thread and is refused on the loop's thread, where the collector may
+finalize a dropped client, so ``stop`` hands that to the callback thread there.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import inspect
 import os
 import queue
@@ -28,13 +26,15 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, Final, TypeVar
 
+import anyio.from_thread
+
 from ._exceptions import ClientClosedError, SyncInEventLoopError
 
 T = TypeVar("T")
 
 #: Worker threads for the loop's blocking work (file reads and writes, name lookups).
 IO_THREADS: Final = min(8, (os.cpu_count() or 1) + 4)
-#: The longest a fork waits for a busy loop to park (``LoopThread.park``), in seconds.
+#: The longest a fork waits for a busy loop to park (``Portal.park``), in seconds.
 PARK_WAIT: Final = 2.0
 
 
@@ -112,11 +112,12 @@ async def _invoke(func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
     return outcome
 
 
-class LoopThread:
-    """An event loop running in a daemon thread, with its worker threads, in one process.
+class Portal:
+    """anyio's blocking portal, started at once, with the worker threads of its loop and the
+    client's callback thread, in one process.
 
     ``call`` runs a function on the loop from another thread and waits for its value; ``stop``
-    ends the loop from any thread without waiting; ``join`` waits for the threads. ``pid`` is
+    ends the portal from any thread without waiting; ``join`` waits for the threads. ``pid`` is
     the process the threads run in: a child made by ``fork`` has none of them.
     """
 
@@ -124,26 +125,19 @@ class LoopThread:
         self.pid = os.getpid()
         self.io_executor = _started_executor(IO_THREADS, "aikit-files-io")
         self.callbacks = CallbackThread()
-        self.loop = asyncio.new_event_loop()
-        self.loop.set_default_executor(self.io_executor)
-        self._thread = threading.Thread(target=self._run, name="aikit-files-loop", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_forever()
-            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-        finally:
-            # NOTE: close() shuts the default executor down without waiting, so no new thread
-            # is needed here (asyncio.run's shutdown would start one).
-            self.loop.close()
-            self.callbacks.stop()
+        self._portal_cm = anyio.from_thread.start_blocking_portal(name="aikit-files-loop")
+        self._portal = self._portal_cm.__enter__()
+        self.loop: asyncio.AbstractEventLoop = self._portal.call(asyncio.get_running_loop)
+        self._ident: int = self._portal.call(threading.get_ident)
+        # NOTE: the loop's blocking work (file reads, name lookups) goes to threads made now.
+        self._portal.call(self.loop.set_default_executor, self.io_executor)
+        self._stopping = False
+        self._lock = threading.Lock()
 
     @property
     def in_loop_thread(self) -> bool:
         """Whether the caller runs on the loop's thread."""
-        return threading.get_ident() == self._thread.ident
+        return threading.get_ident() == self._ident
 
     def call(self, func: Callable[..., Any], *args: Any) -> Any:
         """Runs ``func(*args)`` on the loop (awaiting it if it is async) and returns its value.
@@ -151,16 +145,17 @@ class LoopThread:
         Raises:
             SyncInEventLoopError: called from the loop's own thread, where waiting would
                 deadlock.
-            ClientClosedError: the loop has stopped.
+            ClientClosedError: the portal has stopped.
         """
         if self.in_loop_thread:
             raise SyncInEventLoopError(
                 "the sync client was called from its own event loop's thread, where waiting "
                 "for the call would deadlock; use AsyncClient in async code"
             )
-        future = self.submit(_invoke(func, args))
-        if future is None:
-            raise ClientClosedError("the client is closed; no new call can start")
+        try:
+            future = self._portal.start_task_soon(_invoke, func, args)
+        except RuntimeError:  # "This portal is not running"
+            raise ClientClosedError("the client is closed; no new call can start") from None
         try:
             return future.result()
         except BaseException:
@@ -169,8 +164,8 @@ class LoopThread:
             raise
 
     def submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T] | None:
-        """Runs ``coroutine`` on the loop without waiting; None (the coroutine closed) if the
-        loop is closed."""
+        """Runs ``coroutine`` on the loop without waiting, from any thread (the loop's
+        included); None (the coroutine closed) if the loop is closed."""
         try:
             return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
         except RuntimeError:
@@ -201,12 +196,29 @@ class LoopThread:
         return resume.set
 
     def stop(self) -> None:
-        """Ends the loop once what it runs now yields; never waits, from any thread."""
-        with contextlib.suppress(RuntimeError):  # the loop is closed already
-            self.loop.call_soon_threadsafe(self.loop.stop)
+        """Stops the portal once its tasks ended, then the worker and callback threads; never
+        waits, from any thread.
+
+        NOTE: leaving the portal's context waits for its thread and is refused on the loop's
+        thread, where a dropped client's finalizer may run: there, the callback thread does it.
+        """
+        with self._lock:
+            if self._stopping:
+                return
+            self._stopping = True
+        if self.in_loop_thread or threading.get_ident() == self.callbacks.ident:
+            self.callbacks.submit(self._end)
+        else:
+            self._end()
+
+    def _end(self) -> None:
+        try:
+            self._portal_cm.__exit__(None, None, None)
+        finally:
+            self.io_executor.shutdown(wait=False)
+            self.callbacks.stop()
 
     def join(self) -> None:
-        """Waits for the loop's thread and the worker threads to end (after ``stop``)."""
-        self._thread.join()
+        """Waits for the worker and callback threads to end (after ``stop``)."""
         self.io_executor.shutdown(wait=True)
         self.callbacks.join()
