@@ -337,3 +337,41 @@ def test_close_from_a_callback_gets_an_error(client: af.Client) -> None:
     (error,) = errors
     assert isinstance(error, af.AIKitError)
     assert "close()" in str(error)
+
+
+def test_callbacks_are_found_wherever_they_are_given(client: af.Client) -> None:
+    # The async side's merge decides, once: a keyword, a parameters object or a mapping.
+    seen: list[str] = []
+    given = [
+        client.files.list(on_terminate=lambda r: seen.append("keyword")),
+        client.files.list(af.FileListParameters(on_terminate=lambda r: seen.append("object"))),
+        client.files.list({"on_terminate": lambda r: seen.append("mapping")}),
+        client.files.list(af.FileListParameters(limit=2), on_error=lambda r: None),
+    ]
+    for future in given:
+        assert isinstance(future_of(future).result(timeout=30), af.FileList)
+    assert sorted(seen) == ["keyword", "mapping", "object"]
+    assert isinstance(blocking(client.files.list(af.FileListParameters(limit=2))), af.FileList)
+
+
+def test_on_progress_runs_off_the_loop_thread(client: af.Client, tmp_path: Path) -> None:
+    loop_thread = client._here().runtime.call(threading.get_ident)
+    reports: list[tuple[int, int | None, int]] = []
+
+    def on_progress(done: int, total: int | None) -> None:
+        reports.append((done, total, threading.get_ident()))
+
+    source = tmp_path / "data.bin"
+    source.write_bytes(b"x" * 300_000)
+    made = client.files.create(source, "user_data", on_progress=on_progress)
+    client.files.download(made.id, tmp_path / "back.bin", on_progress=on_progress)
+    client.close()  # waits for the reports queued on the callback thread
+    assert reports
+    assert reports[-1][:2] == (300_000, 300_000)
+    assert {ident for *_, ident in reports}.isdisjoint({loop_thread, threading.get_ident()})
+
+
+def test_close_on_the_loop_thread_is_refused(client: af.Client) -> None:
+    with pytest.raises(af.SyncInEventLoopError):
+        client._here().runtime.call(client.close)
+    assert isinstance(client.files.list(), af.FileList)  # still open
