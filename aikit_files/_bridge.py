@@ -21,6 +21,7 @@ import asyncio
 import concurrent.futures
 import inspect
 import logging
+import os
 import pathlib
 import sys
 import threading
@@ -43,7 +44,7 @@ logger = logging.getLogger("aikit_files")
 T = TypeVar("T")
 P = TypeVar("P", bound=Parameters)
 
-_PACKAGE = str(pathlib.Path(__file__).parent)
+_PACKAGE = str(pathlib.Path(__file__).parent) + os.sep
 
 _warned_about_running_loop = False
 
