@@ -375,3 +375,30 @@ def test_close_on_the_loop_thread_is_refused(client: af.Client) -> None:
     with pytest.raises(af.SyncInEventLoopError):
         client._here().runtime.call(client.close)
     assert isinstance(client.files.list(), af.FileList)  # still open
+
+
+def test_a_large_upload_with_callbacks_delivers_once(client: af.Client) -> None:
+    # The call's parameters are seen once, where it starts: the requests it makes inside (the
+    # Upload, its Parts, complete) keep the callbacks of the call, not a second wrapping.
+    loop_thread = client._here().runtime.call(threading.get_ident)
+    results: list[af.Result] = []
+    progress: list[tuple[int, int | None, int]] = []
+    future = future_of(
+        client.files.create(
+            b"y" * 50_000,
+            "user_data",
+            filename="big.bin",
+            upload_threshold=10_000,
+            part_size=16_384,
+            on_progress=lambda done, total: progress.append((done, total, threading.get_ident())),
+            on_terminate=results.append,
+        )
+    )
+    made = future.result(timeout=60)
+    assert made.bytes == 50_000
+    (result,) = results
+    assert isinstance(result, af.FileResult)
+    assert result.file == made
+    client.close()
+    assert progress[-1][:2] == (50_000, 50_000)
+    assert loop_thread not in {ident for *_, ident in progress}
