@@ -11,8 +11,10 @@ awaits the call's task (the caller blocks for its value); with one, it hands bac
 Re-entry: a callback runs on the client's one callback thread, so waiting there for a call of
 the same client that has callbacks (its Future) could never end: that call's callbacks queue
 behind the waiting one. ``CallFuture.result`` and ``exception`` refuse such a wait with
-``CallbackDeadlockError``, as ``Client.close`` does. A blocking call made from a callback
-needs nothing from that thread and runs.
+``CallbackDeadlockError``, as ``Client.close`` does (``concurrent.futures.wait`` and
+``as_completed`` wait without asking the Future, and are not watched). A blocking call made
+from a callback needs nothing from that thread and runs; so does a wait for another client's
+Future, whose callbacks run on that client's own thread.
 """
 
 from __future__ import annotations
