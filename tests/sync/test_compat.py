@@ -4,16 +4,13 @@ the private attribute each one stands in for."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 
 import pytest
 
 from aikit_files import _compat
 from aikit_files.server import ServerThread
 
-from .test_lifecycle import ENDINGS, SCRIPT
+from .test_lifecycle import ENDINGS, SCRIPT, check_every_call_delivered
 
 
 @pytest.mark.parametrize("private", [True, False])
@@ -42,13 +39,4 @@ WITHOUT_REGISTER_ATEXIT = (
 @pytest.mark.parametrize("ending", ["forgotten", "dropped"])
 def test_exit_hook_without_register_atexit(local_server: ServerThread, ending: str) -> None:
     script = WITHOUT_REGISTER_ATEXIT.replace("ENDING", ENDINGS[ending])
-    out = subprocess.run(
-        [sys.executable, "-c", script, local_server.openai_base_url, str(local_server.api_key)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONWARNINGS": "error"},
-        check=True,
-    )
-    assert out.stdout.split() == ["200", "200", "0"], out.stderr
-    assert "Error" not in out.stderr, out.stderr
+    check_every_call_delivered(local_server, script)
