@@ -17,6 +17,7 @@ from ._exceptions import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    CallbackDeadlockError,
     ClientClosedError,
     ConflictError,
     FileProcessingError,
@@ -54,7 +55,9 @@ from ._models import (
     UploadResult,
 )
 from ._params import DownloadParameters, FileListParameters, FileParameters, Parameters
-from ._sync import Client, FilesAPI, UploadsAPI
+from ._sync import Client
+from ._sync_files import FilesAPI
+from ._sync_uploads import UploadsAPI
 from ._uploads import AsyncUploadsAPI
 
 __version__ = "0.1.0"
@@ -70,6 +73,7 @@ __all__ = [
     "AsyncUploadsAPI",
     "AuthenticationError",
     "BadRequestError",
+    "CallbackDeadlockError",
     "Client",
     "ClientClosedError",
     "ConflictError",

@@ -8,6 +8,7 @@
      │    └── InvalidFileError                      a file failed check_file (create(check=True))
      ├── ClientClosedError                          a call started on a closed (or closing) client
      ├── SyncInEventLoopError (also a RuntimeError) the sync client would deadlock where it is used
+     ├── CallbackDeadlockError (also a RuntimeError) a sync callback waited for what it holds up
      ├── LocalIOError                               this machine's side failed: reading what
      │                                              to upload, or writing a download (no retry)
      ├── FileProcessingError                        the server failed to process a file
@@ -68,6 +69,12 @@ class ClientClosedError(AIKitError):
 
 class SyncInEventLoopError(AIKitError, RuntimeError):
     """The sync client was used where blocking would deadlock: on its own event loop's thread."""
+
+
+class CallbackDeadlockError(AIKitError, RuntimeError):
+    """A callback of the sync client waited for what cannot end before it returns: another call's
+    Future of the same client (whose callbacks run after it, on the same thread), or ``close()``.
+    """
 
 
 class LocalIOError(AIKitError):

@@ -9,7 +9,7 @@ import os
 import pathlib
 import urllib.parse
 from collections.abc import AsyncIterator, Coroutine, Mapping
-from typing import IO, Any, Final, TypeVar, overload
+from typing import IO, Any, Final, TypeVar, Unpack, overload
 
 from ._calls import CallTracker
 from ._checks import check_file
@@ -36,9 +36,14 @@ from ._models import (
     OpenAIFile,
 )
 from ._params import (
+    BlockingFileListOptions,
+    DownloadOptions,
     DownloadParameters,
+    FileListOptions,
     FileListParameters,
+    FileOptions,
     FileParameters,
+    Options,
     Parameters,
     ParametersArg,
     ProgressCallback,
@@ -185,7 +190,11 @@ class AsyncFilesAPI:
         return f"AsyncFilesAPI({self._endpoint!r})"
 
     def create(
-        self, file: UploadFile, purpose: str, parameters: ParametersArg = None, **options: Any
+        self,
+        file: UploadFile,
+        purpose: str,
+        parameters: ParametersArg = None,
+        **options: Unpack[FileOptions],
     ) -> asyncio.Task[OpenAIFile]:
         """Uploads a file (``POST /files``, or the Uploads API for a large one).
 
@@ -311,7 +320,7 @@ class AsyncFilesAPI:
         return None
 
     def retrieve(
-        self, file_id: str, parameters: ParametersArg = None, **options: Any
+        self, file_id: str, parameters: ParametersArg = None, **options: Unpack[Options]
     ) -> asyncio.Task[OpenAIFile]:
         """Gets a file's metadata (``GET /files/{file_id}``).
 
@@ -330,7 +339,9 @@ class AsyncFilesAPI:
         return self._transport.send(self._endpoint.retrieve_file(file_id), params, _FILE)
 
     def list(
-        self, parameters: FileListParameters | Mapping[str, Any] | None = None, **options: Any
+        self,
+        parameters: FileListParameters | Mapping[str, Any] | None = None,
+        **options: Unpack[FileListOptions],
     ) -> asyncio.Task[FileList]:
         """Gets one page of files (``GET /files``).
 
@@ -352,7 +363,9 @@ class AsyncFilesAPI:
         )
 
     def iterate(
-        self, parameters: FileListParameters | Mapping[str, Any] | None = None, **options: Any
+        self,
+        parameters: FileListParameters | Mapping[str, Any] | None = None,
+        **options: Unpack[BlockingFileListOptions],
     ) -> AsyncIterator[OpenAIFile]:
         """Iterates over every file, fetching each page only when the previous one is used up.
 
@@ -384,7 +397,7 @@ class AsyncFilesAPI:
                 yield file
 
     def delete(
-        self, file_id: str, parameters: ParametersArg = None, **options: Any
+        self, file_id: str, parameters: ParametersArg = None, **options: Unpack[Options]
     ) -> asyncio.Task[FileDeleted]:
         """Deletes a file (``DELETE /files/{file_id}``).
 
@@ -417,7 +430,7 @@ class AsyncFilesAPI:
         return None
 
     def content(
-        self, file_id: str, parameters: ParametersArg = None, **options: Any
+        self, file_id: str, parameters: ParametersArg = None, **options: Unpack[Options]
     ) -> asyncio.Task[bytes]:
         """Gets a file's content, whole, in memory (``GET /files/{file_id}/content``).
 
@@ -444,7 +457,7 @@ class AsyncFilesAPI:
         file_id: str,
         destination: str | os.PathLike[str],
         parameters: DownloadParameters | Mapping[str, Any] | None = None,
-        **options: Any,
+        **options: Unpack[DownloadOptions],
     ) -> asyncio.Task[pathlib.Path]: ...
     @overload
     def download(
@@ -452,14 +465,14 @@ class AsyncFilesAPI:
         file_id: str,
         destination: IO[bytes],
         parameters: DownloadParameters | Mapping[str, Any] | None = None,
-        **options: Any,
+        **options: Unpack[DownloadOptions],
     ) -> asyncio.Task[None]: ...
     def download(
         self,
         file_id: str,
         destination: str | os.PathLike[str] | IO[bytes],
         parameters: DownloadParameters | Mapping[str, Any] | None = None,
-        **options: Any,
+        **options: Unpack[DownloadOptions],
     ) -> asyncio.Task[pathlib.Path] | asyncio.Task[None]:
         """Streams a file's content to ``destination``, with constant memory.
 
@@ -509,7 +522,7 @@ class AsyncFilesAPI:
         filename: str,
         purpose: str,
         parameters: ParametersArg = None,
-        **options: Any,
+        **options: Unpack[Options],
     ) -> asyncio.Task[OpenAIFile]:
         """Has Azure fetch a file from a URL (Azure's ``POST /files/import``).
 
@@ -553,7 +566,7 @@ class AsyncFilesAPI:
         *,
         poll_interval: float = 1.0,
         max_wait: float = 1800.0,
-        **options: Any,
+        **options: Unpack[Options],
     ) -> asyncio.Task[OpenAIFile]:
         """Polls a file until the server has processed it.
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, TypeVar
 
 import attrs
 
@@ -293,6 +294,19 @@ class FileListParameters(Parameters):
         return query
 
 
+class CallHook(Protocol):
+    """What sees a call's effective parameters where the call starts (see ``call_hook``)."""
+
+    def __call__(self, params: P, /) -> P:
+        """Returns the parameters the call runs with, given those the caller asked for."""
+
+
+#: Set by the sync twin around its call of an async method (``aikit_files._bridge``): the
+#: first ``merge`` of that call hands the hook the call's checked parameters, once, and the call
+#: runs with what it returns. The one place where a call's callbacks are known.
+call_hook: ContextVar[CallHook | None] = ContextVar("aikit_files.call_hook", default=None)
+
+
 def merge(
     cls: type[P], parameters: Parameters | Mapping[str, Any] | None, options: Mapping[str, Any]
 ) -> P:
@@ -304,6 +318,19 @@ def merge(
     Raises:
         InvalidArgumentError: an unknown option, or a field fails ``validate``.
     """
+    merged = _merge(cls, parameters, options)
+    hook = call_hook.get()
+    if hook is None:
+        return merged
+    # NOTE: taken by the call's first merge only; what the call starts (its tasks, which copy
+    # this context) merges without it.
+    call_hook.set(None)
+    return hook(merged)
+
+
+def _merge(
+    cls: type[P], parameters: Parameters | Mapping[str, Any] | None, options: Mapping[str, Any]
+) -> P:
     if parameters is None and not options:
         # NOTE: nothing to merge or check: every field defaults to None, which is valid.
         return cls()
@@ -346,10 +373,13 @@ def merge(
     return merged
 
 
-# --- The keyword options of each call, callbacks aside: for type checkers only. ---
+# --- The keyword options of each call, for type checkers (``**options: Unpack[...]``). ---
+# NOTE: each TypedDict restates the ``__init__`` arguments of its Parameters class;
+# tests/sync/test_options.py fails if a name or a type differs. The ``Blocking*`` ones leave the
+# callbacks out: they type the sync twin's blocking form, which returns the value itself.
 
 
-class Options(TypedDict, total=False):
+class BlockingOptions(TypedDict, total=False):
     """The fields of ``Parameters`` but the callbacks, as keyword options."""
 
     timeout: float | Timeout | None
@@ -357,7 +387,19 @@ class Options(TypedDict, total=False):
     extra_headers: Mapping[str, str] | None
 
 
-class FileOptions(Options, total=False):
+class CallbackOptions(TypedDict, total=False):
+    """The callbacks of ``Parameters``, as keyword options."""
+
+    on_terminate: Callback | None
+    on_response: Callback | None
+    on_error: Callback | None
+
+
+class Options(BlockingOptions, CallbackOptions, total=False):
+    """The fields of ``Parameters``, as keyword options."""
+
+
+class BlockingFileOptions(BlockingOptions, total=False):
     """The fields of ``FileParameters`` but the callbacks, as keyword options."""
 
     expires_after: ExpiresAfter | Mapping[str, Any] | None
@@ -371,14 +413,23 @@ class FileOptions(Options, total=False):
     check: bool
 
 
-class DownloadOptions(Options, total=False):
+class FileOptions(BlockingFileOptions, CallbackOptions, total=False):
+    """The fields of ``FileParameters``, as keyword options."""
+
+
+class BlockingDownloadOptions(BlockingOptions, total=False):
     """The fields of ``DownloadParameters`` but the callbacks, as keyword options."""
 
     on_progress: ProgressCallback | None
 
 
-class FileListOptions(Options, total=False):
-    """The fields of ``FileListParameters`` but the callbacks, as keyword options."""
+class DownloadOptions(BlockingDownloadOptions, CallbackOptions, total=False):
+    """The fields of ``DownloadParameters``, as keyword options."""
+
+
+class BlockingFileListOptions(BlockingOptions, total=False):
+    """The fields of ``FileListParameters`` but the callbacks, as keyword options (and those of
+    ``iterate``, which takes no callbacks)."""
 
     purpose: str | None
     limit: int | None
@@ -386,20 +437,5 @@ class FileListOptions(Options, total=False):
     after: str | None
 
 
-class WaitOptions(Options, total=False):
-    """The keyword options of ``wait_for_processing``: its own, then the common ones."""
-
-    poll_interval: float
-    max_wait: float
-
-
-class UploadCreateOptions(Options, total=False):
-    """The keyword options of ``uploads.create``: its own, then the common ones."""
-
-    expires_after: ExpiresAfter | Mapping[str, Any] | None
-
-
-class CompleteOptions(Options, total=False):
-    """The keyword options of ``uploads.complete``: its own, then the common ones."""
-
-    md5: str | None
+class FileListOptions(BlockingFileListOptions, CallbackOptions, total=False):
+    """The fields of ``FileListParameters``, as keyword options."""

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 from ._calls import CallTracker
 from ._exceptions import InvalidArgumentError, InvalidArgumentTypeError
 from ._large_upload import PART_SINK, UPLOAD_SINK, part_form
 from ._models import ExpiresAfter, Upload, UploadPart, UploadPartResult, UploadResult
 from ._params import (
+    Options,
     Parameters,
     ParametersArg,
     check_integer,
@@ -92,7 +93,7 @@ class AsyncUploadsAPI:
         parameters: ParametersArg = None,
         *,
         expires_after: ExpiresAfter | Mapping[str, Any] | None = None,
-        **options: Any,
+        **options: Unpack[Options],
     ) -> asyncio.Task[Upload]:
         """Creates an Upload that will take ``bytes`` bytes in Parts (``POST /uploads``).
 
@@ -127,7 +128,11 @@ class AsyncUploadsAPI:
         )
 
     def add_part(
-        self, upload_id: str, data: UploadFile, parameters: ParametersArg = None, **options: Any
+        self,
+        upload_id: str,
+        data: UploadFile,
+        parameters: ParametersArg = None,
+        **options: Unpack[Options],
     ) -> asyncio.Task[UploadPart]:
         """Adds a Part to an Upload (``POST /uploads/{upload_id}/parts``).
 
@@ -164,7 +169,7 @@ class AsyncUploadsAPI:
         parameters: ParametersArg = None,
         *,
         md5: str | None = None,
-        **options: Any,
+        **options: Unpack[Options],
     ) -> asyncio.Task[Upload]:
         """Completes an Upload: its Parts, in this order, make the file
         (``POST /uploads/{upload_id}/complete``).
@@ -195,7 +200,7 @@ class AsyncUploadsAPI:
         )
 
     def cancel(
-        self, upload_id: str, parameters: ParametersArg = None, **options: Any
+        self, upload_id: str, parameters: ParametersArg = None, **options: Unpack[Options]
     ) -> asyncio.Task[Upload]:
         """Cancels an Upload; its Parts are dropped (``POST /uploads/{upload_id}/cancel``).
 

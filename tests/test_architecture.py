@@ -17,14 +17,14 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"_limits", "_exceptions", "_serde", "_compat"}),
     frozenset({"_models", "_config", "_params"}),
     frozenset({"_protocol", "_checks"}),
-    frozenset({"_io"}),
+    frozenset({"_io", "_compat"}),
     frozenset({"_transport"}),
     frozenset({"_calls"}),
     frozenset({"_large_upload"}),
     frozenset({"_uploads"}),
     frozenset({"_files"}),
     frozenset({"_client"}),
-    frozenset({"_sync", "_loop_thread"}),
+    frozenset({"_sync", "_sync_files", "_sync_uploads", "_bridge", "_portal"}),
     frozenset({"__init__", "__main__", "cli", "testing"}),
 )
 #: What the server may import from the rest of the package: facts and models shared with the

@@ -278,7 +278,7 @@ async def test_other_headers_may_be_overridden(fault_server: FaultServer) -> Non
 
 
 async def test_iterate_takes_no_callbacks(fault_server: FaultServer) -> None:
-    await check(fault_server, lambda f: f.iterate(on_response=print))
+    await check(fault_server, lambda f: f.iterate(on_response=print))  # type: ignore[call-arg]
     await check(fault_server, lambda f: f.iterate(af.FileListParameters(on_terminate=print)))
 
 
@@ -311,7 +311,7 @@ async def test_download_destinations(fault_server: FaultServer, tmp_path: pathli
         await check(fault_server, functools.partial(download_to, destination), error)
     await check(
         fault_server,
-        lambda f: f.download("file-1", tmp_path / "out", on_progress=3),
+        lambda f: f.download("file-1", tmp_path / "out", on_progress=3),  # type: ignore[call-overload]
         af.InvalidArgumentTypeError,
     )
 

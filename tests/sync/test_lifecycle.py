@@ -57,11 +57,11 @@ ENDINGS = {
 }
 
 
-@pytest.mark.parametrize("ending", ENDINGS)
-def test_every_started_call_delivers_exactly_once(local_server: ServerThread, ending: str) -> None:
-    script = SCRIPT.replace("ENDING", ENDINGS[ending])
+def check_every_call_delivered(server: ServerThread, script: str) -> None:
+    """Runs ``script`` (``SCRIPT`` with its ending) and checks that each of its 200 files was
+    made and delivered exactly once, with no error and nothing left unclosed."""
     out = subprocess.run(
-        [sys.executable, "-c", script, local_server.openai_base_url, str(local_server.api_key)],
+        [sys.executable, "-c", script, server.openai_base_url, str(server.api_key)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -71,9 +71,14 @@ def test_every_started_call_delivers_exactly_once(local_server: ServerThread, en
     assert out.stdout.split() == ["200", "200", "0"], out.stderr
     assert "Unclosed" not in out.stderr, out.stderr
     assert "Error" not in out.stderr, out.stderr
-    with af.Client(api_key=local_server.api_key, base_url=local_server.openai_base_url) as client:
+    with af.Client(api_key=server.api_key, base_url=server.openai_base_url) as client:
         names = sorted(f.filename for f in client.files.iterate())
     assert names == sorted(f"{i}.txt" for i in range(200))
+
+
+@pytest.mark.parametrize("ending", ENDINGS)
+def test_every_started_call_delivers_exactly_once(local_server: ServerThread, ending: str) -> None:
+    check_every_call_delivered(local_server, SCRIPT.replace("ENDING", ENDINGS[ending]))
 
 
 def test_a_dropped_client_finishes_its_call_and_delivers(local_server: ServerThread) -> None:
@@ -106,22 +111,28 @@ def test_a_client_used_without_a_name_works(local_server: ServerThread) -> None:
     gc.collect()
 
 
+def new_threads(before: set[threading.Thread]) -> list[str]:
+    """The threads running now that were not running ``before`` (so the count holds whatever
+    an earlier test left behind)."""
+    return [t.name for t in threading.enumerate() if t not in before]
+
+
 def test_dropped_idle_clients_leave_no_thread(local_server: ServerThread) -> None:
-    before = threading.active_count()
+    before = set(threading.enumerate())
     for _ in range(10):
         client = af.Client(local_server.api_key, base_url=local_server.openai_base_url)
         client.files.list()
         del client
     gc.collect()
     deadline = time.monotonic() + 10
-    while threading.active_count() > before and time.monotonic() < deadline:
+    while new_threads(before) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert threading.active_count() == before, [t.name for t in threading.enumerate()]
+    assert new_threads(before) == []
 
 
 def test_closed_clients_leave_no_thread(local_server: ServerThread) -> None:
-    before = threading.active_count()
+    before = set(threading.enumerate())
     for _ in range(5):
         with af.Client(local_server.api_key, base_url=local_server.openai_base_url) as client:
             client.files.list()
-    assert threading.active_count() == before, [t.name for t in threading.enumerate()]
+    assert new_threads(before) == []

@@ -8,7 +8,6 @@ import inspect
 import sys
 import threading
 import time
-import typing
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import TypeVar
 import pytest
 
 import aikit_files as af
-from aikit_files import _sync
+from aikit_files import _bridge
 from aikit_files.server import ServerThread
 
 T = TypeVar("T")
@@ -41,14 +40,6 @@ def client(local_server: ServerThread) -> Iterator[af.Client]:
         yield client
 
 
-def positional(signature: inspect.Signature) -> list[tuple[str, object, object]]:
-    return [
-        (p.name, p.kind, p.default)
-        for p in signature.parameters.values()
-        if p.kind is not inspect.Parameter.KEYWORD_ONLY
-    ]
-
-
 @pytest.mark.parametrize(
     ("sync_api", "async_api"),
     [(af.FilesAPI, af.AsyncFilesAPI), (af.UploadsAPI, af.AsyncUploadsAPI)],
@@ -61,25 +52,16 @@ def test_signatures_match_the_async_twin(sync_api: type, async_api: type) -> Non
                 "wait_for_processing", "import_url"} <= set(public)  # fmt: skip
     else:
         assert {"create", "add_part", "complete", "cancel"} <= set(public)
+    assert set(public) == {name for name in vars(sync_api) if not name.startswith("_")}
     for name in public:
-        sync_method = getattr(sync_api, name)
+        # The same parameters: names, kinds, defaults and annotations (the return differs: the
+        # value or a Future, instead of a task).
+        sync_sig = inspect.signature(getattr(sync_api, name))
         async_sig = inspect.signature(getattr(async_api, name))
-        # The sync twin declares its blocking form (parameters None, no callbacks among the
-        # options): the positional parameters are the async twin's, with their defaults, and
-        # the async twin's keyword-only ones are among its typed options.
-        assert positional(inspect.signature(sync_method)) == positional(async_sig), name
-        keyword_only = {
-            p.name
-            for p in async_sig.parameters.values()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY
-        }
-        if keyword_only:
-            hints = typing.get_type_hints(sync_method.__wrapped__, include_extras=True)
-            (options,) = typing.get_args(hints["options"])
-            assert keyword_only <= set(options.__annotations__), name
+        assert list(sync_sig.parameters.values()) == list(async_sig.parameters.values()), name
     sync_client = inspect.signature(af.Client.__init__).parameters
     async_client = inspect.signature(af.AsyncClient.__init__).parameters
-    assert list(sync_client) == list(async_client)
+    assert list(sync_client.values()) == list(async_client.values())
 
 
 def test_blocking_calls_return_values(client: af.Client, tmp_path: Path) -> None:
@@ -121,7 +103,7 @@ def test_iterate_is_a_plain_iterator(client: af.Client) -> None:
 
 
 def test_callbacks_return_a_future_and_run_off_the_loop_thread(client: af.Client) -> None:
-    loop_thread = client._runtime.call(threading.get_ident)
+    loop_thread = client._here().runtime.call(threading.get_ident)
     seen: list[tuple[str, int]] = []
     done = threading.Event()
 
@@ -211,25 +193,41 @@ def test_coroutine_and_raising_callbacks(
 def test_inside_a_running_event_loop_it_works_and_warns_once(
     local_server: ServerThread, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_sync, "_warned_about_running_loop", False)
+    monkeypatch.setattr(_bridge, "_warned_about_running_loop", False)
     # NOTE: the notebook test leaves ipykernel imported (jupyter_client finds its kernel spec),
     # which the client takes for a notebook's cell, where it does not warn.
     monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    lines: list[int] = []
 
-    async def inside() -> list[str]:
+    def here() -> int:
+        frame = inspect.currentframe()
+        assert frame is not None
+        assert frame.f_back is not None
+        return frame.f_back.f_lineno
+
+    async def inside() -> list[warnings.WarningMessage]:
         with warnings.catch_warnings(record=True) as warned:
             warnings.simplefilter("always")
+            lines.append(here() + 1)
             client = af.Client(local_server.api_key, base_url=local_server.openai_base_url)
             with client:
                 created = client.files.create(b"x", "user_data", filename="x.txt")
                 ids = [f.id for f in client.files.list().data]
-        assert [(w.category, "AsyncClient" in str(w.message)) for w in warned] == [
-            (RuntimeWarning, True)
-        ]
-        assert ids == [created.id]
-        return ids
+                assert ids == [created.id]
+                _bridge._warned_about_running_loop = False
+                lines.append(here() + 1)
+                client.files.retrieve(created.id)
+                _bridge._warned_about_running_loop = False
+                lines.append(here() + 1)
+                assert [f.id for f in client.files.iterate()] == ids
+        return warned
 
-    assert len(asyncio.run(inside())) == 1
+    warned = asyncio.run(inside())
+    assert [(w.category, "AsyncClient" in str(w.message)) for w in warned] == [
+        (RuntimeWarning, True)
+    ] * 3
+    # Each points at the user's line (issue 16), not into the package.
+    assert [(w.filename, w.lineno) for w in warned] == [(__file__, line) for line in lines]
 
 
 def test_a_call_from_the_loop_thread_itself_is_refused(client: af.Client) -> None:
@@ -238,7 +236,7 @@ def test_a_call_from_the_loop_thread_itself_is_refused(client: af.Client) -> Non
         client.files.list()
 
     with pytest.raises(af.SyncInEventLoopError, match="deadlock"):
-        client._runtime.call(call_from_the_loop)
+        client._here().runtime.call(call_from_the_loop)
 
 
 def test_safe_from_several_threads(client: af.Client) -> None:
@@ -292,3 +290,115 @@ def test_the_key_never_shows(local_server: ServerThread) -> None:
             client.files.list()
         shown = [repr(client), repr(client.files), str(info.value), repr(info.value.body)]
     assert all(secret not in text for text in shown)
+
+
+def test_a_callback_waiting_for_a_future_of_its_client_gets_an_error(
+    client: af.Client, local_server: ServerThread
+) -> None:
+    # The Future's callbacks run on this same callback thread, after this one: a deadlock.
+    outcomes: list[object] = []
+    done = threading.Event()
+    other_client = af.Client(local_server.api_key, base_url=local_server.openai_base_url)
+    with other_client:
+
+        def on_response(result: af.Result) -> None:
+            other = future_of(client.files.list(on_terminate=lambda r: None))
+            for wait in (other.result, other.exception, lambda: own.result(timeout=5)):
+                try:
+                    outcomes.append(wait())
+                except af.CallbackDeadlockError as exc:
+                    outcomes.append(exc)
+            # Another client's callbacks run on its own thread: waiting for it is fine.
+            elsewhere = future_of(other_client.files.list(on_terminate=lambda r: None))
+            outcomes.append(elsewhere.result(timeout=30))
+            # A blocking call needs nothing of the callback thread.
+            outcomes.append(client.files.list())
+            done.set()
+
+        own = future_of(client.files.list(on_response=on_response))
+        assert done.wait(30)
+        assert isinstance(own.result(timeout=30), af.FileList)
+    refused = outcomes[0]
+    assert all(isinstance(o, af.CallbackDeadlockError) for o in outcomes[:3]), outcomes
+    assert "same thread" in str(refused)
+    assert [type(o) for o in outcomes[3:]] == [af.FileList, af.FileList]
+
+
+def test_close_from_a_callback_gets_an_error(client: af.Client) -> None:
+    errors: list[BaseException] = []
+
+    def on_terminate(result: af.Result) -> None:
+        try:
+            client.close()
+        except af.CallbackDeadlockError as exc:
+            errors.append(exc)
+
+    future_of(client.files.list(on_terminate=on_terminate)).result(timeout=30)
+    (error,) = errors
+    assert isinstance(error, af.AIKitError)
+    assert "close()" in str(error)
+
+
+def test_callbacks_are_found_wherever_they_are_given(client: af.Client) -> None:
+    # The async side's merge decides, once: a keyword, a parameters object or a mapping.
+    seen: list[str] = []
+    given = [
+        client.files.list(on_terminate=lambda r: seen.append("keyword")),
+        client.files.list(af.FileListParameters(on_terminate=lambda r: seen.append("object"))),
+        client.files.list({"on_terminate": lambda r: seen.append("mapping")}),
+        client.files.list(af.FileListParameters(limit=2), on_error=lambda r: None),
+    ]
+    for future in given:
+        assert isinstance(future_of(future).result(timeout=30), af.FileList)
+    assert sorted(seen) == ["keyword", "mapping", "object"]
+    assert isinstance(blocking(client.files.list(af.FileListParameters(limit=2))), af.FileList)
+
+
+def test_on_progress_runs_off_the_loop_thread(client: af.Client, tmp_path: Path) -> None:
+    loop_thread = client._here().runtime.call(threading.get_ident)
+    reports: list[tuple[int, int | None, int]] = []
+
+    def on_progress(done: int, total: int | None) -> None:
+        reports.append((done, total, threading.get_ident()))
+
+    source = tmp_path / "data.bin"
+    source.write_bytes(b"x" * 300_000)
+    made = client.files.create(source, "user_data", on_progress=on_progress)
+    client.files.download(made.id, tmp_path / "back.bin", on_progress=on_progress)
+    client.close()  # waits for the reports queued on the callback thread
+    assert reports
+    assert reports[-1][:2] == (300_000, 300_000)
+    assert {ident for *_, ident in reports}.isdisjoint({loop_thread, threading.get_ident()})
+
+
+def test_close_on_the_loop_thread_is_refused(client: af.Client) -> None:
+    with pytest.raises(af.SyncInEventLoopError):
+        client._here().runtime.call(client.close)
+    assert isinstance(client.files.list(), af.FileList)  # still open
+
+
+def test_a_large_upload_with_callbacks_delivers_once(client: af.Client) -> None:
+    # The call's parameters are seen once, where it starts: the requests it makes inside (the
+    # Upload, its Parts, complete) keep the callbacks of the call, not a second wrapping.
+    loop_thread = client._here().runtime.call(threading.get_ident)
+    results: list[af.Result] = []
+    progress: list[tuple[int, int | None, int]] = []
+    future = future_of(
+        client.files.create(
+            b"y" * 50_000,
+            "user_data",
+            filename="big.bin",
+            upload_threshold=10_000,
+            part_size=16_384,
+            on_progress=lambda done, total: progress.append((done, total, threading.get_ident())),
+            on_terminate=results.append,
+        )
+    )
+    made = future.result(timeout=60)
+    assert made.bytes == 50_000
+    (result,) = results
+    assert isinstance(result, af.FileResult)
+    assert result.file == made
+    client.close()
+    assert progress[-1][:2] == (50_000, 50_000)
+    assert loop_thread not in {ident for *_, ident in progress}
