@@ -327,7 +327,7 @@ def _add_serve(serve: Parser) -> None:
         "--max-storage",
         type=parse_size,
         metavar="SIZE",
-        help=f"what the files stored and pending Uploads' Parts may hold (1T); {SIZE_HELP}",
+        help=f"the most stored files and pending Parts may hold (1T); {SIZE_HELP}",
     )
     serve.add_argument("--access-log", action="store_true", help="print one line per request")
     serve.add_argument(
