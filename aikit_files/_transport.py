@@ -34,6 +34,7 @@ from ._exceptions import (
 from ._io.body import FormPayload, FormSender
 from ._io.sinks import Sink, error_body
 from ._params import Parameters, ProgressCallback
+from ._protocol.pacing import rate_limited
 from ._protocol.redaction import Redactor
 from ._protocol.requests import FormBody, JsonBody, RequestSpec
 from ._protocol.responses import Reply, redirect_error, status_error
@@ -337,6 +338,7 @@ class Transport:
             except APIStatusError as exc:
                 error: AIKitError = exc
                 retryable = settings.policy.should_retry_status(exc.status_code, exc.headers)
+                rate_limited(exc.status_code, exc.headers)
                 response_headers: Mapping[str, str] | None = exc.headers
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 error = map_error(exc, settings.timeout)

@@ -22,6 +22,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"_calls"}),
     frozenset({"_large_upload"}),
     frozenset({"_uploads"}),
+    frozenset({"_many"}),
     frozenset({"_files"}),
     frozenset({"_client"}),
     frozenset({"_sync", "_sync_files", "_sync_uploads", "_bridge", "_portal"}),

@@ -1,0 +1,407 @@
+"""create_many: carries out the many-files plan over ``create``.
+
+``plan_batch`` checks the arguments and expands the sources before any I/O; ``Batch.run`` then
+lists the purpose's files once (when something may be skipped), decides what to skip
+(``_protocol.many``), and starts a ``create`` for each other file, no more in flight than
+``Pacing`` allows, recording each in the manifest as it goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+import pathlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any, Final, TypeAlias
+
+import attrs
+
+from ._calls import build_result, error_infos
+from ._exceptions import AIKitError, InvalidArgumentError, InvalidArgumentTypeError
+from ._io import manifest as manifests
+from ._io.tree import walk
+from ._models import FileResult, ManyResult, OpenAIFile
+from ._params import FileParameters, check_integer, check_line
+from ._protocol.many import Entry, Outcome, Record, Skip, decide
+from ._protocol.pacing import Pacing, rate_limit_listener
+from ._protocol.responses import Reply
+from ._protocol.sources import UploadFile, describe_source
+
+logger = logging.getLogger("aikit_files")
+
+#: Files a page of the listing that finds what is already there holds (the API's most).
+LISTING_PAGE: Final = 10_000
+
+#: One source of a batch: a path, a directory, or a (path, blob or file object; filename) pair.
+ManySource: TypeAlias = "str | os.PathLike[str] | tuple[UploadFile, str]"
+#: Called with each file's ``FileResult`` as it ends (a plain or a coroutine function).
+FileCallback = Callable[[FileResult], Any]
+#: ``AsyncFilesAPI.create`` and ``iterate``, as a batch uses them.
+Create = Callable[..., "asyncio.Task[OpenAIFile]"]
+Iterate = Callable[..., AsyncIterator[OpenAIFile]]
+
+
+def _patterns(name: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, Iterable) or not all(isinstance(p, str) for p in value):
+        raise InvalidArgumentTypeError(f"{name} must be a glob pattern or a sequence of them")
+    return tuple(value)
+
+
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidArgumentTypeError(f"{name} must be True or False, not {type(value).__name__}")
+    return value
+
+
+def _mtime_ns(path: str) -> int:
+    return os.stat(path).st_mtime_ns
+
+
+def _expand(
+    sources: object, include: tuple[str, ...], exclude: tuple[str, ...], hidden: bool, limit: int
+) -> tuple[list[Entry], list[Any]]:
+    """The batch's files (described) and what ``create`` reads for each, in order."""
+    if isinstance(sources, str | os.PathLike):
+        sources = [sources]
+    if isinstance(sources, bytes | bytearray | memoryview) or not isinstance(sources, Iterable):
+        raise InvalidArgumentTypeError(
+            "sources must be a list of paths, directories or (source, filename) pairs"
+        )
+    entries: list[Entry] = []
+    values: list[Any] = []
+    for source in sources:
+        if isinstance(source, tuple):
+            if len(source) != 2:
+                raise InvalidArgumentError("sources: a pair must be (source, filename)")
+            value, filename = source
+            check_line("sources: a pair's filename", filename)
+        elif isinstance(source, bytes | bytearray | memoryview):
+            raise InvalidArgumentError("sources: a blob needs a filename: pass (blob, filename)")
+        elif isinstance(source, str | os.PathLike) and os.path.isdir(source):
+            root = os.fsdecode(source)
+            for path, info in walk(root, include, exclude, hidden):
+                if info.st_size > limit:
+                    raise InvalidArgumentError(
+                        f"sources: {path!r} holds {info.st_size} bytes, more than the API "
+                        f"accepts ({limit} bytes)"
+                    )
+                name = os.path.basename(path)
+                entries.append(
+                    Entry(path, name, info.st_size, os.path.abspath(path), info.st_mtime_ns)
+                )
+                values.append(path)
+            continue
+        else:
+            value, filename = source, None
+        if hasattr(value, "__aiter__"):
+            raise InvalidArgumentError(
+                "sources: an async iterable cannot go in a batch (its size is unknown); use create"
+            )
+        described = describe_source(value, limit)
+        filename = filename or described.filename
+        if isinstance(value, str | os.PathLike):
+            path = os.fsdecode(value)
+            entries.append(
+                Entry(path, filename, described.size, os.path.abspath(path), _mtime_ns(path))
+            )
+        else:
+            entries.append(Entry(filename, filename, described.size))
+        values.append(value)
+    return entries, values
+
+
+def plan_batch(
+    sources: object,
+    purpose: str,
+    params: FileParameters,
+    *,
+    concurrency: object,
+    include: object,
+    exclude: object,
+    hidden: object,
+    skip_existing: object,
+    manifest: object,
+    on_file: object,
+    create: Create,
+    iterate: Iterate,
+    upload_limit: int,
+) -> Batch:
+    """Checks the arguments of ``create_many`` and expands its sources, before any I/O.
+
+    Raises:
+        InvalidArgumentError: a bad argument, or a source that cannot be sent.
+    """
+    check_integer("concurrency", concurrency, 1, None)
+    assert isinstance(concurrency, int)
+    if params.filename is not None:
+        raise InvalidArgumentError(
+            "filename names one file: give each file of a batch its name with a "
+            "(source, filename) pair"
+        )
+    if params.resume is not None and not isinstance(params.resume, bool):
+        raise InvalidArgumentError(
+            "resume takes True or False in a batch: each large file has its own journal"
+        )
+    if on_file is not None and not callable(on_file):
+        raise InvalidArgumentTypeError(f"on_file must be callable, not {type(on_file).__name__}")
+    writer = None
+    records: dict[tuple[str, str], Record] = {}
+    if manifest is not None:
+        if not isinstance(manifest, str | os.PathLike) or not os.fspath(manifest):
+            raise InvalidArgumentTypeError("manifest must be a path (str or os.PathLike)")
+        manifest_path = pathlib.Path(os.fsdecode(manifest))
+        manifests.check_writable(manifest_path)
+        records = manifests.read(manifest_path)
+        writer = manifests.ManifestWriter(manifest_path, purpose)
+    entries, values = _expand(
+        sources,
+        _patterns("include", include),
+        _patterns("exclude", exclude),
+        _flag("hidden", hidden),
+        upload_limit,
+    )
+    return Batch(
+        entries=entries,
+        values=values,
+        purpose=purpose,
+        params=params,
+        pacing=Pacing(concurrency),
+        skip_existing=_flag("skip_existing", skip_existing),
+        manifest=writer,
+        records=records,
+        on_file=on_file,
+        create=create,
+        iterate=iterate,
+    )
+
+
+@attrs.define(kw_only=True, eq=False)
+class Batch:
+    """One ``create_many`` call: its files, and what has become of each so far."""
+
+    entries: list[Entry]
+    values: list[Any]
+    purpose: str
+    params: FileParameters
+    pacing: Pacing
+    skip_existing: bool
+    manifest: manifests.ManifestWriter | None
+    records: dict[tuple[str, str], Record]
+    on_file: FileCallback | None
+    create: Create
+    iterate: Iterate
+    results: list[FileResult | None] = attrs.field(init=False)
+    in_flight: dict[asyncio.Task[OpenAIFile], int] = attrs.Factory(dict)
+    deliveries: set[asyncio.Task[None]] = attrs.Factory(set)
+    ended: asyncio.Event = attrs.Factory(asyncio.Event)
+    sent: dict[int, int] = attrs.Factory(dict)
+    sent_total: int = 0
+    total: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        self.results = [None] * len(self.entries)
+
+    async def run(self) -> Reply[ManyResult]:
+        """Sends the batch; its reply holds the ``ManyResult``."""
+        try:
+            decisions = await self._decide()
+            if self.manifest is not None:
+                self.manifest.open(self.records)
+            for index, decision in enumerate(decisions):
+                if isinstance(decision, Skip):
+                    self._skipped(index, decision)
+            to_send = [i for i, d in enumerate(decisions) if d is None]
+            sizes = [self.entries[i].size for i in to_send]
+            self.total = None if None in sizes else sum(s for s in sizes if s is not None)
+            for index in to_send:
+                await self._slot()
+                self._start(index)
+            while self.in_flight:
+                self.ended.clear()
+                await self.ended.wait()
+        except asyncio.CancelledError:
+            await self._stop()
+            raise
+        except AIKitError as exc:
+            # NOTE: the listing (or the manifest) failed: no file could be decided on.
+            for index, result in enumerate(self.results):
+                if result is None:
+                    self._end(index, "failed", errors=error_infos(exc), exception=exc)
+        finally:
+            if self.manifest is not None:
+                with contextlib.suppress(AIKitError):
+                    self.manifest.close()
+        await self._delivered()
+        return Reply(ManyResult.of(self._final()), {})
+
+    def cancelled_result(self) -> ManyResult:
+        """The result of the batch once cancelled: the files that ended, and the others."""
+        # NOTE: a batch cancelled before its first step never reported its files: it does now.
+        for index, result in enumerate(self.results):
+            if result is None:
+                self._end(index, "not_started")
+        return ManyResult.of(self._final(), cancelled=True)
+
+    def _final(self) -> list[FileResult]:
+        return [
+            r if r is not None else self._result(i, "not_started")
+            for i, r in enumerate(self.results)
+        ]
+
+    async def _decide(self) -> list[Skip | None]:
+        keyed = any(e.path is not None and (e.path, e.filename) in self.records
+                    for e in self.entries)  # fmt: skip
+        if not self.entries or not (self.skip_existing or keyed):
+            return [None] * len(self.entries)
+        params = self.params
+        listing = [
+            file
+            async for file in self.iterate(
+                purpose=self.purpose,
+                limit=LISTING_PAGE,
+                timeout=params.timeout,
+                max_retries=params.max_retries,
+                extra_headers=params.extra_headers,
+            )
+        ]
+        return decide(self.entries, listing, self.records, skip_existing=self.skip_existing)
+
+    async def _slot(self) -> None:
+        """Waits until one more file may be in flight."""
+        loop = asyncio.get_running_loop()
+        while (wait := self.pacing.wait(len(self.in_flight), loop.time())) != 0:
+            if wait is None:
+                self.ended.clear()
+                await self.ended.wait()
+            else:
+                await asyncio.sleep(wait)
+
+    def _on_rate_limited(self, delay: float | None) -> None:
+        self.pacing.rate_limited(delay, asyncio.get_running_loop().time())
+
+    def _start(self, index: int) -> None:
+        entry = self.entries[index]
+        params = attrs.evolve(
+            self.params,
+            on_terminate=None,
+            on_response=None,
+            on_error=None,
+            filename=entry.filename,
+            on_progress=self._progress(index) if self.params.on_progress else None,
+            # NOTE: with a manifest, a large file keeps a journal, so a rerun resumes it.
+            resume=self.params.resume or (self.manifest is not None and entry.path is not None),
+        )
+        token = rate_limit_listener.set(self._on_rate_limited)
+        try:
+            if self.manifest is not None and entry.path is not None:
+                # NOTE: recorded before it is sent: a rerun after a kill looks for the file.
+                self.manifest.add(self._record(entry, "sending"))
+            task = self.create(self.values[index], self.purpose, params)
+        except AIKitError as exc:
+            self._end(index, "failed", errors=error_infos(exc), exception=exc)
+            return
+        finally:
+            rate_limit_listener.reset(token)
+        self.in_flight[task] = index
+        task.add_done_callback(self._file_ended)
+
+    def _record(self, entry: Entry, state: Any, file_id: str | None = None) -> Record:
+        # NOTE: only a file on disk is recorded, and its size and mtime are known.
+        path, size, mtime_ns = entry.path, entry.size, entry.mtime_ns
+        assert path is not None
+        assert size is not None
+        assert mtime_ns is not None
+        return Record(path, entry.filename, size, mtime_ns, state, time.time(), file_id)
+
+    def _progress(self, index: int) -> Callable[[int, int | None], None]:
+        on_progress = self.params.on_progress
+        assert on_progress is not None
+
+        def report(sent: int, total: int | None) -> None:
+            self.sent_total += sent - self.sent.get(index, 0)
+            self.sent[index] = sent
+            on_progress(self.sent_total, self.total)
+
+        return report
+
+    def _file_ended(self, task: asyncio.Task[OpenAIFile]) -> None:
+        index = self.in_flight.pop(task)
+        self.ended.set()
+        if task.cancelled() or task.exception() is not None:
+            result = build_result(FileResult, task, None)
+            self._end(index, "failed", errors=result.errors, exception=result.exception,
+                      cancelled=result.cancelled)  # fmt: skip
+            return
+        file = task.result()
+        self.pacing.succeeded()
+        entry = self.entries[index]
+        if self.manifest is not None and entry.path is not None:
+            try:
+                self.manifest.add(self._record(entry, "created", file.id))
+            except AIKitError:
+                logger.exception("the manifest could not record %s; a rerun sends it again",
+                                 file.id)  # fmt: skip
+        self._end(index, "created", file=file)
+
+    def _skipped(self, index: int, skip: Skip) -> None:
+        entry = self.entries[index]
+        if self.manifest is not None and entry.path is not None:
+            self.manifest.add(self._record(entry, "created", skip.file.id))
+        self._end(index, "skipped", file=skip.file)
+
+    def _result(self, index: int, outcome: Outcome, **fields: Any) -> FileResult:
+        file = fields.get("file")
+        return FileResult(
+            success=outcome in ("created", "skipped"),
+            value=file,
+            source=self.entries[index].source,
+            outcome=outcome,
+            **fields,
+        )
+
+    def _end(self, index: int, outcome: Outcome, **fields: Any) -> None:
+        """Records a file's result and hands it to ``on_file``, once."""
+        result = self._result(index, outcome, **fields)
+        self.results[index] = result
+        if self.on_file is None:
+            return
+        try:
+            outcome_of_call = self.on_file(result)
+        except Exception:
+            logger.exception("on_file %r raised; the batch goes on", self.on_file)
+            return
+        if inspect.isawaitable(outcome_of_call):
+            delivery = asyncio.get_running_loop().create_task(_settle(outcome_of_call))
+            self.deliveries.add(delivery)
+            delivery.add_done_callback(self.deliveries.discard)
+
+    async def _stop(self) -> None:
+        """Cancels the files in flight, waits for them to end, then reports the rest."""
+        for task in self.in_flight:
+            task.cancel()
+        while self.in_flight:
+            # NOTE: a second cancel while the files end must not leave them running.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait(list(self.in_flight))
+        for index, result in enumerate(self.results):
+            if result is None:
+                self._end(index, "not_started")
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._delivered()
+
+    async def _delivered(self) -> None:
+        while self.deliveries:
+            await asyncio.wait(list(self.deliveries))
+
+
+async def _settle(outcome: Awaitable[Any]) -> None:
+    try:
+        await outcome
+    except Exception:
+        logger.exception("on_file raised; the batch goes on")
