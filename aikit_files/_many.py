@@ -22,6 +22,7 @@ import attrs
 
 from ._calls import build_result, error_infos
 from ._exceptions import AIKitError, InvalidArgumentError, InvalidArgumentTypeError
+from ._io import journal as journals
 from ._io import manifest as manifests
 from ._io.tree import walk
 from ._models import FileResult, ManyResult, OpenAIFile
@@ -294,8 +295,7 @@ class Batch:
             on_error=None,
             filename=entry.filename,
             on_progress=self._progress(index) if self.params.on_progress else None,
-            # NOTE: with a manifest, a large file keeps a journal, so a rerun resumes it.
-            resume=self.params.resume or (self.manifest is not None and entry.path is not None),
+            resume=self._resume(entry),
         )
         token = rate_limit_listener.set(self._on_rate_limited)
         try:
@@ -310,6 +310,12 @@ class Batch:
             rate_limit_listener.reset(token)
         self.in_flight[task] = index
         task.add_done_callback(self._file_ended)
+
+    def _resume(self, entry: Entry) -> bool | pathlib.Path | None:
+        # NOTE: with a manifest, a large file keeps a journal beside it, so a rerun resumes it.
+        if self.params.resume is None and self.manifest is not None and entry.path is not None:
+            return self.manifest.journal(entry.path, entry.filename)
+        return self.params.resume
 
     def _record(self, entry: Entry, state: Any, file_id: str | None = None) -> Record:
         # NOTE: only a file on disk is recorded, and its size and mtime are known.
@@ -353,6 +359,9 @@ class Batch:
         entry = self.entries[index]
         if self.manifest is not None and entry.path is not None:
             self.manifest.add(self._record(entry, "created", skip.file.id))
+            if skip.adopted:
+                # A large file completed by a killed run may have left its journal.
+                journals.remove(self.manifest.journal(entry.path, entry.filename))
         self._end(index, "skipped", file=skip.file)
 
     def _result(self, index: int, outcome: Outcome, **fields: Any) -> FileResult:

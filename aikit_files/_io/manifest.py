@@ -5,11 +5,14 @@ file made). Each record is appended with a single ``write`` of one line, so a ki
 worst its last line cut short, which a reader skips; the whole file is replaced atomically (a
 temporary file, fsynced, renamed over it) when a run begins and when it ends, keeping only the
 last record of each source. It never holds the API key: paths, sizes, times and file ids only.
+The resume journals of the batch's large files live in a folder beside it (``NAME.uploads``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import pathlib
 import secrets
@@ -78,6 +81,16 @@ class ManifestWriter:
         except OSError as exc:
             raise LocalIOError(f"cannot write the manifest {str(self.path)!r}: {exc}") from exc
 
+    @property
+    def journals(self) -> pathlib.Path:
+        """The folder of the resume journals of the batch's large files, beside the manifest."""
+        return self.path.with_name(f"{self.path.name}.uploads")
+
+    def journal(self, path: str, filename: str) -> pathlib.Path:
+        """The resume journal of a large file of the batch."""
+        digest = hashlib.sha256(json.dumps([path, filename]).encode()).hexdigest()
+        return self.journals / f"{digest[:32]}.json"
+
     def add(self, record: Record) -> None:
         """Appends one record.
 
@@ -99,6 +112,8 @@ class ManifestWriter:
         os.close(self._fd)
         self._fd = None
         self._replace(self._records.values())
+        with contextlib.suppress(OSError):
+            self.journals.rmdir()  # only when no large upload is left under way
 
     def _replace(self, records: Iterable[Record]) -> None:
         temporary = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")

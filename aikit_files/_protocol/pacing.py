@@ -60,6 +60,9 @@ class Pacing:
     """The files in flight allowed now."""
     hold_until: float = 0.0
     """A monotonic time before which no new file starts."""
+    next_slowdown: float = 0.0
+    """A monotonic time before which a 429 does not lower the limit again: the answers to the
+    files sent before the last slowdown."""
     streak: int = 0
     """Successes since the last change of ``limit``."""
     slowdowns: int = 0
@@ -72,9 +75,10 @@ class Pacing:
     def rate_limited(self, delay: float | None, now: float) -> None:
         """Records an answer asking to slow down, at monotonic time ``now``."""
         wait = DEFAULT_HOLD if delay is None or delay <= 0 else delay
-        if now >= self.hold_until:
+        if now >= self.next_slowdown:
             self.limit = max(1, self.limit // 2)
             self.slowdowns += 1
+            self.next_slowdown = now + wait
         self.hold_until = max(self.hold_until, now + wait)
         self.streak = 0
 
