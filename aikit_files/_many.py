@@ -16,7 +16,7 @@ import os
 import pathlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import Any, Final, TypeAlias
+from typing import IO, Any, Final, TypeAlias
 
 import attrs
 
@@ -30,7 +30,7 @@ from ._params import FileParameters, check_integer, check_line
 from ._protocol.many import Entry, Outcome, Record, Skip, decide
 from ._protocol.pacing import Pacing, rate_limit_listener
 from ._protocol.responses import Reply
-from ._protocol.sources import UploadFile, describe_source
+from ._protocol.sources import describe_source
 
 logger = logging.getLogger("aikit_files")
 
@@ -38,7 +38,11 @@ logger = logging.getLogger("aikit_files")
 LISTING_PAGE: Final = 10_000
 
 #: One source of a batch: a path, a directory, or a (path, blob or file object; filename) pair.
-ManySource: TypeAlias = "str | os.PathLike[str] | tuple[UploadFile, str]"
+ManySource: TypeAlias = (
+    str
+    | os.PathLike[str]
+    | tuple[str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes], str]
+)
 #: Called with each file's ``FileResult`` as it ends (a plain or a coroutine function).
 FileCallback = Callable[[FileResult], Any]
 #: ``AsyncFilesAPI.create`` and ``iterate``, as a batch uses them.
@@ -311,7 +315,7 @@ class Batch:
         self.in_flight[task] = index
         task.add_done_callback(self._file_ended)
 
-    def _resume(self, entry: Entry) -> bool | pathlib.Path | None:
+    def _resume(self, entry: Entry) -> bool | str | os.PathLike[str] | None:
         # NOTE: with a manifest, a large file keeps a journal beside it, so a rerun resumes it.
         if self.params.resume is None and self.manifest is not None and entry.path is not None:
             return self.manifest.journal(entry.path, entry.filename)

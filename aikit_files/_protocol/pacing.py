@@ -28,6 +28,8 @@ rate_limit_listener: Final[contextvars.ContextVar[RateLimitListener | None]] = (
 
 #: How long a 429 that named no delay holds new files back, in seconds.
 DEFAULT_HOLD: Final = 0.5
+#: The shortest hold after a 429, in seconds, whatever delay it named.
+MIN_HOLD: Final = 0.01
 
 
 def rate_limited(status: int, headers: Mapping[str, str]) -> None:
@@ -74,7 +76,7 @@ class Pacing:
 
     def rate_limited(self, delay: float | None, now: float) -> None:
         """Records an answer asking to slow down, at monotonic time ``now``."""
-        wait = DEFAULT_HOLD if delay is None or delay <= 0 else delay
+        wait = DEFAULT_HOLD if delay is None or delay <= 0 else max(delay, MIN_HOLD)
         if now >= self.next_slowdown:
             self.limit = max(1, self.limit // 2)
             self.slowdowns += 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pathlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
@@ -170,12 +170,12 @@ async def test_a_bad_argument_raises_at_once(
 
 
 async def test_an_async_iterable_is_refused(client: af.AsyncClient) -> None:
-    async def chunks() -> AsyncIterator[bytes]:
+    async def chunks() -> AsyncGenerator[bytes]:
         yield b"x"
 
     stream = chunks()
     with pytest.raises(af.InvalidArgumentError, match="async iterable"):
-        client.files.create_many([(stream, "s.txt")], "assistants")
+        client.files.create_many([(stream, "s.txt")], "assistants")  # type: ignore[list-item]
     await stream.aclose()
 
 
@@ -210,6 +210,7 @@ async def test_a_manifest_rerun_skips_what_is_there_and_sends_the_rest(
         first = await client.files.create_many([src], "user_data", manifest=manifest)
         assert first.created == 4
         text = manifest.read_text()
+        assert local_server.api_key is not None
         assert local_server.api_key not in text
         ids = [r.file.id for r in first.results if r.file is not None]
         assert all(i in text for i in ids)
