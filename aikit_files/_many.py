@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 import os
@@ -28,7 +29,7 @@ from ._io.tree import walk
 from ._models import FileResult, ManyResult, OpenAIFile
 from ._params import FileParameters, check_integer, check_line
 from ._protocol.many import Entry, Outcome, Record, Skip, decide
-from ._protocol.pacing import Pacing, rate_limit_listener
+from ._protocol.pacing import Pacing, RateLimitListener, Rejoin, rate_limit_listener
 from ._protocol.responses import Reply
 from ._protocol.sources import describe_source
 
@@ -203,6 +204,8 @@ class Batch:
     iterate: Iterate
     results: list[FileResult | None] = attrs.field(init=False)
     in_flight: dict[asyncio.Task[OpenAIFile], int] = attrs.Factory(dict)
+    parked: set[int] = attrs.Factory(set)
+    """The files in flight that wait to send again after a 429."""
     deliveries: set[asyncio.Task[None]] = attrs.Factory(set)
     ended: asyncio.Event = attrs.Factory(asyncio.Event)
     sent: dict[int, int] = attrs.Factory(dict)
@@ -280,15 +283,31 @@ class Batch:
     async def _slot(self) -> None:
         """Waits until one more file may be in flight."""
         loop = asyncio.get_running_loop()
-        while (wait := self.pacing.wait(len(self.in_flight), loop.time())) != 0:
+        while (wait := self.pacing.wait(self._active(), loop.time())) != 0:
             if wait is None:
                 self.ended.clear()
                 await self.ended.wait()
             else:
                 await asyncio.sleep(wait)
 
-    def _on_rate_limited(self, delay: float | None) -> None:
-        self.pacing.rate_limited(delay, asyncio.get_running_loop().time())
+    def _active(self) -> int:
+        """The files in flight, but those waiting to send again after a 429."""
+        return len(self.in_flight) - len(self.parked)
+
+    def _listener(self, index: int) -> RateLimitListener:
+        def on_rate_limited(delay: float | None) -> Rejoin:
+            self.parked.add(index)
+            self.pacing.rate_limited(delay, asyncio.get_running_loop().time(), self._active())
+            self.ended.set()
+            return functools.partial(self._rejoin, index)
+
+        return on_rate_limited
+
+    async def _rejoin(self, index: int) -> None:
+        """Waits, before a file sends again after a 429, for its place among those in flight."""
+        if index in self.parked:
+            await self._slot()
+            self.parked.discard(index)
 
     def _start(self, index: int) -> None:
         entry = self.entries[index]
@@ -301,7 +320,7 @@ class Batch:
             on_progress=self._progress(index) if self.params.on_progress else None,
             resume=self._resume(entry),
         )
-        token = rate_limit_listener.set(self._on_rate_limited)
+        token = rate_limit_listener.set(self._listener(index))
         try:
             if self.manifest is not None and entry.path is not None:
                 # NOTE: recorded before it is sent: a rerun after a kill looks for the file.
@@ -342,6 +361,7 @@ class Batch:
 
     def _file_ended(self, task: asyncio.Task[OpenAIFile]) -> None:
         index = self.in_flight.pop(task)
+        self.parked.discard(index)
         self.ended.set()
         if task.cancelled() or task.exception() is not None:
             result = build_result(FileResult, task, None)

@@ -20,7 +20,14 @@ from aikit_files._protocol.many import (
     parse_record,
     selected,
 )
-from aikit_files._protocol.pacing import DEFAULT_HOLD, Pacing
+from aikit_files._protocol.pacing import (
+    DEFAULT_HOLD,
+    SUCCESS_RUN,
+    Pacing,
+    Rejoin,
+    rate_limit_listener,
+    rate_limited,
+)
 
 
 @pytest.mark.parametrize(
@@ -172,41 +179,48 @@ def test_pacing_halves_once_per_wait_and_holds_new_files_back() -> None:
     pacing = Pacing(8)
     assert pacing.wait(7, now=0.0) == 0
     assert pacing.wait(8, now=0.0) is None
-    pacing.rate_limited(2.0, now=10.0)
+    pacing.rate_limited(2.0, now=10.0, in_flight=7)
     assert (pacing.limit, pacing.hold_until) == (4, 12.0)
-    # The other files in flight, sent at the old pace, get their 429 in the same wait.
-    pacing.rate_limited(2.0, now=10.5)
-    assert pacing.limit == 4
-    assert pacing.wait(1, now=11.0) == pytest.approx(1.5)
-    assert pacing.wait(4, now=11.0) is None
+    # The other files in flight, sent at the old pace, get their 429 in the same wait: the
+    # limit is not halved again, but comes down to the files the server still holds.
+    pacing.rate_limited(2.0, now=10.5, in_flight=6)
+    assert (pacing.limit, pacing.hold_until) == (4, 12.5)
+    pacing.rate_limited(2.0, now=10.6, in_flight=3)
+    assert pacing.limit == 3
+    assert pacing.wait(1, now=11.0) == pytest.approx(1.6)
+    assert pacing.wait(3, now=11.0) is None
     # Their retries, sent after the wait, count again.
-    pacing.rate_limited(None, now=12.0)
-    assert (pacing.limit, pacing.hold_until) == (2, 12.5)
-    pacing.rate_limited(None, now=12.6)
-    assert (pacing.limit, pacing.hold_until) == (1, 12.6 + DEFAULT_HOLD)
+    pacing.rate_limited(None, now=12.0, in_flight=3)
+    assert (pacing.limit, pacing.hold_until) == (1, 12.6)
+    pacing.rate_limited(None, now=12.7, in_flight=0)
+    assert (pacing.limit, pacing.hold_until) == (1, 12.7 + DEFAULT_HOLD)
     assert pacing.slowdowns == 3
 
 
 def test_pacing_climbs_back_one_at_a_time() -> None:
-    pacing = Pacing(4)
-    for _ in range(3):
-        pacing.rate_limited(0, now=100.0 * _)
+    pacing = Pacing(12)
+    pacing.rate_limited(0, now=0.0, in_flight=1)
     assert pacing.limit == 1
-    pacing.succeeded()
-    assert pacing.limit == 2
-    pacing.succeeded()
-    assert pacing.limit == 2
-    pacing.succeeded()
-    assert pacing.limit == 3
-    for _ in range(10):
+    for limit in range(1, 12):
+        # A run of successes, never shorter than SUCCESS_RUN, raises it by one.
+        for _ in range(max(limit, SUCCESS_RUN) - 1):
+            pacing.succeeded()
+            assert pacing.limit == limit
         pacing.succeeded()
-    assert pacing.limit == 4
+        assert pacing.limit == limit + 1
+    for _ in range(50):
+        pacing.succeeded()
+    assert pacing.limit == 12
 
 
 @given(
     st.integers(1, 64),
-    st.lists(st.one_of(st.none(), st.floats(0, 10), st.just("ok")), max_size=200),
-)
+    st.lists(
+        st.one_of(st.tuples(st.one_of(st.none(), st.floats(0, 10)), st.integers(0, 80)),
+                  st.just("ok")),
+        max_size=200,
+    ),
+)  # fmt: skip
 def test_pacing_stays_between_one_and_the_ceiling(ceiling: int, events: list[object]) -> None:
     pacing = Pacing(ceiling)
     now = 0.0
@@ -215,7 +229,33 @@ def test_pacing_stays_between_one_and_the_ceiling(ceiling: int, events: list[obj
         if event == "ok":
             pacing.succeeded()
         else:
-            assert event is None or isinstance(event, float)
-            pacing.rate_limited(event, now)
+            assert isinstance(event, tuple)
+            delay, in_flight = event
+            pacing.rate_limited(delay, now, in_flight)
+            # New files wait as asked, at least a little.
             assert (pacing.wait(0, now) or 0) > 0
+            assert pacing.limit <= max(1, in_flight)
         assert 1 <= pacing.limit <= ceiling
+
+
+def test_rate_limited_tells_the_listener_of_the_call_only_when_asked_to_slow_down() -> None:
+    heard: list[float | None] = []
+
+    async def rejoin() -> None:
+        return None
+
+    def listener(delay: float | None) -> Rejoin:
+        heard.append(delay)
+        return rejoin
+
+    assert rate_limited(429, {}) is None  # no listener in this context
+    token = rate_limit_listener.set(listener)
+    try:
+        assert rate_limited(429, {}) is rejoin
+        assert rate_limited(503, {"Retry-After": "2"}) is rejoin
+        assert rate_limited(429, {"retry-after-ms": "250"}) is rejoin
+        assert rate_limited(503, {}) is None
+        assert rate_limited(400, {}) is None
+    finally:
+        rate_limit_listener.reset(token)
+    assert heard == [None, 2.0, 0.25]
