@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import attrs
 import pytest
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 import aikit_files as af
 from aikit_files.server import create_app
@@ -37,7 +38,7 @@ def limited_app(data_dir: pathlib.Path, gate: Gate) -> web.Application:
     app = create_app(data_dir, api_key=KEY)
 
     @web.middleware
-    async def limit(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    async def limit(request: web.Request, handler: Handler) -> web.StreamResponse:
         if (request.method, request.path) != ("POST", "/v1/files"):
             return await handler(request)
         if gate.now >= gate.allowed:
