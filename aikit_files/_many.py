@@ -210,6 +210,8 @@ class Batch:
     ended: asyncio.Event = attrs.Factory(asyncio.Event)
     sent: dict[int, int] = attrs.Factory(dict)
     sent_total: int = 0
+    stale_journals: bool = False
+    """Whether the manifest's folder of journals is there (a run was killed mid-Upload)."""
     total: int | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -221,6 +223,7 @@ class Batch:
             decisions = await self._decide()
             if self.manifest is not None:
                 self.manifest.open(self.records)
+                self.stale_journals = self.manifest.journals.is_dir()
             for index, decision in enumerate(decisions):
                 if isinstance(decision, Skip):
                     self._skipped(index, decision)
@@ -383,8 +386,8 @@ class Batch:
         entry = self.entries[index]
         if self.manifest is not None and entry.path is not None:
             self.manifest.add(self._record(entry, "created", skip.file.id))
-            if skip.adopted:
-                # A large file completed by a killed run may have left its journal.
+            if self.stale_journals:
+                # NOTE: a large file completed by a killed run may have left its journal.
                 journals.remove(self.manifest.journal(entry.path, entry.filename))
         self._end(index, "skipped", file=skip.file)
 

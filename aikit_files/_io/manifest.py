@@ -11,6 +11,7 @@ The resume journals of the batch's large files live in a folder beside it (``NAM
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -75,6 +76,8 @@ class ManifestWriter:
             LocalIOError: the manifest cannot be written.
         """
         self._records = dict(records)
+        # NOTE: the temporary files of a run killed while it replaced the manifest.
+        _remove(self.path.parent.glob(f".{glob.escape(self.path.name)}.*.tmp"))
         self._replace(self._records.values())
         try:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
@@ -112,6 +115,9 @@ class ManifestWriter:
         os.close(self._fd)
         self._fd = None
         self._replace(self._records.values())
+        # NOTE: a run killed while it replaced a journal left its temporary file; no upload of
+        # the batch is under way now, so none is being written.
+        _remove(self.journals.glob(".*.tmp"))
         with contextlib.suppress(OSError):
             self.journals.rmdir()  # only when no large upload is left under way
 
@@ -128,3 +134,9 @@ class ManifestWriter:
             with contextlib.suppress(OSError):
                 temporary.unlink()
             raise LocalIOError(f"cannot write the manifest {str(self.path)!r}: {exc}") from exc
+
+
+def _remove(paths: Iterable[pathlib.Path]) -> None:
+    for path in paths:
+        with contextlib.suppress(OSError):
+            path.unlink()
