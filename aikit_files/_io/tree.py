@@ -1,4 +1,5 @@
-"""Walking a directory for a batch: its files in sorted path order, never leaving the directory."""
+"""A batch's files on disk: walking a directory in sorted path order, never leaving it; reading a
+small file whole."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import os
 import stat
 from collections.abc import Iterator, Sequence
 
-from aikit_files._exceptions import InvalidArgumentError
+from aikit_files._exceptions import InvalidArgumentError, LocalIOError
 from aikit_files._protocol.many import selected
 
 
@@ -70,3 +71,18 @@ def _files(
             yield from _files(child.path, relative, real_root, hidden, seen)
         elif stat.S_ISREG(child_info.st_mode):
             yield (*base, child.name), child_info
+
+
+def read_small(path: str, limit: int) -> bytes | None:
+    """The content of the file at ``path`` if it holds no more than ``limit`` bytes; None if it
+    holds more (it grew).
+
+    Raises:
+        LocalIOError: the file cannot be read.
+    """
+    try:
+        with open(path, "rb") as file:
+            data = file.read(limit + 1)
+    except OSError as exc:
+        raise LocalIOError(f"cannot read {path!r}: {exc.strerror or exc}") from exc
+    return data if len(data) <= limit else None

@@ -3,11 +3,14 @@ is skipped, and the adaptive concurrency of a batch."""
 
 from __future__ import annotations
 
+import pathlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import aikit_files as af
+from aikit_files._io.tree import read_small
 from aikit_files._protocol.many import (
     CLOCK_SKEW,
     Entry,
@@ -259,3 +262,12 @@ def test_rate_limited_tells_the_listener_of_the_call_only_when_asked_to_slow_dow
     finally:
         rate_limit_listener.reset(token)
     assert heard == [None, 2.0, 0.25]
+
+
+def test_read_small_reads_a_small_file_whole_and_no_more(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"x" * 10)
+    assert read_small(str(path), 10) == b"x" * 10
+    assert read_small(str(path), 9) is None
+    with pytest.raises(af.LocalIOError, match=r"cannot read .*missing\.bin"):
+        read_small(str(tmp_path / "missing.bin"), 10)
