@@ -30,6 +30,7 @@ from ._models import FileResult, ManyResult, OpenAIFile
 from ._params import FileParameters, check_integer, check_line
 from ._protocol.many import Entry, Outcome, Record, Skip, decide
 from ._protocol.pacing import Pacing, RateLimitListener, Rejoin, rate_limit_listener
+from ._protocol.plan import goes_in_parts
 from ._protocol.responses import Reply
 from ._protocol.sources import describe_source
 
@@ -316,6 +317,7 @@ class Batch:
 
     def _start(self, index: int) -> None:
         entry = self.entries[index]
+        large = goes_in_parts(entry.size, self.params.upload_threshold)
         params = attrs.evolve(
             self.params,
             on_terminate=None,
@@ -323,7 +325,7 @@ class Batch:
             on_error=None,
             filename=entry.filename,
             on_progress=self._progress(index) if self.params.on_progress else None,
-            resume=self._resume(entry),
+            resume=self._resume(entry) if large else None,
         )
         token = rate_limit_listener.set(self._listener(index))
         try:
@@ -331,7 +333,7 @@ class Batch:
                 # NOTE: recorded before it is sent: a rerun after a kill looks for the file.
                 self.manifest.add(self._record(entry, "sending"))
             value = self.values[index]
-            if entry.path is not None and entry.size is not None and entry.size <= SMALL_FILE:
+            if not large and entry.path is not None and (entry.size or 0) <= SMALL_FILE:
                 # NOTE: a small file costs half the CPU sent from memory than streamed from its
                 # path (a head, sendfile and a tail, each a syscall); at most ``concurrency``
                 # of them are held at once.
@@ -346,7 +348,8 @@ class Batch:
         task.add_done_callback(self._file_ended)
 
     def _resume(self, entry: Entry) -> bool | str | os.PathLike[str] | None:
-        # NOTE: with a manifest, a large file keeps a journal beside it, so a rerun resumes it.
+        """The ``resume`` of a large file: with a manifest, a journal beside it, so that a
+        rerun resumes its Upload."""
         if self.params.resume is None and self.manifest is not None and entry.path is not None:
             return self.manifest.journal(entry.path, entry.filename)
         return self.params.resume

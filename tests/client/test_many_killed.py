@@ -89,7 +89,7 @@ def test_killed_then_run_again_makes_one_file_per_source(
                 part_size=16 * 1024,
             )  # fmt: skip
             assert isinstance(result, af.ManyResult)
-            assert result.success
+            assert result.success, [r.errors for r in result.results if not r.success]
             assert result.created + result.skipped == 61
             assert result.skipped >= 15
             held = list(client.files.iterate(purpose="assistants"))
