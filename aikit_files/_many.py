@@ -16,6 +16,7 @@ import logging
 import os
 import pathlib
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import IO, Any, Final, TypeAlias
 
@@ -25,14 +26,13 @@ from ._calls import build_result, error_infos
 from ._exceptions import AIKitError, InvalidArgumentError, InvalidArgumentTypeError
 from ._io import journal as journals
 from ._io import manifest as manifests
-from ._io.tree import read_small, walk
-from ._models import FileResult, ManyResult, OpenAIFile
-from ._params import FileParameters, check_integer, check_line
+from ._io.tree import expand, read_small
+from ._models import ErrorInfo, FileResult, ManyResult, OpenAIFile
+from ._params import FileParameters, check_integer
 from ._protocol.many import Entry, Outcome, Record, Skip, decide
 from ._protocol.pacing import Pacing, RateLimitListener, Rejoin, rate_limit_listener
 from ._protocol.plan import goes_in_parts
 from ._protocol.responses import Reply
-from ._protocol.sources import describe_source
 
 logger = logging.getLogger("aikit_files")
 
@@ -68,61 +68,20 @@ def _flag(name: str, value: object) -> bool:
     return value
 
 
-def _mtime_ns(path: str) -> int:
-    return os.stat(path).st_mtime_ns
-
-
-def _expand(
-    sources: object, include: tuple[str, ...], exclude: tuple[str, ...], hidden: bool, limit: int
-) -> tuple[list[Entry], list[Any]]:
-    """The batch's files (described) and what ``create`` reads for each, in order."""
-    if isinstance(sources, str | os.PathLike):
-        sources = [sources]
-    if isinstance(sources, bytes | bytearray | memoryview) or not isinstance(sources, Iterable):
-        raise InvalidArgumentTypeError(
-            "sources must be a list of paths, directories or (source, filename) pairs"
-        )
-    entries: list[Entry] = []
-    values: list[Any] = []
-    for source in sources:
-        if isinstance(source, tuple):
-            if len(source) != 2:
-                raise InvalidArgumentError("sources: a pair must be (source, filename)")
-            value, filename = source
-            check_line("sources: a pair's filename", filename)
-        elif isinstance(source, bytes | bytearray | memoryview):
-            raise InvalidArgumentError("sources: a blob needs a filename: pass (blob, filename)")
-        elif isinstance(source, str | os.PathLike) and os.path.isdir(source):
-            root = os.fsdecode(source)
-            for path, info in walk(root, include, exclude, hidden):
-                if info.st_size > limit:
-                    raise InvalidArgumentError(
-                        f"sources: {path!r} holds {info.st_size} bytes, more than the API "
-                        f"accepts ({limit} bytes)"
-                    )
-                name = os.path.basename(path)
-                entries.append(
-                    Entry(path, name, info.st_size, os.path.abspath(path), info.st_mtime_ns)
-                )
-                values.append(path)
-            continue
-        else:
-            value, filename = source, None
-        if hasattr(value, "__aiter__"):
-            raise InvalidArgumentError(
-                "sources: an async iterable cannot go in a batch (its size is unknown); use create"
-            )
-        described = describe_source(value, limit)
-        filename = filename or described.filename
-        if isinstance(value, str | os.PathLike):
-            path = os.fsdecode(value)
-            entries.append(
-                Entry(path, filename, described.size, os.path.abspath(path), _mtime_ns(path))
-            )
-        else:
-            entries.append(Entry(filename, filename, described.size))
-        values.append(value)
-    return entries, values
+def many_result(results: list[FileResult], *, cancelled: bool = False) -> ManyResult:
+    """The result of a batch whose files ended with ``results``, with its counts."""
+    counts = Counter(r.outcome for r in results)
+    errors = []
+    if counts["failed"]:
+        first = next(r for r in results if r.outcome == "failed")
+        why = first.errors[0].message if first.errors else "no details"
+        errors.append(ErrorInfo(message=f"{counts['failed']} of {len(results)} files failed; "
+                                f"the first, {first.source}: {why}", type="batch"))  # fmt: skip
+    if cancelled:
+        errors += error_infos(asyncio.CancelledError())
+    return ManyResult(success=not errors, errors=errors, cancelled=cancelled, results=results,
+                      created=counts["created"], skipped=counts["skipped"],
+                      failed=counts["failed"], not_started=counts["not_started"])  # fmt: skip
 
 
 def plan_batch(
@@ -168,7 +127,7 @@ def plan_batch(
         manifests.check_writable(manifest_path)
         records = manifests.read(manifest_path)
         writer = manifests.ManifestWriter(manifest_path, purpose)
-    entries, values = _expand(
+    entries, values = expand(
         sources,
         _patterns("include", include),
         _patterns("exclude", exclude),
@@ -252,7 +211,7 @@ class Batch:
                 with contextlib.suppress(AIKitError):
                     self.manifest.close()
         await self._delivered()
-        return Reply(ManyResult.of(self._final()), {})
+        return Reply(many_result(self._final()), {})
 
     def cancelled_result(self) -> ManyResult:
         """The result of the batch once cancelled: the files that ended, and the others."""
@@ -260,7 +219,7 @@ class Batch:
         for index, result in enumerate(self.results):
             if result is None:
                 self._end(index, "not_started")
-        return ManyResult.of(self._final(), cancelled=True)
+        return many_result(self._final(), cancelled=True)
 
     def _final(self) -> list[FileResult]:
         return [

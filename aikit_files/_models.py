@@ -356,61 +356,27 @@ class FileResult(Result):
 
 @attrs.frozen(kw_only=True)
 class ManyResult(Result):
-    """Result of ``create_many``: one ``FileResult`` per source, and the counts.
+    """Result of ``create_many``: one ``FileResult`` per source, and the counts of outcomes.
 
-    ``success`` is true when no file failed (files skipped or not started are no failure,
-    but a batch cancelled is one); the counts are read from ``results``.
+    ``success`` is true when no file failed (and the batch was not cancelled).
     """
 
     results: list[FileResult] = attrs.Factory(list)
     """One per source, in the order of the sources (a directory's files in sorted path order)."""
-
-    @classmethod
-    def of(cls, results: list[FileResult], *, cancelled: bool = False) -> ManyResult:
-        """The result of a batch whose files ended with ``results``."""
-        failed = [r for r in results if r.outcome == "failed"]
-        errors: list[ErrorInfo] = []
-        if failed:
-            first = failed[0].errors[0].message if failed[0].errors else "no details"
-            errors.append(
-                ErrorInfo(
-                    message=f"{len(failed)} of {len(results)} files failed; the first, "
-                    f"{failed[0].source}: {first}",
-                    type="batch",
-                )
-            )
-        if cancelled:
-            errors.append(ErrorInfo(message="The call was cancelled.", type="cancelled"))
-        return cls(success=not errors, errors=errors, cancelled=cancelled, results=results)
+    created: int = 0
+    """How many files were made."""
+    skipped: int = 0
+    """How many sources were skipped, already there (``skip_existing``, ``manifest``)."""
+    failed: int = 0
+    """How many files failed (each ``FileResult`` says why)."""
+    not_started: int = 0
+    """How many files were never started (the batch was cancelled first)."""
 
     @classmethod
     def succeeded(cls, value: ManyResult, **meta: Any) -> Self:
         # NOTE: the batch's value is its result already; a batch has no one response's headers.
         assert isinstance(value, cls)
         return value
-
-    def _count(self, outcome: str) -> int:
-        return sum(1 for r in self.results if r.outcome == outcome)
-
-    @property
-    def created(self) -> int:
-        """How many files were made."""
-        return self._count("created")
-
-    @property
-    def skipped(self) -> int:
-        """How many sources were skipped, already there (``skip_existing``, ``manifest``)."""
-        return self._count("skipped")
-
-    @property
-    def failed(self) -> int:
-        """How many files failed (each ``FileResult`` says why)."""
-        return self._count("failed")
-
-    @property
-    def not_started(self) -> int:
-        """How many files were never started (the batch was cancelled first)."""
-        return self._count("not_started")
 
 
 @attrs.frozen(kw_only=True)

@@ -1,14 +1,86 @@
-"""A batch's files on disk: walking a directory in sorted path order, never leaving it; reading a
-small file whole."""
+"""A batch's files: its sources expanded (a directory walked in sorted path order, never leaving
+it) and described before any I/O; a small file read whole."""
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
-from aikit_files._exceptions import InvalidArgumentError, LocalIOError
-from aikit_files._protocol.many import selected
+from aikit_files._exceptions import InvalidArgumentError, InvalidArgumentTypeError, LocalIOError
+from aikit_files._params import check_line
+from aikit_files._protocol.many import Entry, selected
+from aikit_files._protocol.sources import describe_source
+
+
+def _mtime_ns(path: str) -> int:
+    return os.stat(path).st_mtime_ns
+
+
+def expand(
+    sources: object, include: tuple[str, ...], exclude: tuple[str, ...], hidden: bool, limit: int
+) -> tuple[list[Entry], list[Any]]:
+    """The files of a batch's sources, described, and what ``create`` reads for each, in order.
+
+    Args:
+        sources: the ``sources`` of ``create_many``.
+        include: glob patterns a directory's file must match (one of them).
+        exclude: glob patterns a directory's file must not match.
+        hidden: whether a directory's hidden files and folders go too.
+        limit: the most bytes the API takes in one file.
+
+    Raises:
+        InvalidArgumentError: a source that cannot be sent (a ``TypeError`` too for one of
+            no accepted type).
+    """
+    if isinstance(sources, str | os.PathLike):
+        sources = [sources]
+    if isinstance(sources, bytes | bytearray | memoryview) or not isinstance(sources, Iterable):
+        raise InvalidArgumentTypeError(
+            "sources must be a list of paths, directories or (source, filename) pairs"
+        )
+    entries: list[Entry] = []
+    values: list[Any] = []
+    for source in sources:
+        if isinstance(source, tuple):
+            if len(source) != 2:
+                raise InvalidArgumentError("sources: a pair must be (source, filename)")
+            value, filename = source
+            check_line("sources: a pair's filename", filename)
+        elif isinstance(source, bytes | bytearray | memoryview):
+            raise InvalidArgumentError("sources: a blob needs a filename: pass (blob, filename)")
+        elif isinstance(source, str | os.PathLike) and os.path.isdir(source):
+            root = os.fsdecode(source)
+            for path, info in walk(root, include, exclude, hidden):
+                if info.st_size > limit:
+                    raise InvalidArgumentError(
+                        f"sources: {path!r} holds {info.st_size} bytes, more than the API "
+                        f"accepts ({limit} bytes)"
+                    )
+                name = os.path.basename(path)
+                entries.append(
+                    Entry(path, name, info.st_size, os.path.abspath(path), info.st_mtime_ns)
+                )
+                values.append(path)
+            continue
+        else:
+            value, filename = source, None
+        if hasattr(value, "__aiter__"):
+            raise InvalidArgumentError(
+                "sources: an async iterable cannot go in a batch (its size is unknown); use create"
+            )
+        described = describe_source(value, limit)
+        filename = filename or described.filename
+        if isinstance(value, str | os.PathLike):
+            path = os.fsdecode(value)
+            entries.append(
+                Entry(path, filename, described.size, os.path.abspath(path), _mtime_ns(path))
+            )
+        else:
+            entries.append(Entry(filename, filename, described.size))
+        values.append(value)
+    return entries, values
 
 
 def walk(
