@@ -16,6 +16,8 @@ import aikit_files as af
 from aikit_files.server import ServerThread
 from aikit_files.testing import Delay, FaultProxy, Respond, Rule
 
+from .conftest import eventually, pending_uploads
+
 pytestmark = pytest.mark.anyio
 
 
@@ -395,3 +397,29 @@ async def test_a_closed_client_refuses_a_batch(
     await client.aclose()
     with pytest.raises(af.ClientClosedError):
         client.files.create_many([(b"x", "x.txt")], "assistants")
+
+
+async def test_cancelling_a_batch_cancels_the_upload_of_a_large_file_in_flight(
+    local_server: ServerThread, proxy: FaultProxy, tmp_path: pathlib.Path
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "big.bin").write_bytes(os.urandom(200_000))
+    (src / "small.txt").write_bytes(b"small")
+    # The second request on /v1/uploads (the first Part) hangs: the Upload is under way.
+    proxy.add_rule(Rule(Delay(30), method="POST", path="/v1/uploads", ordinal=2))
+    ends: list[af.ManyResult] = []
+    async with af.AsyncClient(local_server.api_key, base_url=proxy.url + "/v1") as client:
+        task = client.files.create_many(
+            [src], "user_data", concurrency=1, upload_threshold=100_000, part_size=64 * 1024,
+            max_concurrency=1, on_terminate=ends.append,
+        )  # fmt: skip
+        await eventually(lambda: len(proxy.exchanges) >= 2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert [r.outcome for r in ends[0].results] == ["failed", "not_started"]
+    assert ends[0].results[0].cancelled
+    assert (ends[0].failed, ends[0].not_started) == (1, 1)
+    assert len(list((pathlib.Path(local_server.data_dir) / "uploads").iterdir())) == 1
+    assert pending_uploads(local_server) == [], "the Upload under way was cancelled"
