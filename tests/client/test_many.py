@@ -323,7 +323,7 @@ async def test_cancelling_cancels_files_in_flight_and_reports_the_rest(
     proxy.add_rule(Rule(Delay(0.05), method="POST", path="/v1/files", ordinal={1, 2}))
     proxy.add_rule(Rule(Delay(30), method="POST", path="/v1/files"))
     seen: list[af.FileResult] = []
-    ends: list[af.ManyResult] = []
+    ends: list[af.Result] = []
     two_done = asyncio.Event()
 
     def on_file(result: af.FileResult) -> None:
@@ -346,6 +346,7 @@ async def test_cancelling_cancels_files_in_flight_and_reports_the_rest(
             await task
         assert len(ends) == 1
         result = ends[0]
+        assert isinstance(result, af.ManyResult)
         assert result.cancelled
         assert not result.success
         outcomes = [r.outcome for r in result.results]
@@ -408,7 +409,7 @@ async def test_cancelling_a_batch_cancels_the_upload_of_a_large_file_in_flight(
     (src / "small.txt").write_bytes(b"small")
     # The second request on /v1/uploads (the first Part) hangs: the Upload is under way.
     proxy.add_rule(Rule(Delay(30), method="POST", path="/v1/uploads", ordinal=2))
-    ends: list[af.ManyResult] = []
+    ends: list[af.Result] = []
     async with af.AsyncClient(local_server.api_key, base_url=proxy.url + "/v1") as client:
         task = client.files.create_many(
             [src], "user_data", concurrency=1, upload_threshold=100_000, part_size=64 * 1024,
@@ -418,8 +419,10 @@ async def test_cancelling_a_batch_cancels_the_upload_of_a_large_file_in_flight(
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    assert [r.outcome for r in ends[0].results] == ["failed", "not_started"]
-    assert ends[0].results[0].cancelled
-    assert (ends[0].failed, ends[0].not_started) == (1, 1)
+    (batch,) = ends
+    assert isinstance(batch, af.ManyResult)
+    assert [r.outcome for r in batch.results] == ["failed", "not_started"]
+    assert batch.results[0].cancelled
+    assert (batch.failed, batch.not_started) == (1, 1)
     assert len(list((pathlib.Path(local_server.data_dir) / "uploads").iterdir())) == 1
     assert pending_uploads(local_server) == [], "the Upload under way was cancelled"

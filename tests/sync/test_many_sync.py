@@ -29,7 +29,7 @@ def folder(tmp_path: Path) -> Path:
 
 
 def test_blocking_with_on_file_off_the_loop_thread(client: af.Client, folder: Path) -> None:
-    loop_thread = client._runtime.call(threading.get_ident)
+    loop_thread = client._here().runtime.call(threading.get_ident)
     threads: list[int] = []
     sent: list[int] = []
     result = client.files.create_many(
