@@ -37,9 +37,9 @@ import attrs
 from ._client import AsyncClient
 from ._compat import running_loop
 from ._exceptions import CallbackDeadlockError
-from ._models import Result
 from ._params import Callback, Parameters, ProgressCallback, call_hook
 from ._portal import CallbackThread
+from ._results import Result
 
 logger = logging.getLogger("aikit_files")
 

@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 
 from ._compat import exception_unretrieved
 from ._exceptions import APIError, APIStatusError, ClientClosedError
-from ._models import ErrorInfo, RateLimit, Result
 from ._params import Callback, Parameters
 from ._protocol.responses import Reply, request_id
+from ._results import ErrorInfo, RateLimit, Result
 
 logger = logging.getLogger("aikit_files")
 

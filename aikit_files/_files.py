@@ -26,17 +26,7 @@ from ._io.sinks import NAME_MAX, bytes_sink, file_sink, json_sink, stream_sink
 from ._large_upload import LargeUpload
 from ._limits import purpose_limit_error
 from ._many import FileCallback, ManySource, plan_batch
-from ._models import (
-    ContentResult,
-    DownloadResult,
-    FileDeleted,
-    FileDeletedResult,
-    FileList,
-    FileListResult,
-    FileResult,
-    ManyResult,
-    OpenAIFile,
-)
+from ._models import FileDeleted, FileList, OpenAIFile
 from ._params import (
     BlockingFileListOptions,
     DownloadOptions,
@@ -59,6 +49,14 @@ from ._protocol.plan import goes_in_parts
 from ._protocol.requests import Endpoint, FormBody, check_file_id
 from ._protocol.responses import Reply
 from ._protocol.sources import SourceKind, UploadFile, UploadSource, describe_source
+from ._results import (
+    ContentResult,
+    DownloadResult,
+    FileDeletedResult,
+    FileListResult,
+    FileResult,
+    ManyResult,
+)
 from ._transport import Recover, Transport
 
 T = TypeVar("T")

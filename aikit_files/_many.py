@@ -27,12 +27,13 @@ from ._exceptions import AIKitError, InvalidArgumentError, InvalidArgumentTypeEr
 from ._io import journal as journals
 from ._io import manifest as manifests
 from ._io.tree import expand, read_small
-from ._models import ErrorInfo, FileResult, ManyResult, OpenAIFile
+from ._models import OpenAIFile
 from ._params import FileParameters, check_integer
 from ._protocol.many import Entry, Outcome, Record, Skip, decide
 from ._protocol.pacing import Pacing, RateLimitListener, Rejoin, rate_limit_listener
 from ._protocol.plan import goes_in_parts
 from ._protocol.responses import Reply
+from ._results import ErrorInfo, FileResult, ManyResult
 
 logger = logging.getLogger("aikit_files")
 

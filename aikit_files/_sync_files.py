@@ -17,7 +17,7 @@ from typing import IO, Any, Unpack, overload
 from ._bridge import SyncCalls, each_off_the_loop
 from ._files import AsyncFilesAPI
 from ._many import FileCallback, ManySource
-from ._models import FileDeleted, FileList, ManyResult, OpenAIFile
+from ._models import FileDeleted, FileList, OpenAIFile
 from ._params import (
     BlockingDownloadOptions,
     BlockingFileListOptions,
@@ -32,6 +32,7 @@ from ._params import (
     ParametersArg,
 )
 from ._protocol.sources import UploadFile
+from ._results import ManyResult
 
 
 class FilesAPI:
