@@ -426,3 +426,17 @@ async def test_cancelling_a_batch_cancels_the_upload_of_a_large_file_in_flight(
     assert (batch.failed, batch.not_started) == (1, 1)
     assert len(list((pathlib.Path(local_server.data_dir) / "uploads").iterdir())) == 1
     assert pending_uploads(local_server) == [], "the Upload under way was cancelled"
+
+
+async def test_check_fails_the_files_with_problems_alone(
+    client: af.AsyncClient, tmp_path: pathlib.Path
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    good = b'{"custom_id": "1", "method": "POST", "url": "/v1/chat/completions", "body": {}}\n'
+    (src / "good.jsonl").write_bytes(good)
+    (src / "bad.jsonl").write_bytes(b'{"custom_id": "1"}\n')
+    result = await client.files.create_many([src], "batch", check=True)
+    assert [r.outcome for r in result.results] == ["failed", "created"]
+    assert isinstance(result.results[0].exception, af.InvalidFileError)
+    assert [f.filename for f in await stored(client, "batch")] == ["good.jsonl"]
