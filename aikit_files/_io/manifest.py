@@ -118,6 +118,8 @@ class ManifestWriter:
         # NOTE: a run killed while it replaced a journal left its temporary file; no upload of
         # the batch is under way now, so none is being written.
         _remove(self.journals.glob(".*.tmp"))
+        # NOTE: and the lock of a journal that is gone (its holder was killed).
+        _remove(lock for lock in self.journals.glob("*.lock") if not lock.with_suffix("").exists())
         with contextlib.suppress(OSError):
             self.journals.rmdir()  # only when no large upload is left under way
 
