@@ -35,26 +35,29 @@ from ._exceptions import (
 )
 from ._files import AsyncFilesAPI
 from ._models import (
-    ContentResult,
-    DownloadResult,
-    ErrorInfo,
     ExpiresAfter,
     FileCheck,
     FileDeleted,
-    FileDeletedResult,
     FileList,
-    FileListResult,
     FileProblem,
-    FileResult,
     OpenAIFile,
-    RateLimit,
-    Result,
     Upload,
     UploadPart,
+)
+from ._params import DownloadParameters, FileListParameters, FileParameters, Parameters
+from ._results import (
+    ContentResult,
+    DownloadResult,
+    ErrorInfo,
+    FileDeletedResult,
+    FileListResult,
+    FileResult,
+    ManyResult,
+    RateLimit,
+    Result,
     UploadPartResult,
     UploadResult,
 )
-from ._params import DownloadParameters, FileListParameters, FileParameters, Parameters
 from ._sync import Client
 from ._sync_files import FilesAPI
 from ._sync_uploads import UploadsAPI
@@ -98,6 +101,7 @@ __all__ = [
     "InvalidArgumentTypeError",
     "InvalidFileError",
     "LocalIOError",
+    "ManyResult",
     "NotFoundError",
     "OpenAIFile",
     "Parameters",

@@ -37,9 +37,9 @@ import attrs
 from ._client import AsyncClient
 from ._compat import running_loop
 from ._exceptions import CallbackDeadlockError
-from ._models import Result
 from ._params import Callback, Parameters, ProgressCallback, call_hook
 from ._portal import CallbackThread
+from ._results import Result
 
 logger = logging.getLogger("aikit_files")
 
@@ -217,6 +217,17 @@ class CallStart:
 
         return hop
 
+    def each_off_the_loop(self, callback: Callable[[Any], object]) -> Callable[[Any], Any]:
+        """A callback called once per item (``create_many``'s ``on_file``), which the async
+        layer awaits: it runs ``callback`` on the callback thread, in order with the call's
+        other callbacks, and waits for it."""
+        callbacks = self._callbacks
+
+        async def hop(item: Any) -> None:
+            await asyncio.wrap_future(callbacks.submit(lambda: _run_callback(callback, item)))
+
+        return hop
+
     def _progress_off_the_loop(self, on_progress: ProgressCallback) -> ProgressCallback:
         """``on_progress`` handed to the callback thread, in order, without waiting for it."""
         callbacks = self._callbacks
@@ -239,6 +250,15 @@ class CallStart:
             return await task
         self._holds._hold()
         return _future_of(task, delivered, self._callbacks.ident)
+
+
+def each_off_the_loop(callback: Callable[[Any], object] | None) -> Callable[[Any], Any] | None:
+    """``callback`` moved to the callback thread of the sync call starting now (called on the
+    loop, where ``call_hook`` holds it); as it is outside a sync call."""
+    start = call_hook.get()
+    if callback is None or not callable(callback) or not isinstance(start, CallStart):
+        return callback
+    return start.each_off_the_loop(callback)
 
 
 def _future_of(

@@ -13,14 +13,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from ._compat import exception_unretrieved
 from ._exceptions import APIError, APIStatusError, ClientClosedError
-from ._models import ErrorInfo, RateLimit, Result
 from ._params import Callback, Parameters
 from ._protocol.responses import Reply, request_id
+from ._results import ErrorInfo, RateLimit, Result
 
 logger = logging.getLogger("aikit_files")
 
@@ -199,6 +199,8 @@ class CallTracker:
         params: Parameters,
         result_type: type[Result],
         name: str,
+        *,
+        cancelled_result: Callable[[], Result] | None = None,
     ) -> asyncio.Task[T]:
         """Runs ``operation`` as a task whose result goes to ``params``' callbacks when it ends.
 
@@ -207,6 +209,8 @@ class CallTracker:
             params: the call's effective parameters (its callbacks).
             result_type: the result object to build when the call ends.
             name: the operation's name, for the task's name.
+            cancelled_result: builds the result of the call once cancelled, when it has more to
+                say than that (a batch: what became of each file).
 
         Returns:
             The call's task: awaiting it gives the call's value or raises its error.
@@ -243,7 +247,11 @@ class CallTracker:
             # NOTE: plain callbacks run here, at once: before whoever awaits the task resumes,
             # and even when the loop is being shut down (asyncio.run cancels the tasks it
             # finds, a delivery task included, before its first step).
-            rest = deliver(params, build_result(result_type, done, call.reply))
+            if done.cancelled() and cancelled_result is not None:
+                result = cancelled_result()
+            else:
+                result = build_result(result_type, done, call.reply)
+            rest = deliver(params, result)
             if rest is None:
                 return
             delivery = loop.create_task(rest, name=f"{name}:callbacks")

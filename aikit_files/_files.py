@@ -8,7 +8,7 @@ import logging
 import os
 import pathlib
 import urllib.parse
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
 from typing import IO, Any, Final, TypeVar, Unpack, overload
 
 from ._calls import CallTracker
@@ -25,16 +25,8 @@ from ._exceptions import (
 from ._io.sinks import NAME_MAX, bytes_sink, file_sink, json_sink, stream_sink
 from ._large_upload import LargeUpload
 from ._limits import purpose_limit_error
-from ._models import (
-    ContentResult,
-    DownloadResult,
-    FileDeleted,
-    FileDeletedResult,
-    FileList,
-    FileListResult,
-    FileResult,
-    OpenAIFile,
-)
+from ._many import FileCallback, ManySource, plan_batch
+from ._models import FileDeleted, FileList, OpenAIFile
 from ._params import (
     BlockingFileListOptions,
     DownloadOptions,
@@ -57,6 +49,14 @@ from ._protocol.plan import goes_in_parts
 from ._protocol.requests import Endpoint, FormBody, check_file_id
 from ._protocol.responses import Reply
 from ._protocol.sources import SourceKind, UploadFile, UploadSource, describe_source
+from ._results import (
+    ContentResult,
+    DownloadResult,
+    FileDeletedResult,
+    FileListResult,
+    FileResult,
+    ManyResult,
+)
 from ._transport import Recover, Transport
 
 T = TypeVar("T")
@@ -277,6 +277,89 @@ class AsyncFilesAPI:
         send = self._transport.send(spec, params, _FILE, on_progress=on_progress, recover=recover)
         making = _checked_first(params, source, purpose, filename, send)
         return self._tracker.start(self._claimed(making), params, FileResult, "create")
+
+    def create_many(
+        self,
+        sources: Iterable[ManySource] | str | os.PathLike[str],
+        purpose: str,
+        parameters: ParametersArg = None,
+        *,
+        concurrency: int = 8,
+        include: Sequence[str] | str = ("*",),
+        exclude: Sequence[str] | str = (),
+        hidden: bool = False,
+        skip_existing: bool = False,
+        manifest: str | os.PathLike[str] | None = None,
+        on_file: FileCallback | None = None,
+        **options: Unpack[FileOptions],
+    ) -> asyncio.Task[ManyResult]:
+        """Uploads many files, at most ``concurrency`` at once, each with ``create``.
+
+        A directory is walked without following a link that leaves it; hidden files and
+        folders (a name starting with ``.``) are left out unless ``hidden``; its files go in
+        sorted path order, those whose path relative to it matches a pattern of ``include``
+        and none of ``exclude`` (``fnmatch`` patterns, where ``*`` also matches ``/``). Every
+        option of ``create`` applies to each file (a large one goes through the Uploads API);
+        ``on_progress`` reports the bytes of the whole batch. A file's failure never stops the
+        others. A 429 (or a ``Retry-After``) lowers the number of files in flight and waits as
+        asked; a run of successes raises it again, one at a time, up to ``concurrency``;
+        retries stay per file (``max_retries`` each). Cancelling the task cancels the files in
+        flight (their Uploads cancelled) and reports the rest ``not_started``.
+
+        ``skip_existing`` lists the purpose's files once and skips a source whose filename and
+        size match one of them. ``manifest`` keeps, per source, its path, size, mtime and the
+        file id made (or, for a large file, a resume journal for the Upload under way): a rerun
+        of the same call checks with one listing that those files still exist, skips them,
+        resumes the Uploads under way, and sends the rest; a source whose size or mtime changed
+        is sent again. A source recorded as being sent when a run was killed is looked for in
+        that listing (same filename and size, made since) rather than sent twice. The manifest
+        is written atomically as the batch goes (one line appended per event, the file
+        replaced whole when a run begins and ends) and never holds the API key.
+
+        Args:
+            sources: paths, directories, and ``(source, filename)`` pairs (a path, a blob or a
+                binary file object, and the name to give it).
+            purpose: what the files are for.
+            parameters: a ``FileParameters`` (or a mapping of its fields) for every file.
+            concurrency: the most files in flight at once.
+            include: glob patterns a directory's file must match (one of them).
+            exclude: glob patterns a directory's file must not match.
+            hidden: whether a directory's hidden files and folders go too.
+            skip_existing: skip a source whose filename and size match a file of the purpose.
+            manifest: the path of this batch's journal, for reruns.
+            on_file: called with each file's ``FileResult`` as that file ends.
+            **options: fields of ``FileParameters``, overriding ``parameters``.
+
+        Returns:
+            A task whose value is the ``ManyResult``: a ``FileResult`` per file, in order, with
+            its ``source`` and ``outcome``; it is also what the callbacks receive.
+
+        Raises:
+            InvalidArgumentError: a bad argument, or a source that cannot be sent (a missing
+                path, a blob without a filename, a file over the API's limit).
+        """
+        params = merge(FileParameters, parameters, options)
+        forbid_content_type(params)
+        _check_purpose(purpose)
+        self._tracker.check_open()
+        batch = plan_batch(
+            sources,
+            purpose,
+            params,
+            concurrency=concurrency,
+            include=include,
+            exclude=exclude,
+            hidden=hidden,
+            skip_existing=skip_existing,
+            manifest=manifest,
+            on_file=on_file,
+            create=self.create,
+            iterate=self.iterate,
+            upload_limit=self._endpoint.config.upload_limit,
+        )
+        return self._tracker.start(
+            batch.run(), params, ManyResult, "create_many", cancelled_result=batch.cancelled_result
+        )
 
     async def _claimed(self, making: Coroutine[Any, Any, Reply[OpenAIFile]]) -> Reply[OpenAIFile]:
         """The reply of a call that makes a file, whose file this client then knows as its own."""

@@ -13,10 +13,11 @@ import attrs
 from ._config import Timeout, check_max_retries
 from ._exceptions import InvalidArgumentError, InvalidArgumentTypeError
 from ._limits import LIST_LIMIT_MAX, LIST_LIMIT_MIN, UPLOAD_PART_LIMIT
-from ._models import ExpiresAfter, headers_repr
+from ._models import ExpiresAfter
+from ._results import headers_repr
 
 if TYPE_CHECKING:
-    from ._models import Result
+    from ._results import Result
 
 #: A callback: a plain function or a coroutine function taking the call's result object.
 Callback = Callable[["Result"], "Awaitable[None] | None"]

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 import pathlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from typing import IO, Any, Unpack, overload
 
-from ._bridge import SyncCalls
+from ._bridge import SyncCalls, each_off_the_loop
 from ._files import AsyncFilesAPI
+from ._many import FileCallback, ManySource
 from ._models import FileDeleted, FileList, OpenAIFile
 from ._params import (
     BlockingDownloadOptions,
@@ -31,6 +32,7 @@ from ._params import (
     ParametersArg,
 )
 from ._protocol.sources import UploadFile
+from ._results import ManyResult
 
 
 class FilesAPI:
@@ -77,6 +79,63 @@ class FilesAPI:
     ) -> OpenAIFile | Future[OpenAIFile]:
         """Uploads a file; see ``AsyncFilesAPI.create``."""
         return self._client._call(lambda: self._api.create(file, purpose, parameters, **options))
+
+    @overload
+    def create_many(
+        self,
+        sources: Iterable[ManySource] | str | os.PathLike[str],
+        purpose: str,
+        parameters: None = None,
+        *,
+        concurrency: int = 8,
+        include: Sequence[str] | str = ("*",),
+        exclude: Sequence[str] | str = (),
+        hidden: bool = False,
+        skip_existing: bool = False,
+        manifest: str | os.PathLike[str] | None = None,
+        on_file: FileCallback | None = None,
+        **options: Unpack[BlockingFileOptions],
+    ) -> ManyResult: ...
+    @overload
+    def create_many(
+        self,
+        sources: Iterable[ManySource] | str | os.PathLike[str],
+        purpose: str,
+        parameters: ParametersArg = None,
+        *,
+        concurrency: int = 8,
+        include: Sequence[str] | str = ("*",),
+        exclude: Sequence[str] | str = (),
+        hidden: bool = False,
+        skip_existing: bool = False,
+        manifest: str | os.PathLike[str] | None = None,
+        on_file: FileCallback | None = None,
+        **options: Unpack[FileOptions],
+    ) -> ManyResult | Future[ManyResult]: ...
+    def create_many(
+        self,
+        sources: Iterable[ManySource] | str | os.PathLike[str],
+        purpose: str,
+        parameters: ParametersArg = None,
+        *,
+        concurrency: int = 8,
+        include: Sequence[str] | str = ("*",),
+        exclude: Sequence[str] | str = (),
+        hidden: bool = False,
+        skip_existing: bool = False,
+        manifest: str | os.PathLike[str] | None = None,
+        on_file: FileCallback | None = None,
+        **options: Unpack[FileOptions],
+    ) -> ManyResult | Future[ManyResult]:
+        """Uploads many files at once; see ``AsyncFilesAPI.create_many``. ``on_file`` runs on
+        the client's callback thread, as the other callbacks do."""
+        return self._client._call(
+            lambda: self._api.create_many(
+                sources, purpose, parameters, concurrency=concurrency, include=include,
+                exclude=exclude, hidden=hidden, skip_existing=skip_existing, manifest=manifest,
+                on_file=each_off_the_loop(on_file), **options,
+            )
+        )  # fmt: skip
 
     @overload
     def retrieve(

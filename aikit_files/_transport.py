@@ -34,6 +34,7 @@ from ._exceptions import (
 from ._io.body import FormPayload, FormSender
 from ._io.sinks import Sink, error_body
 from ._params import Parameters, ProgressCallback
+from ._protocol.pacing import Rejoin, rate_limited
 from ._protocol.redaction import Redactor
 from ._protocol.requests import FormBody, JsonBody, RequestSpec
 from ._protocol.responses import Reply, redirect_error, status_error
@@ -329,6 +330,7 @@ class Transport:
             data = spec.body.data
         retries = 0
         while True:
+            rejoin: Rejoin | None = None
             if sender is not None:
                 data = sender.payload(settings.timeout.write)
             started = time.time()
@@ -337,6 +339,7 @@ class Transport:
             except APIStatusError as exc:
                 error: AIKitError = exc
                 retryable = settings.policy.should_retry_status(exc.status_code, exc.headers)
+                rejoin = rate_limited(exc.status_code, exc.headers)
                 response_headers: Mapping[str, str] | None = exc.headers
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 error = map_error(exc, settings.timeout)
@@ -367,6 +370,9 @@ class Transport:
                 raise error
             logger.info("retrying %s %s in %.2f s after: %s", spec.method, spec.url, delay, error)
             await asyncio.sleep(delay)
+            if rejoin is not None:
+                # NOTE: a batch's file waits for its place among the files in flight again.
+                await rejoin()
             retries += 1
 
     async def _attempt(

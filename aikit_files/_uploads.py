@@ -15,7 +15,7 @@ from typing import Any, Final, Unpack
 from ._calls import CallTracker
 from ._exceptions import InvalidArgumentError, InvalidArgumentTypeError
 from ._large_upload import PART_SINK, UPLOAD_SINK, part_form
-from ._models import ExpiresAfter, Upload, UploadPart, UploadPartResult, UploadResult
+from ._models import ExpiresAfter, Upload, UploadPart
 from ._params import (
     Options,
     Parameters,
@@ -29,6 +29,7 @@ from ._params import (
 from ._protocol.plan import check_expiry_allowed
 from ._protocol.requests import Endpoint, check_object_id
 from ._protocol.sources import UploadFile, describe_source
+from ._results import UploadPartResult, UploadResult
 from ._transport import Transport
 
 _MD5: Final = re.compile(r"[0-9a-fA-F]{32}")

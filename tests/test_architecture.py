@@ -15,13 +15,14 @@ PACKAGE = pathlib.Path(aikit_files.__file__).parent
 #: The client's layers, lowest first: a module may import from its own layer or a lower one.
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"_limits", "_exceptions", "_serde", "_compat"}),
-    frozenset({"_models", "_config", "_params"}),
+    frozenset({"_models", "_results", "_config", "_params"}),
     frozenset({"_protocol", "_checks"}),
     frozenset({"_io", "_compat"}),
     frozenset({"_transport"}),
     frozenset({"_calls"}),
     frozenset({"_large_upload"}),
     frozenset({"_uploads"}),
+    frozenset({"_many"}),
     frozenset({"_files"}),
     frozenset({"_client"}),
     frozenset({"_sync", "_sync_files", "_sync_uploads", "_bridge", "_portal"}),

@@ -34,6 +34,7 @@ DESIGN_NAMES = {
     "InternalServerError",
     "InvalidArgumentError",
     "InvalidFileError",
+    "ManyResult",
     "NotFoundError",
     "OpenAIFile",
     "Parameters",

@@ -161,6 +161,14 @@ def check_the_fault_proxy(run: Run) -> None:
     assert run.stdout == "hello.txt 1\n"  # the lost answer made no second file
 
 
+def check_the_many_files(run: Run) -> None:
+    files = run.files()
+    assert sorted(f.filename for f in files) == ["a.txt", "b.txt", "train.jsonl"]
+    assert {f.purpose for f in files} == {"assistants"}
+    assert run.stdout == ("created docs/a.txt\ncreated docs/b.txt\ncreated train.jsonl\n0 3 True\n")
+    assert (run.folder / "docs.manifest").is_file()
+
+
 @attrs.frozen
 class Example:
     """How to check the README block that contains ``marker``."""
@@ -183,6 +191,7 @@ EXAMPLES = [
     Example("def test_my_upload_job(", check_the_plugin_example),
     Example("upload_threshold=64", check_the_large_file),
     Example("af.check_file(", check_the_file_check),
+    Example("create_many(", check_the_many_files),
 ]
 
 

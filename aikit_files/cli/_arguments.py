@@ -159,7 +159,10 @@ def build_parser() -> Parser:
 
     upload = command("upload", "upload files", _lazy("_upload", "upload"))
     upload.add_argument(
-        "paths", nargs="+", metavar="PATH", help="the files to upload; - reads stdin (--filename)"
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="the files or directories to upload; - reads stdin (--filename)",
     )
     upload.add_argument(
         "--purpose", required=True, help="what the files are for: fine-tune, batch, assistants, ..."
@@ -196,6 +199,34 @@ def build_parser() -> Parser:
         help="the size of the Parts of the Uploads API, at most 64M (64M)",
     )
 
+    upload.add_argument(
+        "--include",
+        action="append",
+        metavar="GLOB",
+        help="only a directory's files whose path in it matches (repeatable; * also matches /)",
+    )
+    upload.add_argument(
+        "--exclude",
+        action="append",
+        metavar="GLOB",
+        help="leave out a directory's files whose path in it matches (repeatable)",
+    )
+    upload.add_argument(
+        "--hidden",
+        action="store_true",
+        help="take a directory's hidden files and folders too (a name starting with .)",
+    )
+    upload.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="skip a file whose name and size match a file of --purpose already there",
+    )
+    upload.add_argument(
+        "--manifest",
+        metavar="FILE",
+        help="keep a journal of the batch in FILE: run the same command again (after a crash) "
+        "and only what it did not make is sent",
+    )
     upload.add_argument(
         "--check",
         action="store_true",

@@ -19,7 +19,7 @@ from aikit_files._protocol.journal import Journal, read_journal
 from aikit_files._protocol.plan import goes_in_parts, plan_upload
 
 from ._commands import DEFAULT_CONCURRENCY, InOrder, check_failures, each, run
-from ._errors import Failure, describe, where
+from ._errors import Failure, ItemsFailed, describe, where
 from ._output import Output
 from ._units import duration, short_size
 
@@ -29,6 +29,8 @@ STDIN = "-"
 
 def upload(args: argparse.Namespace) -> int:
     """``upload PATH... --purpose P``: several files at once through one client."""
+    if _a_batch(args):
+        return _batch(args)
     # NOTE: every path is checked before any is sent: a typo uploads nothing.
     args.sizes = []
     for path in args.paths:
@@ -37,8 +39,6 @@ def upload(args: argparse.Namespace) -> int:
             continue
         if not os.path.exists(path):
             raise Failure(f"no such file: {path}")
-        if os.path.isdir(path):
-            raise Failure(f"{path} is a directory: name the files to upload")
         args.sizes.append(os.path.getsize(path))
     return run(args, _upload)
 
@@ -153,3 +153,100 @@ def _upload_interrupted(
     if len(paths) == 1:
         return f"cancelled: {paths[0]} was not uploaded"
     return f"cancelled: {made}the rest were not"
+
+
+# --- directories, --skip-existing, --manifest: create_many ---
+
+
+def _a_batch(args: argparse.Namespace) -> bool:
+    """Whether the upload is a batch for ``create_many``: a directory among the paths, or one
+    of the options only a batch takes."""
+    return bool(
+        args.include
+        or args.exclude
+        or args.hidden
+        or args.skip_existing
+        or args.manifest
+        or any(path != STDIN and os.path.isdir(path) for path in args.paths)
+    )
+
+
+def _batch(args: argparse.Namespace) -> int:
+    if STDIN in args.paths:
+        raise Failure(
+            "- (stdin) cannot go in a batch (a directory, --include, --exclude, --hidden, "
+            "--skip-existing, --manifest): upload it on its own"
+        )
+    if args.filename is not None:
+        raise Failure("--filename names one file: a batch keeps each file's own name")
+    for path in args.paths:
+        if not os.path.exists(path):
+            raise Failure(f"no such file or directory: {path}")
+    return run(args, _upload_batch)
+
+
+async def _upload_batch(client: af.AsyncClient, args: argparse.Namespace, out: Output) -> int:
+    started = time.monotonic()
+    ended: list[af.FileResult] = []
+    args.interruption = lambda: (
+        f"interrupted: {sum(r.outcome == 'created' for r in ended)} files uploaded; "
+        + (
+            "run the same command again to send the rest"
+            if args.manifest
+            else "with --manifest FILE, running it again sends only the rest"
+        )
+    )
+    with out.transfers(1) as board:
+        overall = board.add("files", None)
+        overall.start()
+        try:
+            batch = await client.files.create_many(
+                args.paths,
+                args.purpose,
+                concurrency=args.concurrency or DEFAULT_CONCURRENCY,
+                include=args.include or ("*",),
+                exclude=args.exclude or (),
+                hidden=args.hidden,
+                skip_existing=args.skip_existing,
+                manifest=args.manifest,
+                on_file=ended.append,
+                on_progress=overall.update,
+                expires_after=(
+                    None
+                    if args.expires_after is None
+                    else af.ExpiresAfter(seconds=args.expires_after)
+                ),
+                part_size=args.part_size,
+                upload_threshold=args.upload_threshold,
+                resume=True if args.resume else None,
+                check=args.check,
+            )
+        finally:
+            overall.end()
+    sent = 0
+    for result in batch.results:
+        file = result.file
+        if file is not None:
+            verb = "uploaded" if result.outcome == "created" else "skipped (already there)"
+            sent += (file.bytes or 0) if result.outcome == "created" else 0
+            out.line(file, file.id, f"{verb} {result.source} as {file.id} "
+                     f"({human_size(file.bytes or 0)}, {file.purpose})")  # fmt: skip
+        else:
+            error = result.exception or af.AIKitError(result.outcome or "failed")
+            out.line({"source": result.source, "error": describe(error, where(args))}, None, None)
+    took = time.monotonic() - started
+    out.note(
+        f"{batch.created} created, {batch.skipped} skipped, {batch.failed} failed"
+        + (f", {batch.not_started} not started" if batch.not_started else "")
+        + f" in {duration(took)} ({short_size(sent / max(took, 1e-6))}/s)"
+    )
+    failed = [r for r in batch.results if r.outcome in ("failed", "not_started")]
+    for result in failed[1:]:
+        out.note(
+            f"{result.source}: {describe(result.exception or af.AIKitError('failed'), where(args))}"
+        )
+    if failed:
+        first = failed[0]
+        raise ItemsFailed(str(first.source), first.exception or af.AIKitError("not started"),
+                          len(failed), len(batch.results), "uploads")  # fmt: skip
+    return 0

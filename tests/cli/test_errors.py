@@ -31,8 +31,6 @@ def test_a_missing_local_file_uploads_nothing(
     assert run.status == 1
     assert run.out == ""
     assert run.error_line == f"aikit-files: no such file: {tmp_path / 'missing.txt'}"
-    run = cli("upload", tmp_path, "--purpose", "user_data")
-    assert run.error_line == f"aikit-files: {tmp_path} is a directory: name the files to upload"
     assert api.files.list().data == []
 
 

@@ -1,0 +1,160 @@
+"""A batch's files: its sources expanded (a directory walked in sorted path order, never leaving
+it) and described before any I/O; a small file read whole."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from aikit_files._exceptions import InvalidArgumentError, InvalidArgumentTypeError, LocalIOError
+from aikit_files._params import check_line
+from aikit_files._protocol.many import Entry, selected
+from aikit_files._protocol.sources import describe_source
+
+
+def _mtime_ns(path: str) -> int:
+    return os.stat(path).st_mtime_ns
+
+
+def expand(
+    sources: object, include: tuple[str, ...], exclude: tuple[str, ...], hidden: bool, limit: int
+) -> tuple[list[Entry], list[Any]]:
+    """The files of a batch's sources, described, and what ``create`` reads for each, in order.
+
+    Args:
+        sources: the ``sources`` of ``create_many``.
+        include: glob patterns a directory's file must match (one of them).
+        exclude: glob patterns a directory's file must not match.
+        hidden: whether a directory's hidden files and folders go too.
+        limit: the most bytes the API takes in one file.
+
+    Raises:
+        InvalidArgumentError: a source that cannot be sent (a ``TypeError`` too for one of
+            no accepted type).
+    """
+    if isinstance(sources, str | os.PathLike):
+        sources = [sources]
+    if isinstance(sources, bytes | bytearray | memoryview) or not isinstance(sources, Iterable):
+        raise InvalidArgumentTypeError(
+            "sources must be a list of paths, directories or (source, filename) pairs"
+        )
+    entries: list[Entry] = []
+    values: list[Any] = []
+    for source in sources:
+        if isinstance(source, tuple):
+            if len(source) != 2:
+                raise InvalidArgumentError("sources: a pair must be (source, filename)")
+            value, filename = source
+            check_line("sources: a pair's filename", filename)
+        elif isinstance(source, bytes | bytearray | memoryview):
+            raise InvalidArgumentError("sources: a blob needs a filename: pass (blob, filename)")
+        elif isinstance(source, str | os.PathLike) and os.path.isdir(source):
+            root = os.fsdecode(source)
+            for path, info in walk(root, include, exclude, hidden):
+                if info.st_size > limit:
+                    raise InvalidArgumentError(
+                        f"sources: {path!r} holds {info.st_size} bytes, more than the API "
+                        f"accepts ({limit} bytes)"
+                    )
+                name = os.path.basename(path)
+                entries.append(
+                    Entry(path, name, info.st_size, os.path.abspath(path), info.st_mtime_ns)
+                )
+                values.append(path)
+            continue
+        else:
+            value, filename = source, None
+        if hasattr(value, "__aiter__"):
+            raise InvalidArgumentError(
+                "sources: an async iterable cannot go in a batch (its size is unknown); use create"
+            )
+        described = describe_source(value, limit)
+        filename = filename or described.filename
+        if isinstance(value, str | os.PathLike):
+            path = os.fsdecode(value)
+            entries.append(
+                Entry(path, filename, described.size, os.path.abspath(path), _mtime_ns(path))
+            )
+        else:
+            entries.append(Entry(filename, filename, described.size))
+        values.append(value)
+    return entries, values
+
+
+def walk(
+    root: str, include: Sequence[str], exclude: Sequence[str], hidden: bool
+) -> list[tuple[str, os.stat_result]]:
+    """The files of ``root`` that go into a batch, with their ``stat``, in sorted path order.
+
+    A symbolic link is followed only when its target is inside ``root`` (a folder reached twice
+    is walked once); one that points out of it, or nowhere, is left out. Hidden names (a
+    leading ``.``) are left out unless ``hidden``, and folders of them are not walked.
+
+    Args:
+        root: the directory.
+        include: glob patterns on the path relative to ``root``; one must match.
+        exclude: glob patterns on that path; none may match.
+        hidden: whether hidden files and folders go too.
+
+    Raises:
+        InvalidArgumentError: ``root`` cannot be read.
+    """
+    real_root = os.path.realpath(root)
+    try:
+        files = sorted(_files(root, "", real_root, hidden, set()))
+    except OSError as exc:
+        raise InvalidArgumentError(f"sources: cannot read the directory {root!r}: {exc}") from exc
+    return [
+        (os.path.join(root, *relative), info)
+        for relative, info in files
+        if selected("/".join(relative), include, exclude, hidden)
+    ]
+
+
+def _inside(path: str, real_root: str) -> bool:
+    real = os.path.realpath(path)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def _files(
+    folder: str, prefix: str, real_root: str, hidden: bool, seen: set[tuple[int, int]]
+) -> Iterator[tuple[tuple[str, ...], os.stat_result]]:
+    """The regular files under ``folder`` as (relative path parts, stat)."""
+    info = os.stat(folder)
+    if (info.st_dev, info.st_ino) in seen:
+        return
+    seen.add((info.st_dev, info.st_ino))
+    with os.scandir(folder) as found:
+        children = list(found)
+    base = tuple(prefix.split("/")) if prefix else ()
+    for child in children:
+        if not hidden and child.name.startswith("."):
+            continue
+        if child.is_symlink() and not _inside(child.path, real_root):
+            continue
+        try:
+            child_info = child.stat()
+        except FileNotFoundError:
+            continue  # a dangling link, or a file removed meanwhile
+        if stat.S_ISDIR(child_info.st_mode):
+            relative = f"{prefix}/{child.name}" if prefix else child.name
+            yield from _files(child.path, relative, real_root, hidden, seen)
+        elif stat.S_ISREG(child_info.st_mode):
+            yield (*base, child.name), child_info
+
+
+def read_small(path: str, limit: int) -> bytes | None:
+    """The content of the file at ``path`` if it holds no more than ``limit`` bytes; None if it
+    holds more (it grew).
+
+    Raises:
+        LocalIOError: the file cannot be read.
+    """
+    try:
+        with open(path, "rb") as file:
+            data = file.read(limit + 1)
+    except OSError as exc:
+        raise LocalIOError(f"cannot read {path!r}: {exc.strerror or exc}") from exc
+    return data if len(data) <= limit else None
