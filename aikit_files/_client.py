@@ -12,6 +12,7 @@ from ._config import ClientConfig, ClientOptions
 from ._exceptions import InvalidArgumentError, InvalidArgumentTypeError
 from ._files import AsyncFilesAPI
 from ._protocol.requests import Endpoint
+from ._recovery import Recovery
 from ._transport import Transport
 from ._uploads import AsyncUploadsAPI
 
@@ -63,7 +64,8 @@ class AsyncClient:
         endpoint = Endpoint(self._config)
         self.uploads = AsyncUploadsAPI(self._transport, endpoint, self._tracker)
         """The Uploads API (``create``, ``add_part``, ``complete``, ``cancel``)."""
-        self.files = AsyncFilesAPI(self._transport, endpoint, self._tracker)
+        recovery = Recovery(self._transport, endpoint)
+        self.files = AsyncFilesAPI(self._transport, endpoint, self._tracker, recovery)
         """The Files API."""
 
     def __repr__(self) -> str:

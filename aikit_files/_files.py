@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 import pathlib
 import urllib.parse
 from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
-from typing import IO, Any, Final, TypeVar, Unpack, overload
+from typing import IO, Any, TypeVar, Unpack, overload
 
 from ._calls import CallTracker
 from ._checks import check_file
@@ -20,7 +19,6 @@ from ._exceptions import (
     InvalidArgumentError,
     InvalidArgumentTypeError,
     InvalidFileError,
-    NotFoundError,
 )
 from ._io.sinks import NAME_MAX, bytes_sink, file_sink, json_sink, stream_sink
 from ._large_upload import LargeUpload
@@ -38,7 +36,6 @@ from ._params import (
     Options,
     Parameters,
     ParametersArg,
-    ProgressCallback,
     check_line,
     forbid_content_type,
     merge,
@@ -49,6 +46,7 @@ from ._protocol.plan import goes_in_parts
 from ._protocol.requests import Endpoint, FormBody, check_file_id
 from ._protocol.responses import Reply
 from ._protocol.sources import SourceKind, UploadFile, UploadSource, describe_source
+from ._recovery import Recovery, SentBytes
 from ._results import (
     ContentResult,
     DownloadResult,
@@ -64,13 +62,6 @@ T = TypeVar("T")
 #: The longest pause between two polls of ``wait_for_processing``, however long it has waited.
 MAX_POLL_INTERVAL = 30.0
 
-
-#: How many files a page of the lookup after a lost answer holds (newest first).
-LOOKUP_PAGE: Final = 100
-#: Seconds the server's clock may lag ours, for the lookup after a lost answer.
-CLOCK_SKEW: Final = 60.0
-#: How many files made by its calls a client remembers, so two calls never claim one file.
-CLAIMS_KEPT: Final = 10_000
 
 logger = logging.getLogger("aikit_files")
 
@@ -152,19 +143,6 @@ async def _check_then(
     return await making
 
 
-class _SentBytes:
-    """An ``on_progress`` that keeps the count of bytes sent, and passes each report on."""
-
-    def __init__(self, on_progress: ProgressCallback | None) -> None:
-        self.sent = 0
-        self._on_progress = on_progress
-
-    def __call__(self, sent: int, total: int | None) -> None:
-        self.sent = sent
-        if self._on_progress is not None:
-            self._on_progress(sent, total)
-
-
 class AsyncFilesAPI:
     """The Files API: upload, list, retrieve, delete and download files.
 
@@ -179,12 +157,12 @@ class AsyncFilesAPI:
         transport: Transport,
         endpoint: Endpoint,
         tracker: CallTracker,
+        recovery: Recovery,
     ) -> None:
         self._transport = transport
         self._endpoint = endpoint
         self._tracker = tracker
-        # Files made by this client's calls, oldest first (a dict keeps the order).
-        self._claims: dict[str, None] = {}
+        self._recovery = recovery
 
     def __repr__(self) -> str:
         return f"AsyncFilesAPI({self._endpoint!r})"
@@ -249,10 +227,11 @@ class AsyncFilesAPI:
                 purpose=purpose,
                 mime_type=content_type,
                 params=params,
-                find_file=self._find_created,
+                find_file=self._recovery.find_file,
             )
             making = _checked_first(params, source, purpose, filename, large.run())
-            return self._tracker.start(self._claimed(making), params, FileResult, "create")
+            claimed = self._recovery.claimed(making)
+            return self._tracker.start(claimed, params, FileResult, "create")
         form = build_form(
             form_fields(purpose, params.expires_after),
             filename=filename,
@@ -262,21 +241,15 @@ class AsyncFilesAPI:
         on_progress = params.on_progress
         recover: Recover[OpenAIFile]
         if source.size is not None:
-            recover = functools.partial(self._find_created, filename, source.size, purpose, params)
+            recover = self._recovery.for_create(filename, source.size, purpose, params)
         else:
-            # NOTE: a stream's size is known once it was sent: the only attempt that can send
-            # it (it is not sent again) reported it to on_progress last.
-            counted = _SentBytes(on_progress)
+            # NOTE: a stream's size is known once it was sent.
+            counted = SentBytes(on_progress)
             on_progress = counted
-
-            async def find_stream(started: float) -> Reply[OpenAIFile] | None:
-                return await self._find_created(filename, counted.sent, purpose, params, started)
-
-            recover = find_stream
-
+            recover = self._recovery.for_stream(filename, purpose, params, counted)
         send = self._transport.send(spec, params, _FILE, on_progress=on_progress, recover=recover)
         making = _checked_first(params, source, purpose, filename, send)
-        return self._tracker.start(self._claimed(making), params, FileResult, "create")
+        return self._tracker.start(self._recovery.claimed(making), params, FileResult, "create")
 
     def create_many(
         self,
@@ -360,47 +333,6 @@ class AsyncFilesAPI:
         return self._tracker.start(
             batch.run(), params, ManyResult, "create_many", cancelled_result=batch.cancelled_result
         )
-
-    async def _claimed(self, making: Coroutine[Any, Any, Reply[OpenAIFile]]) -> Reply[OpenAIFile]:
-        """The reply of a call that makes a file, whose file this client then knows as its own."""
-        reply = await making
-        self._claim(reply.value.id)
-        return reply
-
-    def _claim(self, file_id: str) -> bool:
-        """Marks a file as made by one of this client's calls; False if one had claimed it."""
-        if file_id in self._claims:
-            return False
-        self._claims[file_id] = None
-        if len(self._claims) > CLAIMS_KEPT:
-            del self._claims[next(iter(self._claims))]
-        return True
-
-    async def _find_created(
-        self, filename: str, size: int | None, purpose: str, params: Parameters, started: float
-    ) -> Reply[OpenAIFile] | None:
-        """The file an upload that lost its answer made, if the server has it: the newest file
-        of the same filename, size and purpose, created since the attempt began (give or take
-        the clocks' skew) and not claimed by another call of this client."""
-        query = FileListParameters(
-            purpose=purpose,
-            order="desc",
-            limit=LOOKUP_PAGE,
-            timeout=params.timeout,
-            extra_headers=params.extra_headers,
-        )
-        reply = await self._transport.send(self._endpoint.list_files(query), query, _FILE_LIST)
-        since = started - CLOCK_SKEW
-        for file in reply.value.data:
-            if file.created_at < since:
-                break
-            same = (file.filename, file.purpose) == (filename, purpose) and (
-                size is None or file.bytes == size
-            )
-            if same and self._claim(file.id):
-                logger.info("an upload lost its answer; the server had stored it as %s", file.id)
-                return Reply(file, reply.headers)
-        return None
 
     def retrieve(
         self, file_id: str, parameters: ParametersArg = None, **options: Unpack[Options]
@@ -492,7 +424,7 @@ class AsyncFilesAPI:
         """
         params = merge(Parameters, parameters, options)
         check_file_id(file_id)
-        recover = functools.partial(self._find_deleted, file_id, params)
+        recover = self._recovery.for_delete(file_id, params)
         return self._tracker.start(
             self._transport.send(
                 self._endpoint.delete_file(file_id), params, _FILE_DELETED, recover=recover
@@ -501,16 +433,6 @@ class AsyncFilesAPI:
             FileDeletedResult,
             "delete",
         )
-
-    async def _find_deleted(
-        self, file_id: str, params: Parameters, started: float
-    ) -> Reply[FileDeleted] | None:
-        """Whether a delete that lost its answer did its work: the file is gone."""
-        try:
-            await self._retrieve(file_id, params)
-        except NotFoundError as gone:
-            return Reply(FileDeleted(id=file_id, deleted=True), gone.headers)
-        return None
 
     def content(
         self, file_id: str, parameters: ParametersArg = None, **options: Unpack[Options]
@@ -638,9 +560,9 @@ class AsyncFilesAPI:
         _check_purpose(purpose)
         check_line("filename", filename)
         spec = self._endpoint.import_file(content_url, filename, purpose)
-        recover = functools.partial(self._find_created, filename, None, purpose, params)
+        recover = self._recovery.for_import(filename, purpose, params)
         send = self._transport.send(spec, params, _FILE, recover=recover)
-        return self._tracker.start(self._claimed(send), params, FileResult, "import_url")
+        return self._tracker.start(self._recovery.claimed(send), params, FileResult, "import_url")
 
     def wait_for_processing(
         self,

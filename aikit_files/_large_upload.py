@@ -18,7 +18,7 @@ import logging
 import os
 import pathlib
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import attrs
@@ -47,6 +47,7 @@ from ._protocol.plan import (
 from ._protocol.requests import Endpoint, FormBody, RequestSpec
 from ._protocol.responses import Reply
 from ._protocol.sources import SourceKind, UploadSource
+from ._recovery import FindFile
 from ._transport import Recover, Transport
 
 logger = logging.getLogger("aikit_files")
@@ -57,12 +58,6 @@ PART_SINK = json_sink(UploadPart)
 _DELETED = json_sink(FileDeleted)
 #: The parameters of the requests that clean up after a failed or cancelled call.
 _CLEANUP = Parameters(timeout=CANCEL_TIMEOUT, max_retries=1)
-
-#: Finds the file a completed Upload made, if the server has it: (filename, size, purpose,
-#: parameters, since) -> the reply that would have carried it.
-FindFile = Callable[
-    [str, "int | None", str, Parameters, float], Coroutine[Any, Any, "Reply[OpenAIFile] | None"]
-]
 
 
 def part_form(source: UploadSource, span: PartSpan | None, filename: str) -> FormBody:

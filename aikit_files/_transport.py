@@ -35,6 +35,15 @@ from ._io.body import FormPayload, FormSender
 from ._io.sinks import Sink, error_body
 from ._params import Parameters, ProgressCallback
 from ._protocol.pacing import Rejoin, rate_limited
+from ._protocol.recovery import (
+    AfterLookup,
+    after_lookup,
+    is_idempotent,
+    lookup_failed,
+    must_look,
+    sent_whole,
+    unsure,
+)
 from ._protocol.redaction import Redactor
 from ._protocol.requests import FormBody, JsonBody, RequestSpec
 from ._protocol.responses import Reply, redirect_error, status_error
@@ -46,9 +55,6 @@ T = TypeVar("T")
 
 #: How much a response may buffer before aiohttp stops reading from the socket.
 READ_BUFFER: Final = 256 * 1024
-
-#: Methods whose request, carried out twice, does no more than once (RFC 9110, 9.2.2).
-IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
 #: The most connections the session a client makes for itself holds at once. Calls beyond it
 #: wait for a connection to come free (that wait counts towards the total time limit only, not
@@ -152,30 +158,26 @@ def map_error(exc: BaseException, timeout: Timeout) -> AIKitError:
 async def _look_before_sending_again(
     recover: Recover[T], started: float, error: AIKitError, *, idempotent: bool
 ) -> Reply[T] | None:
-    """What an ambiguous attempt made, if the lookup finds it.
+    """What an attempt that may have done its work made, if the lookup finds it; None when the
+    request may be sent again (``after_lookup`` decides).
 
     Raises:
-        AIKitError: ``error``, saying that the request may have succeeded, when the lookup
-            itself failed, or when it found nothing after a timeout and the request must not be
-            carried out twice (``idempotent`` false).
+        AIKitError: ``error``, saying that the request may have been carried out, when the
+            lookup itself failed, or when it found nothing after a timeout and the request
+            must not be carried out twice.
     """
     message = getattr(error, "message", str(error))
     try:
         found = await recover(started)
     except AIKitError as lookup_error:
-        raise type(error)(
-            f"{message}; the request was sent whole before the connection failed, so the "
-            f"server may have carried it out, and looking for its outcome failed too "
-            f"({lookup_error}): check before sending it again"
-        ) from error
-    if found is None and isinstance(error, APITimeoutError) and not idempotent:
-        # NOTE: after a timeout, finding nothing proves nothing: the request may still be on its
-        # way or under way (a slow server, a proxy that holds it), and sent again, be done twice.
-        raise APITimeoutError(
-            f"{message}; the request was sent whole and no answer came in time, so the server "
-            "may have carried it out, or may yet, though nothing shows it so far: check before "
-            "sending it again"
-        ) from error
+        raise type(error)(lookup_failed(message, lookup_error)) from error
+    verdict = after_lookup(
+        found=found is not None,
+        timed_out=isinstance(error, APITimeoutError),
+        idempotent=idempotent,
+    )
+    if verdict is AfterLookup.GIVE_UP:
+        raise APITimeoutError(unsure(message)) from error
     return found
 
 
@@ -350,12 +352,14 @@ class Transport:
                 # NOTE: a form tells whether it was handed over whole; a JSON body (bytes) goes
                 # in one write with the head, as does a request with no body; nothing at all
                 # was sent when no connection was made.
-                sent_whole = not isinstance(exc, aiohttp.ClientConnectorError) and (
-                    data.complete if isinstance(data, FormPayload) else True
+                whole = sent_whole(
+                    connected=not isinstance(exc, aiohttp.ClientConnectorError),
+                    body_complete=data.complete if isinstance(data, FormPayload) else True,
                 )
-                if recover is not None and retryable and sent_whole:
+                if must_look(retryable=retryable, sent_whole=whole, can_look=recover is not None):
+                    assert recover is not None
                     found = await _look_before_sending_again(
-                        recover, started, error, idempotent=spec.method in IDEMPOTENT_METHODS
+                        recover, started, error, idempotent=is_idempotent(spec.method)
                     )
                     if found is not None:
                         return found

@@ -19,6 +19,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"_protocol", "_checks"}),
     frozenset({"_io", "_compat"}),
     frozenset({"_transport"}),
+    frozenset({"_recovery"}),
     frozenset({"_calls"}),
     frozenset({"_large_upload"}),
     frozenset({"_uploads"}),

@@ -19,6 +19,7 @@ from aiohttp.abc import AbstractStreamWriter
 from aikit_files._exceptions import APITimeoutError
 from aikit_files._limits import MiB
 from aikit_files._params import ProgressCallback
+from aikit_files._protocol.recovery import may_send_again
 from aikit_files._protocol.requests import FormBody
 from aikit_files._protocol.sources import SourceKind
 
@@ -167,7 +168,7 @@ class FormSender:
 
     def can_send_again(self) -> bool:
         """Whether another attempt can send the whole body from its start."""
-        return self.body.source.replayable or not self.started
+        return may_send_again(replayable=self.body.source.replayable, started=self.started)
 
     def payload(self, write_timeout: float | None) -> FormPayload:
         """A payload that sends the body once."""
