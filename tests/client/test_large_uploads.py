@@ -186,17 +186,6 @@ async def test_closing_the_client_with_cancel_cancels_the_upload(
     assert await server_files(local_server) == {}
 
 
-async def test_a_lost_answer_to_complete_makes_no_second_file(
-    local_server: ServerThread, proxy: FaultProxy, client: af.AsyncClient, source: pathlib.Path
-) -> None:
-    from aikit_files.testing import LoseResponse
-
-    proxy.add_rule(Rule(LoseResponse(), method="POST", path="/v1/uploads/", ordinal=12))
-    made = await client.files.create(source, "user_data", max_concurrency=1, **LARGE)
-    assert await server_files(local_server) == {"train.jsonl": CONTENT}
-    assert made.bytes == len(CONTENT)
-
-
 async def test_an_async_iterable_keeps_the_simple_path(
     proxy: FaultProxy, client: af.AsyncClient
 ) -> None:
@@ -245,19 +234,6 @@ async def test_resume_needs_a_path(client: af.AsyncClient, proxy: FaultProxy) ->
     with pytest.raises(af.InvalidArgumentError, match="path"):
         client.files.create(CONTENT, "user_data", resume=True, **LARGE)
     assert proxy.exchanges == []
-
-
-async def test_a_part_whose_answer_was_lost_is_sent_again(
-    local_server: ServerThread, proxy: FaultProxy, client: af.AsyncClient, source: pathlib.Path
-) -> None:
-    # The server kept the Part, the client never heard: it sends it again, and completes with
-    # the Parts it knows of.
-    from aikit_files.testing import LoseResponse
-
-    proxy.add_rule(Rule(LoseResponse(), method="POST", path="/v1/uploads/", ordinal={2, 7}))
-    await client.files.create(source, "user_data", max_concurrency=2, **LARGE)
-    assert await server_files(local_server) == {"train.jsonl": CONTENT}
-    assert len(parts_sent(proxy)) == 11 + 2
 
 
 async def test_azure_uploads_take_no_expires_after(

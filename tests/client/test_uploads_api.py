@@ -15,7 +15,6 @@ from aiohttp import web
 import aikit_files as af
 from aikit_files.server import ServerThread
 from aikit_files.server._runner import AppThread
-from aikit_files.testing import FaultProxy, LoseResponse, Rule
 
 pytestmark = pytest.mark.anyio
 
@@ -157,21 +156,6 @@ async def test_import_url_on_azure(azure_server: ServerThread, origin: AppThread
         done = await client.files.wait_for_processing(imported.id, poll_interval=0.05, max_wait=30)
         assert (done.status, done.bytes) == ("processed", len(JSONL))
         assert await client.files.content(done.id) == JSONL
-
-
-async def test_an_import_whose_answer_is_lost_is_looked_for_not_sent_again(
-    azure_server: ServerThread, origin: AppThread
-) -> None:
-    rule = Rule(LoseResponse(), method="POST", path="/openai/files/import", ordinal=1)
-    with FaultProxy(azure_server.url, [rule]) as proxy:
-        async with af.AsyncClient("az-key", base_url=proxy.url, provider="azure") as client:
-            imported = await client.files.import_url(
-                f"{origin.url}/train.jsonl", "lost.jsonl", "fine-tune"
-            )
-            listed = [f async for f in client.files.iterate() if f.filename == "lost.jsonl"]
-        sent = [(e.method, e.path.partition("?")[0]) for e in proxy.exchanges]
-    assert [f.id for f in listed] == [imported.id]
-    assert sent[:2] == [("POST", "/openai/files/import"), ("GET", "/openai/files")]
 
 
 def test_import_url_sync(azure_server: ServerThread, origin: AppThread) -> None:
