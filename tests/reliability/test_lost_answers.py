@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 
 import aikit_files as af
+from aikit_files._protocol.sources import UploadFile
 from aikit_files.server import ServerThread
 from aikit_files.server._runner import AppThread
 from aikit_files.testing import FaultProxy, LoseResponse, Respond, Rule, Stall
@@ -72,7 +73,7 @@ async def test_a_create_whose_answer_is_lost_returns_the_file_the_server_made(
     # again and a stream could not: either way the call finds the file and returns it.
     path = tmp_path / "lost.bin"
     path.write_bytes(CONTENT)
-    file: af.UploadFile = {
+    file: UploadFile = {
         "blob": CONTENT,
         "path": path,
         "file object": io.BytesIO(CONTENT),
