@@ -73,12 +73,13 @@ async def test_a_create_whose_answer_is_lost_returns_the_file_the_server_made(
     # again and a stream could not: either way the call finds the file and returns it.
     path = tmp_path / "lost.bin"
     path.write_bytes(CONTENT)
-    file: UploadFile = {
+    sources: dict[str, UploadFile] = {
         "blob": CONTENT,
         "path": path,
         "file object": io.BytesIO(CONTENT),
         "stream": _stream(),
-    }[source]
+    }
+    file = sources[source]
     proxy.add_rule(Rule(LoseResponse(), method="POST", path="/v1/files", ordinal=1))
     progress: list[int] = []
     made = await client.files.create(
