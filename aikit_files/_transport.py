@@ -22,6 +22,7 @@ import aiohttp
 import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from ._compat import client_session
 from ._config import ClientConfig, Timeout
 from ._exceptions import (
     AIKitError,
@@ -217,14 +218,12 @@ class Transport:
             # NOTE: proxy variables are honoured (as httpx does) only when some are set: with
             # trust_env, aiohttp looks up proxies and ~/.netrc in a worker thread on every
             # request, which tripled the cost of a small call on loopback.
-            self._session = aiohttp.ClientSession(
+            # NOTE: one that never sends a request again on its own: our retry loop decides,
+            # and counts, every attempt.
+            self._session = client_session(
                 connector=aiohttp.TCPConnector(limit=CONNECTION_LIMIT),
                 trust_env=bool(urllib.request.getproxies()),
             )
-            # NOTE: aiohttp sends a GET or DELETE again, silently, when a reused connection
-            # breaks; our retry loop decides, and counts, every attempt (max_retries=0 means one).
-            # The switch is private: if a release drops it, this line does nothing.
-            self._session._retry_connection = False
         return self._session
 
     async def aclose(self) -> None:

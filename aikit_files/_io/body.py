@@ -16,6 +16,7 @@ from typing import IO
 import aiohttp
 from aiohttp.abc import AbstractStreamWriter
 
+from aikit_files._compat import traces_each_chunk
 from aikit_files._exceptions import APITimeoutError
 from aikit_files._limits import MiB
 from aikit_files._params import ProgressCallback
@@ -87,7 +88,7 @@ def sendfile_refusal(writer: AbstractStreamWriter, body: FormBody) -> str | None
         return "the connection is TLS (encrypted in user space)"
     if getattr(writer, "chunked", False):
         return "the body is sent chunked"
-    if getattr(writer, "_on_chunk_sent", None) is not None or writer.on_body_write is not None:
+    if traces_each_chunk(writer):
         # NOTE: a trace of the session (on_request_chunk_sent) or an upload tracker is told of
         # every chunk written; bytes sent by the kernel would pass them by.
         return "the session traces each chunk of the body"
@@ -182,16 +183,23 @@ class FormPayload(aiohttp.Payload):
     as the ``__cause__`` of the connection error it reports, where the transport finds it.
     """
 
-    # NOTE: nothing is held open between attempts: the source is opened inside write().
-    _autoclose = True
-
     def __init__(self, sender: FormSender, write_timeout: float | None) -> None:
         super().__init__(None, content_type=sender.body.content_type)
         self._sender = sender
-        self._size = sender.body.content_length
+        self._length = sender.body.content_length
         self._write_timeout = write_timeout
         self.complete = False
         """Whether the whole body was handed to the socket."""
+
+    @property
+    def size(self) -> int | None:
+        """The body's length (aiohttp's ``Content-Length``); None for a stream, sent chunked."""
+        return self._length
+
+    @property
+    def autoclose(self) -> bool:
+        """True: nothing is held open between attempts (the source is opened inside write())."""
+        return True
 
     def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
         raise TypeError("a streamed upload body cannot be decoded")
@@ -221,7 +229,7 @@ class FormPayload(aiohttp.Payload):
     async def _write_body(self, writer: AbstractStreamWriter) -> None:
         sender = self._sender
         body = sender.body
-        small = self._size is not None and self._size <= WRITE_SIZE
+        small = self._length is not None and self._length <= WRITE_SIZE
         if small and body.source.kind is SourceKind.BLOB:
             await self._write_at_once(writer)
             return
