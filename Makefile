@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest install bench clean test-pythons test-floors mutation demo conformance
+.PHONY: test lint typecheck pytest install bench clean test-pythons test-floors test-latest mutation demo conformance
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,19 @@ test-floors:
 	  'import re, tomllib; print(" ".join(re.sub(">=", "==", d) for d in tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))')
 	$(FLOORS_VENV)/bin/python -m pip list | grep -iE '^(aiohttp|attrs|cattrs|multidict|yarl) '
 	$(FLOORS_VENV)/bin/python -m pytest -q -p no:cacheprovider
+
+# The suite against the newest aiohttp the package index serves, whatever pyproject.toml's floor:
+# we declare no upper cap (it would hurt everyone who installs us next to other packages), so a
+# change in aiohttp (a private attribute _compat.py relies on, above all) shows up here as a red
+# run rather than as a broken upload for a user.
+LATEST_VENV := .venv-latest
+test-latest:
+	[ -x $(LATEST_VENV)/bin/python ] || $(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LATEST_VENV)/bin/python -m pip install --quiet -e . --group dev
+	$(LATEST_VENV)/bin/python -m pip install --quiet --upgrade aiohttp
+	@$(LATEST_VENV)/bin/python -c 'import aiohttp; print("aiohttp", aiohttp.__version__, "(the newest the index serves)")'
+	$(LATEST_VENV)/bin/python -m pytest -q -p no:cacheprovider
 
 # Mutation testing of the modules [tool.mutmut] names in pyproject.toml; not part of `make test`.
 # `$(BIN)/mutmut show NAME` prints a survivor's diff.
