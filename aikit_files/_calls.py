@@ -21,6 +21,7 @@ from ._exceptions import APIError, APIStatusError, ClientClosedError
 from ._params import Callback, Parameters
 from ._protocol.responses import Reply, request_id
 from ._results import ErrorInfo, RateLimit, Result
+from ._transport import within_total
 
 logger = logging.getLogger("aikit_files")
 
@@ -140,8 +141,8 @@ class _Call:
     def __init__(self) -> None:
         self.reply: Reply[Any] | None = None
 
-    async def run(self, operation: Coroutine[Any, Any, Reply[T]]) -> T:
-        reply = await operation
+    async def run(self, operation: Coroutine[Any, Any, Reply[T]], total: float | None) -> T:
+        reply = await within_total(operation, total)
         self.reply = reply
         return reply.value
 
@@ -183,7 +184,10 @@ def _running_loop() -> asyncio.AbstractEventLoop:
 class CallTracker:
     """Starts calls as tasks and keeps every one referenced until it and its callbacks ended."""
 
-    def __init__(self) -> None:
+    def __init__(self, total: Callable[[Parameters], float | None]) -> None:
+        # The total time limit (seconds, or None) of a call with given parameters: a deadline
+        # for the whole call, set when it starts (``within_total``).
+        self._total = total
         self._calls: set[asyncio.Task[Any]] = set()
         self._deliveries: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -229,12 +233,13 @@ class CallTracker:
         call = _Call()
         name = f"aikit_files.{name}"
         task: asyncio.Task[T]
+        running = call.run(operation, self._total(params))
         if loop.get_task_factory() is None:
-            task = _CallTask(call.run(operation), loop=loop, name=name)
+            task = _CallTask(running, loop=loop, name=name)
         else:
             # NOTE: the user's task factory is honoured; an error nobody receives is then
             # asyncio's to report, as for any task.
-            task = loop.create_task(call.run(operation), name=name)
+            task = loop.create_task(running, name=name)
         self._calls.add(task)
 
         def on_done(done: asyncio.Task[T]) -> None:

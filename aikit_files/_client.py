@@ -59,8 +59,8 @@ class AsyncClient:
                 "AZURE_OPENAI_API_KEY" if self._config.provider == "azure" else "OPENAI_API_KEY"
             )
             raise InvalidArgumentError(f"no API key: pass api_key= or set {variable}")
-        self._tracker = CallTracker()
         self._transport = Transport(self._config, session)
+        self._tracker = CallTracker(self._transport.total)
         endpoint = Endpoint(self._config)
         self.uploads = AsyncUploadsAPI(self._transport, endpoint, self._tracker)
         """The Uploads API (``create``, ``add_part``, ``complete``, ``cancel``)."""
