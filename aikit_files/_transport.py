@@ -72,7 +72,8 @@ CONNECTION_LIMIT: Final = 100
 
 #: Looks, after an attempt that may have done its work without answering, for what it made;
 #: takes the Unix time the attempt began; returns the reply that attempt would have given, or
-#: None if nothing shows it succeeded.
+#: None if nothing shows it succeeded. ``_recovery.Recovery`` makes them; when one runs, and
+#: what its outcome means, is ``_protocol.recovery``'s decision.
 Recover = Callable[[float], Awaitable["Reply[T] | None"]]
 
 
@@ -315,7 +316,9 @@ class Transport:
 
         Args:
             spec: what to send, body included.
-            params: the call's parameters (timeout, retries, extra headers).
+            params: the call's parameters (timeout, retries, extra headers). Within a call,
+                its total time limit is the call's deadline (``within_total``); outside one,
+                this request's.
             sink: turns the successful response into the call's value.
             on_progress: told of the bytes of a form's file part as they are sent.
             recover: after an attempt that sent its request whole and then got no answer (the
