@@ -105,8 +105,12 @@ async def within_total(operation: Coroutine[Any, Any, T], total: float | None) -
                 return await operation
             finally:
                 _CALL_DEADLINE.reset(token)
-    except TimeoutError as exc:
-        # NOTE: each attempt turns its own timeouts into ours; this is the deadline's.
+    except (TimeoutError, asyncio.CancelledError) as exc:
+        # NOTE: each attempt turns its own timeouts into ours; this is the deadline's. So is a
+        # cancellation once the deadline passed: a TaskGroup whose task failed (a large
+        # upload's Parts) leaves the cancellation it asked for counted on the call's task
+        # (3.11 and 3.12 alike), and asyncio.timeout then takes its own for someone else's.
+        # A cancellation of the call after its deadline is reported as the timeout.
         if not deadline.expired():
             raise
         raise APITimeoutError(f"the call took more than its total time limit of {total} s") from exc

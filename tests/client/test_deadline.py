@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import aikit_files as af
+from aikit_files._transport import within_total
 from aikit_files.server import ServerThread
 from aikit_files.testing import Delay, FaultProxy, LoseResponse, Respond, Rule
 
@@ -110,3 +111,26 @@ async def test_a_request_outside_a_call_keeps_its_deadline_to_itself(
         proxy.add_rule(Rule(Respond(500, retry_after_ms=50), method="GET", ordinal=1))
         assert len([f async for f in client.files.iterate(timeout=af.Timeout(total=5))]) == 1
     assert [e.status for e in proxy.exchanges][-2:] == [500, 200]
+
+
+async def _fails() -> None:
+    raise ValueError("a Part failed")
+
+
+async def _cleans_up_after_a_failed_group() -> None:
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(_fails())
+            group.create_task(asyncio.sleep(5))
+    except* ValueError:
+        pass
+    await asyncio.sleep(5)  # cleaning up (cancelling an Upload) when the deadline passes
+
+
+async def test_the_deadline_passing_after_a_failed_task_group_is_a_timeout() -> None:
+    # The group leaves its cancellation of this task counted; asyncio.timeout alone then lets
+    # the deadline's cancellation through as a bare CancelledError (found by a large upload
+    # whose Parts failed just before its deadline).
+    call = asyncio.ensure_future(within_total(_cleans_up_after_a_failed_group(), 0.1))
+    with pytest.raises(af.APITimeoutError, match=r"total time limit of 0.1 s"):
+        await call
