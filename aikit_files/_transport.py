@@ -40,16 +40,8 @@ from ._exceptions import (
 from ._io.body import FormPayload, FormSender
 from ._io.sinks import Sink, error_body
 from ._params import Parameters, ProgressCallback
+from ._protocol import recovery
 from ._protocol.pacing import Rejoin, rate_limited
-from ._protocol.recovery import (
-    AfterLookup,
-    after_lookup,
-    is_idempotent,
-    lookup_failed,
-    must_look,
-    sent_whole,
-    unsure,
-)
 from ._protocol.redaction import Redactor
 from ._protocol.requests import FormBody, JsonBody, RequestSpec
 from ._protocol.responses import Reply, redirect_error, status_error
@@ -216,14 +208,14 @@ async def _look_before_sending_again(
     try:
         found = await recover(started)
     except AIKitError as lookup_error:
-        raise type(error)(lookup_failed(message, lookup_error)) from error
-    verdict = after_lookup(
+        raise type(error)(recovery.lookup_failed(message, lookup_error)) from error
+    verdict = recovery.after_lookup(
         found=found is not None,
         timed_out=isinstance(error, APITimeoutError),
         idempotent=idempotent,
     )
-    if verdict is AfterLookup.GIVE_UP:
-        raise APITimeoutError(unsure(message)) from error
+    if verdict is recovery.AfterLookup.GIVE_UP:
+        raise APITimeoutError(recovery.unsure(message)) from error
     return found
 
 
@@ -393,14 +385,16 @@ class Transport:
                 # NOTE: a form tells whether it was handed over whole; a JSON body (bytes) goes
                 # in one write with the head, as does a request with no body; nothing at all
                 # was sent when no connection was made.
-                whole = sent_whole(
+                whole = recovery.sent_whole(
                     connected=not isinstance(exc, aiohttp.ClientConnectorError),
                     body_complete=data.complete if isinstance(data, FormPayload) else True,
                 )
-                if must_look(retryable=retryable, sent_whole=whole, can_look=recover is not None):
+                if recovery.must_look(
+                    retryable=retryable, sent_whole=whole, can_look=recover is not None
+                ):
                     assert recover is not None
                     found = await _look_before_sending_again(
-                        recover, started, error, idempotent=is_idempotent(spec.method)
+                        recover, started, error, idempotent=recovery.is_idempotent(spec.method)
                     )
                     if found is not None:
                         return found
