@@ -271,7 +271,12 @@ class CallTracker:
             self._deliveries.add(delivery)
             delivery.add_done_callback(self._deliveries.discard)
 
-        task.add_done_callback(on_done)
+        if task.done():
+            # NOTE: an eager task that ended in its first step (it failed before any wait):
+            # its callbacks run now, before whoever awaits it resumes, as for any other.
+            on_done(task)
+        else:
+            task.add_done_callback(on_done)
         return task
 
     async def aclose(self, *, cancel: bool = False) -> None:
