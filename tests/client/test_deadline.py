@@ -43,7 +43,7 @@ async def test_a_large_upload_ends_at_its_total_deadline(
         with pytest.raises(af.APITimeoutError, match=r"total time limit of 1.0 s"):
             await client.files.create(source, "user_data", **LARGE)
         took = time.monotonic() - began
-    assert took < 2.5, f"the call went on for {took:.1f} s past a deadline of 1 s"
+    assert took < 4.0, f"the call went on for {took:.1f} s past a deadline of 1 s"
     sent = [e.path.partition("?")[0].rsplit("/", 1)[-1] for e in proxy.exchanges]
     assert "complete" not in sent
     assert sent[-1] == "cancel"  # the Upload was cancelled
@@ -61,7 +61,7 @@ async def test_polling_ends_at_the_total_deadline(tmp_path: pathlib.Path) -> Non
                 await c.files.wait_for_processing(
                     made.id, poll_interval=0.05, max_wait=60, timeout=af.Timeout(total=0.5)
                 )
-            assert time.monotonic() - began < 2.0
+            assert time.monotonic() - began < 4.0
 
 
 async def test_the_retries_of_all_the_parts_share_one_deadline(
@@ -83,7 +83,7 @@ async def test_the_retries_of_all_the_parts_share_one_deadline(
         with pytest.raises((af.InternalServerError, af.APITimeoutError)):
             await client.files.create(source, "user_data", **LARGE)
         took = time.monotonic() - began
-    assert took < 3.0, f"the call went on for {took:.1f} s past a deadline of 1.5 s"
+    assert took < 4.5, f"the call went on for {took:.1f} s past a deadline of 1.5 s"
     assert await server_files(local_server) == {}
 
 
@@ -96,7 +96,7 @@ async def test_the_lookup_after_a_lost_answer_counts_against_the_calls_deadline(
         began = time.monotonic()
         with pytest.raises(af.APITimeoutError, match=r"total time limit of 1.0 s"):
             await client.files.create(b"y", "user_data", timeout=af.Timeout(total=1.0))
-        assert time.monotonic() - began < 2.0
+        assert time.monotonic() - began < 2.9  # the lookup alone is held 3 s
 
 
 async def test_a_request_outside_a_call_keeps_its_deadline_to_itself(
