@@ -62,10 +62,9 @@ READ_BUFFER: Final = 256 * 1024
 #: A borrowed session keeps its own limit.
 CONNECTION_LIMIT: Final = 100
 
-#: Looks, after an attempt that may have done its work without answering, for what it made;
-#: takes the Unix time the attempt began; returns the reply that attempt would have given, or
-#: None if nothing shows it succeeded. ``_recovery.Recovery`` makes them; when one runs, and
-#: what its outcome means, is ``_protocol.recovery``'s decision.
+#: Looks, after an attempt that may have done its work without answering, for what it made
+#: (given the Unix time the attempt began): the reply it would have given, or None. Made by
+#: ``_recovery.Recovery``; when one runs, and what it found means, ``_protocol.recovery`` says.
 Recover = Callable[[float], Awaitable["Reply[T] | None"]]
 
 
@@ -98,11 +97,10 @@ async def within_total(operation: Coroutine[Any, Any, T], total: float | None) -
             finally:
                 _CALL_DEADLINE.reset(token)
     except (TimeoutError, asyncio.CancelledError) as exc:
-        # NOTE: each attempt turns its own timeouts into ours; this is the deadline's. So is a
-        # cancellation once the deadline passed: a TaskGroup whose task failed (a large
-        # upload's Parts) leaves the cancellation it asked for counted on the call's task
-        # (3.11 and 3.12 alike), and asyncio.timeout then takes its own for someone else's.
-        # A cancellation of the call after its deadline is reported as the timeout.
+        # NOTE: each attempt turns its own timeouts into ours; this is the deadline's, and so is
+        # a cancellation past it: a TaskGroup whose task failed (a large upload's Parts) leaves
+        # its cancellation of the call's task counted, and asyncio.timeout then takes its own
+        # for someone else's. A cancellation of the call past its deadline is the timeout.
         if not deadline.expired():
             raise
         raise APITimeoutError(f"the call took more than its total time limit of {total} s") from exc
