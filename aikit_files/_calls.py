@@ -18,11 +18,11 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from ._compat import exception_unretrieved
+from ._deadline import within_total
 from ._exceptions import APIError, APIStatusError, ClientClosedError
 from ._params import Callback, Parameters
 from ._protocol.responses import Reply, request_id
 from ._results import ErrorInfo, RateLimit, Result
-from ._transport import within_total
 
 logger = logging.getLogger("aikit_files")
 

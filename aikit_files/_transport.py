@@ -5,22 +5,18 @@ successful response with a sink, retrying what the policy says may be retried; i
 value together with its response's headers. This is the one place where exceptions of aiohttp,
 ``ssl``, ``OSError`` and timeouts become the errors of ``_exceptions`` (``map_error``), with the
 original kept as ``__cause__``.
-
-A call's total time limit (``Timeout.total``) is a deadline for the whole call, every request
-of it included (retries, lookups, Parts, complete, polls): ``within_total`` sets it once, when
-the call starts, and each request then has the time that remains.
+Within a call, every request shares the call's deadline (``_deadline``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import random
 import ssl
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, TypeVar
 
 import aiohttp
@@ -29,6 +25,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._compat import client_session
 from ._config import ClientConfig, Timeout
+from ._deadline import call_deadline, within_total
 from ._exceptions import (
     AIKitError,
     APIConnectionError,
@@ -66,44 +63,6 @@ CONNECTION_LIMIT: Final = 100
 #: (given the Unix time the attempt began): the reply it would have given, or None. Made by
 #: ``_recovery.Recovery``; when one runs, and what it found means, ``_protocol.recovery`` says.
 Recover = Callable[[float], Awaitable["Reply[T] | None"]]
-
-
-#: The deadline of the call running in this context (the loop's time), set by ``within_total``:
-#: every request of the call, in its task and in the tasks it starts, shares it.
-_CALL_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "aikit_files_call_deadline", default=None
-)
-
-
-async def within_total(operation: Coroutine[Any, Any, T], total: float | None) -> T:
-    """Runs a call's ``operation`` within its total time limit, if it has one.
-
-    The deadline is computed once, now; every request the call makes (retries, lookups,
-    Parts, polls) shares it, and no retry starts that could not end before it.
-
-    Raises:
-        APITimeoutError: the deadline passed; what the call was doing is cancelled.
-    """
-    if total is None:
-        return await operation
-    deadline = asyncio.timeout(total)
-    try:
-        async with deadline:
-            # NOTE: reset on the way out: a request outside a call (a page of ``iterate``) runs
-            # in its caller's context, which later calls copy.
-            token = _CALL_DEADLINE.set(deadline.when())
-            try:
-                return await operation
-            finally:
-                _CALL_DEADLINE.reset(token)
-    except (TimeoutError, asyncio.CancelledError) as exc:
-        # NOTE: each attempt turns its own timeouts into ours; this is the deadline's, and so is
-        # a cancellation past it: a TaskGroup whose task failed (a large upload's Parts) leaves
-        # its cancellation of the call's task counted, and asyncio.timeout then takes its own
-        # for someone else's. A cancellation of the call past its deadline is the timeout.
-        if not deadline.expired():
-            raise
-        raise APITimeoutError(f"the call took more than its total time limit of {total} s") from exc
 
 
 def _connector_message(exc: BaseException, timeout: Timeout) -> str:
@@ -331,7 +290,7 @@ class Transport:
         settings = self._settings(params)
         total = settings.timeout.total
         attempts = self._attempts(spec, settings, sink, on_progress, recover)
-        if total is None or _CALL_DEADLINE.get() is not None:
+        if total is None or call_deadline() is not None:
             # NOTE: within a call's deadline (``within_total``), which cancels the request
             # when it passes: the request's own total, if any, is the call's.
             return await attempts
@@ -402,7 +361,7 @@ class Transport:
                 retries, response_headers, now=time.time(), rand=random.random()
             )
             # NOTE: no retry starts that could not end before the call's deadline.
-            deadline = _CALL_DEADLINE.get()
+            deadline = call_deadline()
             if delay is None or (
                 deadline is not None and asyncio.get_running_loop().time() + delay >= deadline
             ):

@@ -18,7 +18,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"_models", "_results", "_config", "_params"}),
     frozenset({"_protocol", "_checks"}),
     frozenset({"_io", "_compat"}),
-    frozenset({"_transport"}),
+    frozenset({"_transport", "_deadline"}),
     frozenset({"_recovery"}),
     frozenset({"_calls"}),
     frozenset({"_large_upload"}),

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import aikit_files as af
-from aikit_files._transport import within_total
+from aikit_files._deadline import within_total
 from aikit_files.server import ServerThread
 from aikit_files.testing import Delay, FaultProxy, LoseResponse, Respond, Rule
 
