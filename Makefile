@@ -102,7 +102,7 @@ mutation: $(STAMP)
 # test`; needs npm): schemathesis on both flavours, and our client through Stoplight Prism's
 # validating proxy. The specs' quirks it corrects are listed and explained in
 # tests/conformance/quirks.py. Tools and patched specs go to .conformance/; a few minutes.
-SPECS ?= /work/shared/specs
+SPECS ?= ../shared/specs
 CONFORMANCE_EXAMPLES ?= 100
 conformance: $(STAMP)
 	$(BIN)/python -m pip install --quiet --group conformance

@@ -2,7 +2,7 @@
 
 Each quirk is a place where a spec says less than, or other than, what the real service does,
 so that an independent tool reading the spec literally would flag the real service too. Each is
-a function that corrects the spec (a copy: the files under /work/shared/specs stay as they are)
+a function that corrects the spec (a copy: the spec files themselves stay as they are)
 and says why in its docstring; ``EXCLUDED_CHECKS`` names the schemathesis checks left out, and
 why. Anything not listed here is checked as the spec says.
 """
