@@ -141,7 +141,10 @@ async def test_aclose_can_cancel_calls_in_flight(
     results: list[af.Result] = []
     client = through(proxy, local_server)
     task = client.files.retrieve(stored.id, on_terminate=results.append)
-    await asyncio.sleep(0.05)
+    for _ in range(3000):  # until the request reaches the proxy (another thread), which holds it
+        if proxy.exchanges:
+            break
+        await asyncio.sleep(0.01)
     await client.aclose(cancel=True)
     assert task.cancelled()
     assert results[0].cancelled
