@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,8 +21,11 @@ import pytest
 import aikit_files as af
 from aikit_files.server import ServerThread
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+BLOCKS: list[str] = re.findall(
+    r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL
+)
 
 #: The ``train.jsonl`` the examples upload, in their working folder.
 TRAIN = (
@@ -142,9 +146,6 @@ def check_the_plugin_example(run: Run) -> None:
     # user's project, its tests pass against the fixtures the installed plugin gives.
     assert run.stdout == ""
     (run.folder / "test_example.py").write_text(run.code, encoding="utf-8")
-    (run.folder / "conftest.py").write_text(
-        "import pytest\n\n@pytest.fixture\ndef anyio_backend():\n    return 'asyncio'\n"
-    )
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_example.py"],
         cwd=run.folder,
@@ -234,3 +235,59 @@ def test_readme_example_runs(code: str, local_server: ServerThread, tmp_path: Pa
     # A callback that raises is logged, not raised: the example would still exit 0.
     assert done.stderr == ""
     example.check(Run(done.stdout, folder, local_server, code))
+
+
+def install_line() -> list[str]:
+    """The first command of the README's Install section (``pip install .``), as arguments."""
+    section = README.read_text(encoding="utf-8").split("\n## Install\n", 1)[1]
+    (block,) = re.findall(r"```sh\n(.*?)```", section.split("\n## ", 1)[0], re.DOTALL)
+    return shlex.split(block.splitlines()[0], comments=True)
+
+
+@pytest.mark.venv
+@pytest.mark.timeout(600)
+def test_the_testing_example_passes_after_the_install_steps(tmp_path: Path) -> None:
+    # As a newcomer would: a fresh venv, the README's install line run in the clone, pytest,
+    # and the README's test example in a project of its own, with nothing else installed.
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", venv], check=True, timeout=120)
+    pip, *arguments = install_line()
+    assert (pip, arguments) == ("pip", ["install", "."])
+    # NOTE: nothing of the suite's own environment may reach the venv (PYTHONPATH would import
+    # this clone's package instead of the installed one; PYTEST_* would load other plugins).
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("PYTHON", "PYTEST_", "VIRTUAL_ENV"))
+    }
+    for command in ([*arguments], ["install", "pytest"]):
+        done = subprocess.run(
+            [venv / "bin" / "pip", "--disable-pip-version-check", "-q", *command],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=480,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    project = tmp_path / "project"
+    (project / "tests").mkdir(parents=True)
+    (project / "tests" / "test_files_job.py").write_text(
+        example_code("def test_my_upload_job("), encoding="utf-8"
+    )
+    done = subprocess.run(
+        [venv / "bin" / "python", "-m", "pytest", "-q", "-W", "error", "-p", "no:cacheprovider"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout, done.stdout
+
+
+def example_code(marker: str) -> str:
+    """The README's Python block that holds ``marker``."""
+    (code,) = [code for code in BLOCKS if marker in code]
+    return code

@@ -4,11 +4,12 @@ Installed with the package (the ``pytest11`` entry point), it gives any test sui
 fixtures:
 
 - ``files_server``: the local Files API server, running on loopback for one test, with a fresh
-  data directory; ``.openai_base_url`` (with ``/v1``), ``.azure_endpoint``, ``.api_key``.
+  data directory: ``.url`` (the root URL), ``.openai_base_url`` (with ``/v1``),
+  ``.azure_endpoint``, ``.api_key``, ``.host``, ``.port`` and ``.data_dir``.
 - ``files_client``: an ``af.Client`` of it.
-- ``async_files_client``: an ``af.AsyncClient`` of it (an async fixture: run by
-  pytest-asyncio when it is installed, else by anyio's plugin, for tests marked
-  ``@pytest.mark.anyio``).
+- ``async_files_client``: an ``af.AsyncClient`` of it, for async tests marked
+  ``@pytest.mark.anyio``: anyio, a dependency of the package, brings the pytest plugin that
+  runs them (on asyncio, anyio's default backend).
 
 ::
 
@@ -21,24 +22,12 @@ from __future__ import annotations
 
 import pathlib
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 import aikit_files as af
 from aikit_files.server import ServerThread
-
-
-def _async_fixture() -> Callable[[Any], Any]:
-    """pytest-asyncio's fixture decorator when it is there (its strict mode needs it), else
-    pytest's (anyio's plugin runs async fixtures for the tests it runs)."""
-    try:
-        import pytest_asyncio
-    except ImportError:
-        return pytest.fixture
-    decorator: Callable[[Any], Any] = pytest_asyncio.fixture
-    return decorator
 
 
 @pytest.fixture
@@ -56,7 +45,10 @@ def files_client(files_server: ServerThread) -> Iterator[af.Client]:
         yield client
 
 
-@_async_fixture()
+# NOTE: a plain pytest fixture, not pytest-asyncio's: anyio's plugin runs it in the loop of
+# the anyio test that asks for it (with pytest-asyncio's decorator, the fixture would make the
+# client in one loop and the test would use it in another).
+@pytest.fixture
 async def async_files_client(files_server: ServerThread) -> AsyncIterator[af.AsyncClient]:
     """An ``af.AsyncClient`` of ``files_server``, closed after the test."""
     async with af.AsyncClient(files_server.api_key, base_url=files_server.openai_base_url) as c:

@@ -11,18 +11,18 @@ pytest_plugins = ["pytester"]
 
 USER_TESTS = textwrap.dedent(
     """
+    import pathlib
+
     import pytest
 
 
-    @pytest.fixture
-    def anyio_backend():
-        return "asyncio"
-
-
     def test_the_server(files_server):
-        assert files_server.openai_base_url.endswith("/v1")
-        assert files_server.azure_endpoint.startswith("http://127.0.0.1:")
-        assert files_server.api_key
+        root = f"http://127.0.0.1:{files_server.port}"
+        assert (files_server.host, files_server.url) == ("127.0.0.1", root)
+        assert files_server.openai_base_url == root + "/v1"
+        assert files_server.azure_endpoint == root
+        assert files_server.api_key.startswith("sk-test-")
+        assert (pathlib.Path(files_server.data_dir) / "files").is_dir()
 
 
     def test_a_job_with_the_sync_client(files_client):
