@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import pathlib
 from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings
 
+from aikit_files import _transport
+from aikit_files._protocol.retry import RetryPolicy
 from aikit_files.server import ServerThread
 from aikit_files.testing import FaultProxy
 
@@ -26,6 +29,26 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(autouse=True)
+def quick_backoff(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clients a test makes in this process wait 1 to 10 ms between attempts, not 0.5 to 8 s.
+
+    Every test but those marked ``real_backoff`` runs so: the attempts a call makes, what each
+    sends and what it ends in are the policy's (the same ``max_retries``, statuses, jitter and
+    ``Retry-After`` handling); only the backoff's scale is the test's, so that a suite full of
+    faults does not spend a minute asleep. The policy's own arithmetic is tested in
+    ``tests/client/test_protocol_retry.py``, on ``RetryPolicy`` itself.
+    """
+    if request.node.get_closest_marker("real_backoff") is None:
+        # NOTE: the one place a client makes its policy; raising=True (the default) makes this
+        # fixture fail loudly, not silently stop working, if that place moves.
+        monkeypatch.setattr(
+            _transport,
+            "RetryPolicy",
+            functools.partial(RetryPolicy, initial_delay=0.001, max_delay=0.01),
+        )
+
+
 @pytest.fixture
 def local_server(tmp_path: pathlib.Path) -> Iterator[ServerThread]:
     """The local Files API server on loopback, keeping its files under ``tmp_path / "data"``,
@@ -39,3 +62,10 @@ def proxy(local_server: ServerThread) -> Iterator[FaultProxy]:
     """A fault proxy in front of the local server, with no rule yet."""
     with FaultProxy(local_server.url) as running:
         yield running
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The fresh-venv tests first (after pytest-randomly's shuffle): they wait about a minute on
+    the package index, which the other workers fill; started last, they would end the run."""
+    items.sort(key=lambda item: item.get_closest_marker("venv") is None)
