@@ -49,6 +49,14 @@ def quick_backoff(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
         )
 
 
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's resume journals (``$XDG_CACHE_HOME/aikit_files``) go under its own
+    ``tmp_path``, for its subprocesses too: never into the user's ``~/.cache``, which tests
+    running in parallel, and the user's own uploads, share."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
 @pytest.fixture
 def local_server(tmp_path: pathlib.Path) -> Iterator[ServerThread]:
     """The local Files API server on loopback, keeping its files under ``tmp_path / "data"``,
