@@ -9,7 +9,8 @@ fixtures:
 - ``files_client``: an ``af.Client`` of it.
 - ``async_files_client``: an ``af.AsyncClient`` of it, for async tests marked
   ``@pytest.mark.anyio``: anyio, a dependency of the package, brings the pytest plugin that
-  runs them (on asyncio, anyio's default backend).
+  runs them (on asyncio, anyio's default backend; where trio is installed, anyio also tries
+  trio, which the client does not run on, unless an ``anyio_backend`` fixture says asyncio).
 
 ::
 
