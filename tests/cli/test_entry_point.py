@@ -74,13 +74,23 @@ def test_an_interrupt_exits_130_with_one_line() -> None:
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
         command = [sys.executable, "-m", "aikit_files", "--api-key", "sk-x", "--base-url", url]
         with subprocess.Popen(
-            [*command, "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            [*command, "list"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONFAULTHANDLER": "1"},
         ) as process:
             connection, _ = silent.accept()  # the request is on its way
             with connection:
                 time.sleep(0.2)
                 process.send_signal(signal.SIGINT)
-                out, err = process.communicate(timeout=30)
+                try:
+                    out, err = process.communicate(timeout=30)
+                except subprocess.TimeoutExpired:
+                    # NOTE: where the command hung (faulthandler prints every thread's stack on
+                    # SIGABRT), and the command gone, so no later test inherits it.
+                    process.send_signal(signal.SIGABRT)
+                    _, err = process.communicate(timeout=30)
+                    pytest.fail("SIGINT did not stop the command:\n" + err.decode(errors="replace"))
     assert (process.returncode, out, err) == (130, b"", b"aikit-files: cancelled\n")
 
 
