@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import pathlib
+import signal
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -55,6 +57,28 @@ def own_cache(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ``tmp_path``, for its subprocesses too: never into the user's ``~/.cache``, which tests
     running in parallel, and the user's own uploads, share."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+@pytest.fixture(autouse=True)
+def interruptible_children() -> Iterator[None]:
+    """The subprocesses a test starts take SIGINT as from a terminal, even when the suite runs
+    with SIGINT ignored (a background job of a script, ``nohup``, some CI runners).
+
+    A child inherits an ignored SIGINT, and Python then leaves it ignored (as it should: that
+    is how a shell keeps Ctrl-C from its background jobs), so a test that interrupts a command
+    would wait on it forever. With a handler here, the child starts with SIGINT at its default.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+    ):
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @pytest.fixture
