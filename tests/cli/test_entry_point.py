@@ -4,6 +4,7 @@ in a process of their own (exit statuses, binary stdout, an interrupt, what is i
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import signal
 import socket
