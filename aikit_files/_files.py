@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import pathlib
-import urllib.parse
-from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
-from typing import IO, Any, TypeVar, Unpack, overload
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import IO, Any, Unpack, overload
 
 from ._calls import CallTracker
-from ._checks import check_file
 from ._config import check_seconds
-from ._exceptions import (
-    APITimeoutError,
-    FileProcessingError,
-    InvalidArgumentError,
-    InvalidArgumentTypeError,
-    InvalidFileError,
-)
-from ._io.sinks import NAME_MAX, bytes_sink, file_sink, json_sink, stream_sink
-from ._large_upload import LargeUpload
-from ._limits import purpose_limit_error
+from ._create import upload
+from ._exceptions import InvalidArgumentError
+from ._file_arguments import check_destination, check_purpose, check_url
+from ._file_requests import FILE_DELETED_SINK, FILE_LIST_SINK, FILE_SINK, FileRequests
+from ._io.sinks import bytes_sink, file_sink, stream_sink
 from ._many import FileCallback, ManySource, plan_batch
 from ._models import FileDeleted, FileList, OpenAIFile
 from ._params import (
@@ -40,13 +32,10 @@ from ._params import (
     forbid_content_type,
     merge,
 )
-from ._protocol.multipart import build_form, form_fields, guess_content_type
-from ._protocol.pagination import Pages
-from ._protocol.plan import goes_in_parts
-from ._protocol.requests import Endpoint, FormBody, check_file_id
-from ._protocol.responses import Reply
-from ._protocol.sources import SourceKind, UploadFile, UploadSource, describe_source
-from ._recovery import Recovery, SentBytes
+from ._processing import until_processed
+from ._protocol.requests import Endpoint, check_file_id
+from ._protocol.sources import UploadFile
+from ._recovery import Recovery
 from ._results import (
     ContentResult,
     DownloadResult,
@@ -55,95 +44,10 @@ from ._results import (
     FileResult,
     ManyResult,
 )
-from ._transport import Recover, Transport
-
-T = TypeVar("T")
-
-#: The longest pause between two polls of ``wait_for_processing``, however long it has waited.
-MAX_POLL_INTERVAL = 30.0
+from ._transport import Transport
 
 
-logger = logging.getLogger("aikit_files")
-
-#: The sinks of the JSON answers, made once.
-_FILE = json_sink(OpenAIFile)
-_FILE_LIST = json_sink(FileList)
-_FILE_DELETED = json_sink(FileDeleted)
-
-
-def _check_purpose(purpose: object) -> None:
-    if not isinstance(purpose, str):
-        raise InvalidArgumentTypeError(f"purpose must be a string, not {type(purpose).__name__}")
-    if not purpose:
-        raise InvalidArgumentError("purpose must not be empty")
-
-
-def _check_url(url: object) -> None:
-    if not isinstance(url, str):
-        raise InvalidArgumentTypeError(f"content_url must be a string, not {type(url).__name__}")
-    try:
-        parts = urllib.parse.urlsplit(url)
-        host = parts.hostname
-    except ValueError as exc:
-        raise InvalidArgumentError(f"content_url is not a valid URL ({exc})") from None
-    if parts.scheme not in ("http", "https") or not host:
-        # NOTE: the URL is not repeated: its query may hold a secret (a SAS token).
-        raise InvalidArgumentError("content_url must be an http:// or https:// URL with a host")
-
-
-def _check_destination(destination: object) -> pathlib.Path:
-    if not isinstance(destination, str | os.PathLike):
-        raise InvalidArgumentTypeError(
-            f"destination must be a path (str or os.PathLike), not {type(destination).__name__}"
-        )
-    text = os.fsdecode(destination)
-    if not text:
-        raise InvalidArgumentError("destination: the path is empty")
-    if "\0" in text:
-        raise InvalidArgumentError(f"destination: the path holds a NUL character: {text!r}")
-    path = pathlib.Path(text)
-    if len(os.fsencode(path.name)) > NAME_MAX:
-        raise InvalidArgumentError(
-            f"destination: the file name is longer than {NAME_MAX} bytes: {path.name[:40]!r}..."
-        )
-    if path.is_dir():
-        raise InvalidArgumentError(f"destination: {str(path)!r} is a directory; name the file")
-    if not path.parent.is_dir():
-        raise InvalidArgumentError(
-            f"destination: the directory {str(path.parent)!r} does not exist"
-        )
-    return path
-
-
-def _checked_first(
-    params: FileParameters,
-    source: UploadSource,
-    purpose: str,
-    filename: str,
-    making: Coroutine[Any, Any, T],
-) -> Coroutine[Any, Any, T]:
-    """``making``, preceded by ``check_file`` of the source when ``params.check`` asks for it."""
-    if not params.check:
-        return making
-    return _check_then(source, purpose, filename, making)
-
-
-async def _check_then(
-    source: UploadSource, purpose: str, filename: str, making: Coroutine[Any, Any, T]
-) -> T:
-    """Checks the source off the loop's thread, then makes the upload; nothing is sent (and
-    ``making`` never starts) when the check fails."""
-    try:
-        check = await asyncio.to_thread(check_file, source.value, purpose, filename=filename)
-        if not check.ok:
-            raise InvalidFileError(check, filename)
-    except BaseException:
-        making.close()
-        raise
-    return await making
-
-
-class AsyncFilesAPI:
+class AsyncFilesAPI(FileRequests):
     """The Files API: upload, list, retrieve, delete and download files.
 
     Each method checks its arguments at once (a bad one raises ``InvalidArgumentError`` before
@@ -207,48 +111,8 @@ class AsyncFilesAPI:
         """
         params = merge(FileParameters, parameters, options)
         forbid_content_type(params)
-        _check_purpose(purpose)
-        source = describe_source(file, self._endpoint.config.upload_limit)
-        if source.size is not None and (too_large := purpose_limit_error(purpose, source.size)):
-            raise InvalidArgumentError(too_large)
-        if params.check and source.kind not in (SourceKind.PATH, SourceKind.BLOB):
-            raise InvalidArgumentError(
-                f"check=True reads the file before sending it: give a path or bytes, "
-                f"not {source.kind.value}"
-            )
-        filename = params.filename or source.filename
-        content_type = params.content_type or guess_content_type(filename)
-        if goes_in_parts(source.size, params.upload_threshold):
-            large = LargeUpload.prepare(
-                self._transport,
-                self._endpoint,
-                source,
-                filename=filename,
-                purpose=purpose,
-                mime_type=content_type,
-                params=params,
-                find_file=self._recovery.find_file,
-            )
-            making = _checked_first(params, source, purpose, filename, large.run())
-            claimed = self._recovery.claimed(making)
-            return self._tracker.start(claimed, params, FileResult, "create")
-        form = build_form(
-            form_fields(purpose, params.expires_after),
-            filename=filename,
-            content_type=content_type,
-        )
-        spec = self._endpoint.create_file(FormBody(form, source))
-        on_progress = params.on_progress
-        recover: Recover[OpenAIFile]
-        if source.size is not None:
-            recover = self._recovery.for_create(filename, source.size, purpose, params)
-        else:
-            # NOTE: a stream's size is known once it was sent.
-            counted = SentBytes(on_progress)
-            on_progress = counted
-            recover = self._recovery.for_stream(filename, purpose, params, counted)
-        send = self._transport.send(spec, params, _FILE, on_progress=on_progress, recover=recover)
-        making = _checked_first(params, source, purpose, filename, send)
+        check_purpose(purpose)
+        making = upload(self._transport, self._endpoint, self._recovery, file, purpose, params)
         return self._tracker.start(self._recovery.claimed(making), params, FileResult, "create")
 
     def create_many(
@@ -313,7 +177,7 @@ class AsyncFilesAPI:
         """
         params = merge(FileParameters, parameters, options)
         forbid_content_type(params)
-        _check_purpose(purpose)
+        check_purpose(purpose)
         self._tracker.check_open()
         batch = plan_batch(
             sources,
@@ -350,9 +214,6 @@ class AsyncFilesAPI:
         check_file_id(file_id)
         return self._tracker.start(self._retrieve(file_id, params), params, FileResult, "retrieve")
 
-    def _retrieve(self, file_id: str, params: Parameters) -> Coroutine[Any, Any, Reply[OpenAIFile]]:
-        return self._transport.send(self._endpoint.retrieve_file(file_id), params, _FILE)
-
     def list(
         self,
         parameters: FileListParameters | Mapping[str, Any] | None = None,
@@ -370,12 +231,8 @@ class AsyncFilesAPI:
             ``has_more``.
         """
         params = merge(FileListParameters, parameters, options)
-        return self._tracker.start(
-            self._transport.send(self._endpoint.list_files(params), params, _FILE_LIST),
-            params,
-            FileListResult,
-            "list",
-        )
+        spec = self._endpoint.list_files(params)
+        return self._call(spec, params, FILE_LIST_SINK, FileListResult, "list")
 
     def iterate(
         self,
@@ -398,19 +255,6 @@ class AsyncFilesAPI:
         self._tracker.check_open()
         return self._iterate(params)
 
-    async def _iterate(self, params: FileListParameters) -> AsyncIterator[OpenAIFile]:
-        pages = Pages(params)
-        while (page_params := pages.params) is not None:
-            self._tracker.check_open()
-            reply = await self._transport.send(
-                self._endpoint.list_files(page_params), page_params, _FILE_LIST
-            )
-            # NOTE: checked before its files are given: a page that comes back around is
-            # not given twice.
-            pages.advance(reply.value)
-            for file in reply.value.data:
-                yield file
-
     def delete(
         self, file_id: str, parameters: ParametersArg = None, **options: Unpack[Options]
     ) -> asyncio.Task[FileDeleted]:
@@ -425,13 +269,9 @@ class AsyncFilesAPI:
         params = merge(Parameters, parameters, options)
         check_file_id(file_id)
         recover = self._recovery.for_delete(file_id, params)
-        return self._tracker.start(
-            self._transport.send(
-                self._endpoint.delete_file(file_id), params, _FILE_DELETED, recover=recover
-            ),
-            params,
-            FileDeletedResult,
-            "delete",
+        spec = self._endpoint.delete_file(file_id)
+        return self._call(
+            spec, params, FILE_DELETED_SINK, FileDeletedResult, "delete", recover=recover
         )
 
     def content(
@@ -449,12 +289,8 @@ class AsyncFilesAPI:
         """
         params = merge(Parameters, parameters, options)
         check_file_id(file_id)
-        return self._tracker.start(
-            self._transport.send(self._endpoint.file_content(file_id), params, bytes_sink),
-            params,
-            ContentResult,
-            "content",
-        )
+        spec = self._endpoint.file_content(file_id)
+        return self._call(spec, params, bytes_sink, ContentResult, "content")
 
     @overload
     def download(
@@ -507,19 +343,10 @@ class AsyncFilesAPI:
         if not isinstance(destination, str | os.PathLike) and callable(
             getattr(destination, "write", None)
         ):
-            return self._tracker.start(
-                self._transport.send(spec, params, stream_sink(destination, params.on_progress)),
-                params,
-                DownloadResult,
-                "download",
-            )
-        path = _check_destination(destination)
-        return self._tracker.start(
-            self._transport.send(spec, params, file_sink(path, params.on_progress)),
-            params,
-            DownloadResult,
-            "download",
-        )
+            to_stream = stream_sink(destination, params.on_progress)
+            return self._call(spec, params, to_stream, DownloadResult, "download")
+        to_path = file_sink(check_destination(destination), params.on_progress)
+        return self._call(spec, params, to_path, DownloadResult, "download")
 
     def import_url(
         self,
@@ -556,12 +383,12 @@ class AsyncFilesAPI:
                 "import_url is Azure's files/import, which OpenAI lacks: use a client made "
                 "with provider='azure', or upload the file with create"
             )
-        _check_url(content_url)
-        _check_purpose(purpose)
+        check_url(content_url)
+        check_purpose(purpose)
         check_line("filename", filename)
         spec = self._endpoint.import_file(content_url, filename, purpose)
         recover = self._recovery.for_import(filename, purpose, params)
-        send = self._transport.send(spec, params, _FILE, recover=recover)
+        send = self._transport.send(spec, params, FILE_SINK, recover=recover)
         return self._tracker.start(self._recovery.claimed(send), params, FileResult, "import_url")
 
     def wait_for_processing(
@@ -596,35 +423,5 @@ class AsyncFilesAPI:
         check_file_id(file_id)
         interval = check_seconds("poll_interval", poll_interval)
         limit = check_seconds("max_wait", max_wait)
-        return self._tracker.start(
-            self._wait_for_processing(file_id, params, interval, limit),
-            params,
-            FileResult,
-            "wait_for_processing",
-        )
-
-    async def _wait_for_processing(
-        self, file_id: str, params: Parameters, poll_interval: float, max_wait: float
-    ) -> Reply[OpenAIFile]:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max_wait
-        pause = poll_interval
-        while True:
-            reply = await self._retrieve(file_id, params)
-            file = reply.value
-            if file.status == "processed":
-                return reply
-            if file.status == "error":
-                raise FileProcessingError(
-                    f"the server failed to process file {file_id}: "
-                    f"{file.status_details or 'no details given'}",
-                    file=file,
-                    status_details=file.status_details,
-                )
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise APITimeoutError(
-                    f"file {file_id} was still {file.status!r} after {max_wait} s"
-                )
-            await asyncio.sleep(min(pause, remaining))
-            pause = min(pause * 2, max(poll_interval, MAX_POLL_INTERVAL))
+        polls = until_processed(lambda: self._retrieve(file_id, params), file_id, interval, limit)
+        return self._tracker.start(polls, params, FileResult, "wait_for_processing")

@@ -24,6 +24,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"_large_upload"}),
     frozenset({"_uploads"}),
     frozenset({"_many"}),
+    frozenset({"_file_requests", "_create", "_file_arguments", "_processing"}),
     frozenset({"_files"}),
     frozenset({"_client"}),
     frozenset({"_sync", "_sync_files", "_sync_uploads", "_bridge", "_portal"}),
