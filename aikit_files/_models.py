@@ -161,8 +161,6 @@ class FileCheck:
 
     ok: bool
     """True when no problem was found."""
-    purpose: str
-    """The purpose the file was checked for."""
     problems: list[FileProblem] = attrs.Factory(list)
     """The first 100 problems, in the order of the file."""
     problem_count: int = 0
@@ -180,6 +178,8 @@ class FileCheck:
     """Batch: the endpoint every request calls (``/v1/chat/completions``, ...)."""
     requests: int | None = None
     """Batch: the number of requests."""
+    purpose: str = ""
+    """The purpose the file was checked for."""
 
 
 @attrs.frozen(kw_only=True)
