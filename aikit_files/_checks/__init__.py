@@ -14,16 +14,15 @@ from collections.abc import Iterator
 from typing import IO, Final
 
 from aikit_files._exceptions import InvalidArgumentError, InvalidArgumentTypeError
-from aikit_files._limits import JSONL_LINE_LIMIT
+from aikit_files._limits import JSONL_LINE_LIMIT, human_size
 from aikit_files._models import FileCheck
 
 from ._problems import Problems
 from .batch import BatchRules
 from .fine_tune import FineTuneRules
 from .jsonl import JSONL_NAMED_PURPOSES, JSONL_PURPOSES, parse_line
-from .sizes import human_size
 
-__all__ = ["JSONL_PURPOSES", "check_file", "human_size"]
+__all__ = ["JSONL_PURPOSES", "check_file"]
 
 #: The reads that skip the rest of an overlong line.
 _SKIP: Final = 1024 * 1024

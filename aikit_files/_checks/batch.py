@@ -14,11 +14,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Final
 
-from aikit_files._limits import BATCH_FILE_LIMIT
+from aikit_files._limits import BATCH_FILE_LIMIT, human_size
 
 from ._problems import Problems
 from .jsonl import kind
-from .sizes import human_size
 
 #: ``CreateBatchRequest.endpoint``'s enum in the OpenAPI spec: the endpoints a batch may call.
 BATCH_ENDPOINTS: Final = (

@@ -13,9 +13,17 @@ from aikit_files._limits import (
     EXPIRES_AFTER_MIN,
     LIST_LIMIT_MAX,
     LIST_LIMIT_MIN,
+    UPLOAD_PART_LIMIT,
 )
 
-from ._units import DURATION_HELP, SIZE_HELP, duration_between, parse_duration, parse_size
+from ._units import (
+    DURATION_HELP,
+    SIZE_HELP,
+    duration_between,
+    parse_duration,
+    parse_size,
+    size_up_to,
+)
 
 #: Where ``serve`` finds its key when ``--api-key`` is not given.
 API_KEY_VARIABLE = "AIKIT_FILES_API_KEY"
@@ -121,7 +129,8 @@ def _add_client_options(parser: argparse.ArgumentParser, *, repeated: bool) -> N
     option(
         "--json",
         action="store_true",
-        help="print one JSON document (wire field names) and nothing else on stdout",
+        help="print JSON (wire field names) and nothing else on stdout: one document, or one "
+        "object a line (JSON Lines) for upload, delete and check",
     )
     option("--quiet", "-q", action="store_true", help="print only the ids of the files")
 
@@ -194,7 +203,7 @@ def build_parser() -> Parser:
     )
     upload.add_argument(
         "--part-size",
-        type=parse_size,
+        type=size_up_to(UPLOAD_PART_LIMIT),
         metavar="SIZE",
         help="the size of the Parts of the Uploads API, at most 64M (64M)",
     )

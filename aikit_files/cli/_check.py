@@ -12,7 +12,7 @@ import json
 import sys
 
 import aikit_files as af
-from aikit_files._checks import human_size
+from aikit_files._limits import human_size
 from aikit_files._serde import unstructure
 
 
@@ -52,12 +52,12 @@ def check(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"path": path, **unstructure(result)}), flush=True)
             continue
+        # NOTE: --quiet keeps the problems (what a script acts on) and leaves out the rest.
+        for problem in result.problems:
+            print(_problem(path, problem))
+        hidden = result.problem_count - len(result.problems)
+        if hidden and not args.quiet:
+            print(f"{path}: ... and {hidden:,} more problems")
         if not args.quiet:
-            for problem in result.problems:
-                print(_problem(path, problem))
-            hidden = result.problem_count - len(result.problems)
-            if hidden:
-                print(f"{path}: ... and {hidden:,} more problems")
-        if not args.quiet or not result.ok:
             print(_summary(path, result), flush=True)
     return 1 if failed else 0

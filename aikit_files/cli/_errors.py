@@ -24,6 +24,7 @@ _PHRASES = (
 #: The library's parameter names, which start its messages, and the command line's.
 _NAMES = (
     ("import_url ", "import-url "),
+    ("base_url ", "--base-url "),
     ("content_url ", "URL "),
     ("expires_after.seconds ", "--expires-after "),
     ("upload_threshold ", "--upload-threshold "),

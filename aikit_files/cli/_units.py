@@ -8,6 +8,8 @@ import math
 import re
 from collections.abc import Callable
 
+from aikit_files._limits import human_size
+
 #: Seconds in each unit of a duration; a bare number is seconds.
 _SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 #: Bytes in each unit of a size: powers of 1024 (``K`` and ``KiB`` alike); a bare number is
@@ -49,6 +51,20 @@ def parse_size(text: str) -> int:
     if count < 1 or count != int(count):
         raise argparse.ArgumentTypeError(f"must be a whole number of bytes, 1 or more: {text!r}")
     return int(count)
+
+
+def size_up_to(high: int) -> Callable[[str], int]:
+    """An argument type: a size (``parse_size``) of at most ``high`` bytes."""
+
+    def parse(text: str) -> int:
+        count = parse_size(text)
+        if count > high:
+            raise argparse.ArgumentTypeError(
+                f"must be at most {human_size(high)}, got {human_size(count)}"
+            )
+        return count
+
+    return parse
 
 
 def duration_between(low: int, high: int) -> Callable[[str], int]:

@@ -97,3 +97,12 @@ def test_upload_check_sends_nothing_when_a_file_has_problems(
     good = make_file("good.jsonl", batch("a"))
     assert cli("upload", good, "--purpose", "batch", "--check").status == 0
     assert [f.filename for f in api.files.list().data] == ["good.jsonl"]
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_quiet_prints_only_the_problems(cli: Cli, make_file: MakeFile) -> None:
+    good = make_file("good.jsonl", batch("a"))
+    bad = make_file("bad.jsonl", batch("a", "a"))
+    run = cli("-q", "check", good, bad, "--purpose", "batch")
+    assert run.status == 1
+    assert run.out == f"{bad}:2: custom_id: 'a' is repeated (first on line 1)\n"

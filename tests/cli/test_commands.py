@@ -343,8 +343,12 @@ def test_messages_name_the_command_lines_words(cli: Cli, make_file: MakeFile) ->
               "--filename", "a.jsonl", "--purpose", "fine-tune")  # fmt: skip
     assert run.error_line == "aikit-files: URL must be an http:// or https:// URL with a host"
     run = cli("upload", make_file("a.txt"), "--purpose", "user_data", "--part-size", "65M")
-    assert run.status == 1
-    assert run.error_line.startswith("aikit-files: --part-size must be ")
+    assert run.status == 2  # a usage error, found by the parser
+    assert run.error_line.startswith(
+        "aikit-files upload: argument --part-size: must be at most 64 MiB (67,108,864 bytes)"
+    )
+    run = cli("--base-url", "notaurl", "list")
+    assert run.error_line.startswith("aikit-files: --base-url must be an http:// or https:// URL")
     run = cli("get", "bad/id")
     assert run.error_line.startswith("aikit-files: ID must not be '.' or contain '/'")
     for line in (run.err, cli("get", "bad/id").err):
