@@ -172,7 +172,7 @@ class _CallTask(asyncio.Task[T]):
         super().__del__()
 
 
-def _start_task(
+def start_task(
     loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, T], name: str
 ) -> asyncio.Task[T]:
     """Starts a call's task: on Python 3.12+, eagerly (its first step runs now, up to its first
@@ -247,7 +247,7 @@ class CallTracker:
             raise
         call = _Call()
         name = f"aikit_files.{name}"
-        task = _start_task(loop, call.run(operation, self._total(params)), name)
+        task = start_task(loop, call.run(operation, self._total(params)), name)
         self._calls.add(task)
 
         def on_done(done: asyncio.Task[T]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pathlib
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
 from typing import IO, Any, Unpack, overload
 
 from ._calls import CallTracker
@@ -34,6 +34,7 @@ from ._params import (
 )
 from ._processing import until_processed
 from ._protocol.requests import Endpoint, check_file_id
+from ._protocol.responses import Reply
 from ._protocol.sources import UploadFile
 from ._recovery import Recovery
 from ._results import (
@@ -112,8 +113,15 @@ class AsyncFilesAPI(FileRequests):
         params = merge(FileParameters, parameters, options)
         forbid_content_type(params)
         check_purpose(purpose)
+        return self._tracker.start(self._made(file, purpose, params), params, FileResult, "create")
+
+    def _made(
+        self, file: UploadFile, purpose: str, params: FileParameters
+    ) -> Coroutine[Any, Any, Reply[OpenAIFile]]:
+        """The upload of ``create``, its source checked, not started: the file it makes is
+        claimed as this client's. ``create_many`` runs one for each file."""
         making = upload(self._transport, self._endpoint, self._recovery, file, purpose, params)
-        return self._tracker.start(self._recovery.claimed(making), params, FileResult, "create")
+        return self._recovery.claimed(making)
 
     def create_many(
         self,
@@ -190,7 +198,8 @@ class AsyncFilesAPI(FileRequests):
             skip_existing=skip_existing,
             manifest=manifest,
             on_file=on_file,
-            create=self.create,
+            make=self._made,
+            time_limit=self._transport.total,
             iterate=self.iterate,
             upload_limit=self._endpoint.config.upload_limit,
         )

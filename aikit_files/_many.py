@@ -1,14 +1,16 @@
-"""create_many: carries out the many-files plan over ``create``.
+"""create_many: carries out the many-files plan with ``create``'s upload.
 
 ``plan_batch`` checks the arguments and expands the sources before any I/O; ``Batch.run`` then
 lists the purpose's files once (when something may be skipped), decides what to skip
-(``_protocol.many``), and starts a ``create`` for each other file, no more in flight than
-``Pacing`` allows, recording each in the manifest as it goes.
+(``_protocol.many``), and starts the upload of ``create`` for each other file as a task of the
+batch (within the file's own total time limit), no more in flight than ``Pacing`` allows,
+recording each in the manifest as it goes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import inspect
@@ -17,12 +19,13 @@ import os
 import pathlib
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from typing import IO, Any, Final, TypeAlias
 
 import attrs
 
-from ._calls import build_result, error_infos
+from ._calls import build_result, error_infos, start_task
+from ._deadline import within_total
 from ._exceptions import AIKitError, InvalidArgumentError, InvalidArgumentTypeError
 from ._io import journal as journals
 from ._io import manifest as manifests
@@ -39,6 +42,8 @@ logger = logging.getLogger("aikit_files")
 
 #: A file on disk no larger than this is read whole and sent from memory.
 SMALL_FILE: Final = 256 * 1024
+#: The name of the task of each file of a batch.
+FILE_TASK: Final = "aikit_files.create_many:file"
 #: Files a page of the listing that finds what is already there holds (the API's most).
 LISTING_PAGE: Final = 10_000
 
@@ -50,8 +55,11 @@ ManySource: TypeAlias = (
 )
 #: Called with each file's ``FileResult`` as it ends (a plain or a coroutine function).
 FileCallback = Callable[[FileResult], Any]
-#: ``AsyncFilesAPI.create`` and ``iterate``, as a batch uses them.
-Create = Callable[..., "asyncio.Task[OpenAIFile]"]
+#: The upload of ``AsyncFilesAPI.create`` (source, purpose, parameters), not started yet.
+Make = Callable[..., Coroutine[Any, Any, Reply[OpenAIFile]]]
+#: The total time limit of a call with given parameters (``Transport.total``).
+TimeLimit = Callable[[FileParameters], float | None]
+#: ``AsyncFilesAPI.iterate``, as a batch uses it.
 Iterate = Callable[..., AsyncIterator[OpenAIFile]]
 
 
@@ -97,7 +105,8 @@ def plan_batch(
     skip_existing: object,
     manifest: object,
     on_file: object,
-    create: Create,
+    make: Make,
+    time_limit: TimeLimit,
     iterate: Iterate,
     upload_limit: int,
 ) -> Batch:
@@ -145,7 +154,8 @@ def plan_batch(
         manifest=writer,
         records=records,
         on_file=on_file,
-        create=create,
+        make=make,
+        time_limit=time_limit,
         iterate=iterate,
     )
 
@@ -163,14 +173,19 @@ class Batch:
     manifest: manifests.ManifestWriter | None
     records: dict[tuple[str, str], Record]
     on_file: FileCallback | None
-    create: Create
+    make: Make
+    time_limit: TimeLimit
     iterate: Iterate
     results: list[FileResult | None] = attrs.field(init=False)
-    in_flight: dict[asyncio.Task[OpenAIFile], int] = attrs.Factory(dict)
+    in_flight: dict[asyncio.Task[Reply[OpenAIFile]], int] = attrs.Factory(dict)
     parked: set[int] = attrs.Factory(set)
     """The files in flight that wait to send again after a 429."""
     deliveries: set[asyncio.Task[None]] = attrs.Factory(set)
     ended: asyncio.Event = attrs.Factory(asyncio.Event)
+    pending: collections.deque[int] = attrs.Factory(collections.deque)
+    """The files to send not started yet, in order."""
+    stopping: bool = False
+    """Whether the batch is being cancelled: no file starts any more."""
     sent: dict[int, int] = attrs.Factory(dict)
     sent_total: int = 0
     stale_journals: bool = False
@@ -193,9 +208,11 @@ class Batch:
             to_send = [i for i, d in enumerate(decisions) if d is None]
             sizes = [self.entries[i].size for i in to_send]
             self.total = None if None in sizes else sum(s for s in sizes if s is not None)
-            for index in to_send:
+            self.pending.extend(to_send)
+            while self.pending:
                 await self._slot()
-                self._start(index)
+                if self.pending:
+                    self._start(self.pending.popleft())
             while self.in_flight:
                 self.ended.clear()
                 await self.ended.wait()
@@ -297,8 +314,11 @@ class Batch:
                 # NOTE: a small file costs half the CPU sent from memory than streamed from its
                 # path (a head, sendfile and a tail, each a syscall); at most ``concurrency``
                 # of them are held at once.
-                value = read_small(value, SMALL_FILE) or value
-            task = self.create(value, self.purpose, params)
+                value = read_small(value, SMALL_FILE, entry.size) or value
+            making = self.make(value, self.purpose, params)
+            task = start_task(
+                asyncio.get_running_loop(), within_total(making, self.time_limit(params)), FILE_TASK
+            )
         except AIKitError as exc:
             self._end(index, "failed", errors=error_infos(exc), exception=exc)
             return
@@ -333,16 +353,35 @@ class Batch:
 
         return report
 
-    def _file_ended(self, task: asyncio.Task[OpenAIFile]) -> None:
+    def _file_ended(self, task: asyncio.Task[Reply[OpenAIFile]]) -> None:
         index = self.in_flight.pop(task)
         self.parked.discard(index)
-        self.ended.set()
+        started = False
+        try:
+            self._file_result(index, task)
+            started = self._start_next()
+        finally:
+            if not started:
+                self.ended.set()
+
+    def _start_next(self) -> bool:
+        """Starts the next file in the place of one that ended, when nothing else waits for it
+        (no file waiting to send again after a 429, no hold): the batch's own task then need
+        not wake up for each file. False: the batch's task decides."""
+        if not self.pending or self.parked or self.stopping:
+            return False
+        if self.pacing.wait(self._active(), asyncio.get_running_loop().time()) != 0:
+            return False
+        self._start(self.pending.popleft())
+        return True
+
+    def _file_result(self, index: int, task: asyncio.Task[Reply[OpenAIFile]]) -> None:
         if task.cancelled() or task.exception() is not None:
             result = build_result(FileResult, task, None)
             self._end(index, "failed", errors=result.errors, exception=result.exception,
                       cancelled=result.cancelled)  # fmt: skip
             return
-        file = task.result()
+        file = task.result().value
         self.pacing.succeeded()
         entry = self.entries[index]
         if self.manifest is not None and entry.path is not None:
@@ -390,6 +429,7 @@ class Batch:
 
     async def _stop(self) -> None:
         """Cancels the files in flight, waits for them to end, then reports the rest."""
+        self.stopping = True
         for task in self.in_flight:
             task.cancel()
         while self.in_flight:

@@ -71,6 +71,20 @@ def next_slice(previous: int, sent: int, elapsed: float, write_timeout: float | 
     return max(MIN_SLICE, min(MAX_SLICE, size))
 
 
+#: The largest write that goes without a write timeout (see ``fits_unpaused``).
+UNPAUSED_WRITE = 16 * 1024
+
+
+def fits_unpaused(transport: asyncio.WriteTransport | None, size: int) -> bool:
+    """Whether a write of ``size`` bytes (and the request's headers, which aiohttp sends with
+    the first write) to ``transport``, whose buffer is empty, leaves it under its high-water
+    mark: the transport does not pause its writer, so the write cannot wait. The headers would
+    need to pass 48 KiB (servers refuse over 8) to change that."""
+    if transport is None or transport.is_closing() or transport.get_write_buffer_size():
+        return False
+    return size <= UNPAUSED_WRITE and transport.get_write_buffer_limits()[1] >= 4 * UNPAUSED_WRITE
+
+
 def sendfile_refusal(writer: AbstractStreamWriter, body: FormBody) -> str | None:
     """Why the file part of ``body`` cannot go by ``loop.sendfile`` on ``writer``'s
     connection; None when it can."""
@@ -367,7 +381,13 @@ class FormPayload(aiohttp.Payload):
         assert body.length is not None  # the body's size is known: it is small
         sender.started = True
         view: memoryview = body.source.value[body.offset : body.offset + body.length]
-        await self._send(writer, b"".join((body.form.head, view, body.form.tail)))
+        data = b"".join((body.form.head, view, body.form.tail))
+        if fits_unpaused(writer.transport, len(data)):
+            # NOTE: the transport takes it without pausing its writer, so the write cannot
+            # wait, and needs no write timeout; the read timeout starts once it is handed over.
+            await writer.write(data)
+        else:
+            await self._send(writer, data)
         report(sender.on_progress, body.length, body.length)
         self.complete = True
 

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import IO, Final, TypeVar
 
 import aiohttp
+from aiohttp import hdrs
 
 from aikit_files._exceptions import APIConnectionError, APIError, APITimeoutError, LocalIOError
 from aikit_files._limits import MiB
@@ -58,7 +59,7 @@ def _too_large(response: aiohttp.ClientResponse, what: str) -> APIError:
     )
 
 
-async def read_json_body(response: aiohttp.ClientResponse) -> bytearray:
+async def read_json_body(response: aiohttp.ClientResponse) -> bytes | bytearray:
     """A JSON answer's body, read whole, up to ``JSON_BODY_LIMIT`` bytes.
 
     Raises:
@@ -68,6 +69,10 @@ async def read_json_body(response: aiohttp.ClientResponse) -> bytearray:
     length = response.content_length
     if length is not None and length > JSON_BODY_LIMIT:
         raise _too_large(response, f"declares {length:,} bytes,")
+    if length is not None and hdrs.CONTENT_ENCODING not in response.headers:
+        # NOTE: aiohttp reads no further than the declared length, so this is all the body
+        # holds; a compressed one is counted as it is inflated, below.
+        return await response.read()
     body = bytearray()
     async for chunk in response.content.iter_any():
         body += chunk

@@ -145,16 +145,29 @@ def _files(
             yield (*base, child.name), child_info
 
 
-def read_small(path: str, limit: int) -> bytes | None:
+def read_small(path: str, limit: int, size: int | None = None) -> bytes | None:
     """The content of the file at ``path`` if it holds no more than ``limit`` bytes; None if it
     holds more (it grew).
+
+    Args:
+        path: the file.
+        limit: the most bytes to hold in memory.
+        size: the size the walk found, if known: a first read that gives as much is the whole
+            file, and no second read asks for its end.
 
     Raises:
         LocalIOError: the file cannot be read.
     """
     try:
-        with open(path, "rb") as file:
+        # NOTE: unbuffered: a file read whole needs no buffer of Python's (which also asks
+        # whether the file is a terminal).
+        with open(path, "rb", buffering=0) as file:
             data = file.read(limit + 1)
+            if len(data) != size:
+                # NOTE: a read may give less than asked before the end (a pipe, some network
+                # file systems): read on to the end, or past the limit.
+                while len(data) <= limit and (more := file.read(limit + 1 - len(data))):
+                    data += more
     except OSError as exc:
         raise LocalIOError(f"cannot read {path!r}: {exc.strerror or exc}") from exc
     return data if len(data) <= limit else None

@@ -7,6 +7,7 @@ file's size alone, without reading it.
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 import os
 import secrets
@@ -57,9 +58,22 @@ _PARAM_ESCAPES = str.maketrans(
 
 def guess_content_type(filename: str) -> str:
     """The content type of a file part, guessed from the filename's extension."""
-    extension = os.path.splitext(filename)[1].lower()
-    if extension in _CONTENT_TYPES:
-        return _CONTENT_TYPES[extension]
+    extension = os.path.splitext(filename)[1]
+    if extension.lower() in _CONTENT_TYPES:
+        return _CONTENT_TYPES[extension.lower()]
+    if extension not in _MIMETYPES.encodings_map and extension not in _MIMETYPES.suffix_map:
+        # NOTE: the type then depends on the extension alone: asked once per extension (a
+        # batch of thousands of files has a handful).
+        return _type_of_extension(extension)
+    return _guessed_type(filename)
+
+
+@functools.lru_cache(maxsize=256)
+def _type_of_extension(extension: str) -> str:
+    return _guessed_type(f"file{extension}")
+
+
+def _guessed_type(filename: str) -> str:
     content_type, encoding = _MIMETYPES.guess_type(filename, strict=False)
     # A compressed file (``.tar.gz``) is an opaque blob, whatever the type under the compression.
     if content_type is None or encoding is not None:
