@@ -66,22 +66,24 @@ def build_result(
         reply: the reply the call's value came from, when it succeeded.
     """
     if task.cancelled():
-        cancelled = asyncio.CancelledError()
-        return result_type(
-            success=False,
-            errors=error_infos(cancelled),
-            cancelled=True,
-            exception=cancelled,
-            **_meta({}),
-        )
+        return result_type(success=False, **failure_fields(None))
     exc = task.exception()
     if exc is not None:
-        meta = _meta(exc.headers if isinstance(exc, APIStatusError) else {})
-        if isinstance(exc, APIError) and exc.request_id:
-            meta["request_id"] = exc.request_id
-        return result_type(success=False, errors=error_infos(exc), exception=exc, **meta)
+        return result_type(success=False, **failure_fields(exc))
     assert reply is not None
     return result_type.succeeded(reply.value, **_meta(reply.headers))
+
+
+def failure_fields(exc: BaseException | None) -> dict[str, Any]:
+    """The fields of the result of a call that failed with ``exc`` (None: cancelled)."""
+    if exc is None:
+        cancelled = asyncio.CancelledError()
+        return {"errors": error_infos(cancelled), "cancelled": True, "exception": cancelled,
+                **_meta({})}  # fmt: skip
+    meta = _meta(exc.headers if isinstance(exc, APIStatusError) else {})
+    if isinstance(exc, APIError) and exc.request_id:
+        meta["request_id"] = exc.request_id
+    return {"errors": error_infos(exc), "exception": exc, **meta}
 
 
 def callbacks_in_order(params: Parameters, result: Result) -> list[Callback]:
@@ -172,7 +174,7 @@ class _CallTask(asyncio.Task[T]):
         super().__del__()
 
 
-def start_task(
+def _start_task(
     loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, T], name: str
 ) -> asyncio.Task[T]:
     """Starts a call's task: on Python 3.12+, eagerly (its first step runs now, up to its first
@@ -247,7 +249,7 @@ class CallTracker:
             raise
         call = _Call()
         name = f"aikit_files.{name}"
-        task = start_task(loop, call.run(operation, self._total(params)), name)
+        task = _start_task(loop, call.run(operation, self._total(params)), name)
         self._calls.add(task)
 
         def on_done(done: asyncio.Task[T]) -> None:

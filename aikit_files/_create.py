@@ -31,10 +31,12 @@ def upload(
     file: UploadFile,
     purpose: str,
     params: FileParameters,
+    filename: str | None = None,
 ) -> Coroutine[Any, Any, Reply[OpenAIFile]]:
     """The upload of ``file``, not started yet: one ``POST /files``, or the Uploads API when the
     source's size is over ``params.upload_threshold``; preceded by ``check_file`` of the source
-    when ``params.check`` asks for it.
+    when ``params.check`` asks for it. The file's name is ``filename`` (a batch's file), else
+    ``params.filename``, else the source's.
 
     Raises:
         InvalidArgumentError: a source that cannot be sent, a file over the API's limit or its
@@ -48,7 +50,7 @@ def upload(
             f"check=True reads the file before sending it: give a path or bytes, "
             f"not {source.kind.value}"
         )
-    filename = params.filename or source.filename
+    filename = filename or params.filename or source.filename
     content_type = params.content_type or guess_content_type(filename)
     if goes_in_parts(source.size, params.upload_threshold):
         large = LargeUpload.prepare(

@@ -116,11 +116,13 @@ class AsyncFilesAPI(FileRequests):
         return self._tracker.start(self._made(file, purpose, params), params, FileResult, "create")
 
     def _made(
-        self, file: UploadFile, purpose: str, params: FileParameters
+        self, file: UploadFile, purpose: str, params: FileParameters, filename: str | None = None
     ) -> Coroutine[Any, Any, Reply[OpenAIFile]]:
         """The upload of ``create``, its source checked, not started: the file it makes is
-        claimed as this client's. ``create_many`` runs one for each file."""
-        making = upload(self._transport, self._endpoint, self._recovery, file, purpose, params)
+        claimed as this client's. ``create_many`` runs one for each file, named ``filename``."""
+        making = upload(
+            self._transport, self._endpoint, self._recovery, file, purpose, params, filename
+        )
         return self._recovery.claimed(making)
 
     def create_many(

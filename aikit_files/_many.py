@@ -24,7 +24,7 @@ from typing import IO, Any, Final, TypeAlias
 
 import attrs
 
-from ._calls import build_result, error_infos, start_task
+from ._calls import error_infos, failure_fields
 from ._deadline import within_total
 from ._exceptions import AIKitError, InvalidArgumentError, InvalidArgumentTypeError
 from ._io import journal as journals
@@ -42,8 +42,8 @@ logger = logging.getLogger("aikit_files")
 
 #: A file on disk no larger than this is read whole and sent from memory.
 SMALL_FILE: Final = 256 * 1024
-#: The name of the task of each file of a batch.
-FILE_TASK: Final = "aikit_files.create_many:file"
+#: The name of the tasks that send a batch's files.
+WORKER: Final = "aikit_files.create_many:worker"
 #: Files a page of the listing that finds what is already there holds (the API's most).
 LISTING_PAGE: Final = 10_000
 
@@ -177,23 +177,31 @@ class Batch:
     time_limit: TimeLimit
     iterate: Iterate
     results: list[FileResult | None] = attrs.field(init=False)
-    in_flight: dict[asyncio.Task[Reply[OpenAIFile]], int] = attrs.Factory(dict)
+    workers: list[asyncio.Task[None]] = attrs.Factory(list)
+    """The tasks that send the files, ``concurrency`` of them at most."""
+    in_flight: set[int] = attrs.Factory(set)
+    """The files being sent."""
     parked: set[int] = attrs.Factory(set)
     """The files in flight that wait to send again after a 429."""
     deliveries: set[asyncio.Task[None]] = attrs.Factory(set)
     ended: asyncio.Event = attrs.Factory(asyncio.Event)
     pending: collections.deque[int] = attrs.Factory(collections.deque)
     """The files to send not started yet, in order."""
-    stopping: bool = False
-    """Whether the batch is being cancelled: no file starts any more."""
     sent: dict[int, int] = attrs.Factory(dict)
     sent_total: int = 0
     stale_journals: bool = False
     """Whether the manifest's folder of journals is there (a run was killed mid-Upload)."""
     total: int | None = None
 
+    file_params: FileParameters = attrs.field(init=False)
+    """The parameters of each file: the batch's, without its callbacks (``resume`` and
+    ``on_progress`` are each file's own)."""
+
     def __attrs_post_init__(self) -> None:
         self.results = [None] * len(self.entries)
+        self.file_params = attrs.evolve(
+            self.params, on_terminate=None, on_response=None, on_error=None, resume=None
+        )
 
     async def run(self) -> Reply[ManyResult]:
         """Sends the batch; its reply holds the ``ManyResult``."""
@@ -209,13 +217,10 @@ class Batch:
             sizes = [self.entries[i].size for i in to_send]
             self.total = None if None in sizes else sum(s for s in sizes if s is not None)
             self.pending.extend(to_send)
-            while self.pending:
-                await self._slot()
-                if self.pending:
-                    self._start(self.pending.popleft())
-            while self.in_flight:
-                self.ended.clear()
-                await self.ended.wait()
+            loop = asyncio.get_running_loop()
+            workers = min(self.pacing.ceiling, len(to_send))
+            self.workers = [loop.create_task(self._worker(), name=WORKER) for _ in range(workers)]
+            await asyncio.gather(*self.workers)
         except asyncio.CancelledError:
             await self._stop()
             raise
@@ -224,6 +229,11 @@ class Batch:
             for index, result in enumerate(self.results):
                 if result is None:
                     self._end(index, "failed", errors=error_infos(exc), exception=exc)
+        except BaseException:
+            # NOTE: a worker failed where it should not (each file's failure is recorded in
+            # its place): the others stop with the batch.
+            await self._stop()
+            raise
         finally:
             if self.manifest is not None:
                 with contextlib.suppress(AIKitError):
@@ -292,18 +302,25 @@ class Batch:
             await self._slot()
             self.parked.discard(index)
 
-    def _start(self, index: int) -> None:
+    async def _worker(self) -> None:
+        """Sends the files still to send, one at a time, each when the pacing lets it start."""
+        while self.pending:
+            await self._slot()
+            if self.pending:
+                await self._send(self.pending.popleft())
+
+    async def _send(self, index: int) -> None:
+        """Sends one file and records what became of it (a failure included)."""
         entry = self.entries[index]
         large = goes_in_parts(entry.size, self.params.upload_threshold)
-        params = attrs.evolve(
-            self.params,
-            on_terminate=None,
-            on_response=None,
-            on_error=None,
-            filename=entry.filename,
-            on_progress=self._progress(index) if self.params.on_progress else None,
-            resume=self._resume(entry) if large else None,
-        )
+        params = self.file_params
+        if large or params.on_progress:
+            params = attrs.evolve(
+                params,
+                on_progress=self._progress(index) if params.on_progress else None,
+                resume=self._resume(entry) if large else None,
+            )
+        self.in_flight.add(index)
         token = rate_limit_listener.set(self._listener(index))
         try:
             if self.manifest is not None and entry.path is not None:
@@ -315,17 +332,20 @@ class Batch:
                 # path (a head, sendfile and a tail, each a syscall); at most ``concurrency``
                 # of them are held at once.
                 value = read_small(value, SMALL_FILE, entry.size) or value
-            making = self.make(value, self.purpose, params)
-            task = start_task(
-                asyncio.get_running_loop(), within_total(making, self.time_limit(params)), FILE_TASK
-            )
-        except AIKitError as exc:
-            self._end(index, "failed", errors=error_infos(exc), exception=exc)
-            return
+            making = self.make(value, self.purpose, params, entry.filename)
+            reply = await within_total(making, self.time_limit(params))
+        except asyncio.CancelledError:
+            self._end(index, "failed", **failure_fields(None))
+            raise
+        except Exception as exc:
+            self._end(index, "failed", **failure_fields(exc))
+        else:
+            self._created(index, reply.value)
         finally:
             rate_limit_listener.reset(token)
-        self.in_flight[task] = index
-        task.add_done_callback(self._file_ended)
+            self.in_flight.discard(index)
+            self.parked.discard(index)
+            self.ended.set()
 
     def _resume(self, entry: Entry) -> bool | str | os.PathLike[str] | None:
         """The ``resume`` of a large file: with a manifest, a journal beside it, so that a
@@ -353,35 +373,7 @@ class Batch:
 
         return report
 
-    def _file_ended(self, task: asyncio.Task[Reply[OpenAIFile]]) -> None:
-        index = self.in_flight.pop(task)
-        self.parked.discard(index)
-        started = False
-        try:
-            self._file_result(index, task)
-            started = self._start_next()
-        finally:
-            if not started:
-                self.ended.set()
-
-    def _start_next(self) -> bool:
-        """Starts the next file in the place of one that ended, when nothing else waits for it
-        (no file waiting to send again after a 429, no hold): the batch's own task then need
-        not wake up for each file. False: the batch's task decides."""
-        if not self.pending or self.parked or self.stopping:
-            return False
-        if self.pacing.wait(self._active(), asyncio.get_running_loop().time()) != 0:
-            return False
-        self._start(self.pending.popleft())
-        return True
-
-    def _file_result(self, index: int, task: asyncio.Task[Reply[OpenAIFile]]) -> None:
-        if task.cancelled() or task.exception() is not None:
-            result = build_result(FileResult, task, None)
-            self._end(index, "failed", errors=result.errors, exception=result.exception,
-                      cancelled=result.cancelled)  # fmt: skip
-            return
-        file = task.result().value
+    def _created(self, index: int, file: OpenAIFile) -> None:
         self.pacing.succeeded()
         entry = self.entries[index]
         if self.manifest is not None and entry.path is not None:
@@ -429,13 +421,12 @@ class Batch:
 
     async def _stop(self) -> None:
         """Cancels the files in flight, waits for them to end, then reports the rest."""
-        self.stopping = True
-        for task in self.in_flight:
-            task.cancel()
-        while self.in_flight:
+        for worker in self.workers:
+            worker.cancel()
+        while pending := [worker for worker in self.workers if not worker.done()]:
             # NOTE: a second cancel while the files end must not leave them running.
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait(list(self.in_flight))
+                await asyncio.wait(pending)
         for index, result in enumerate(self.results):
             if result is None:
                 self._end(index, "not_started")

@@ -58,18 +58,20 @@ _PARAM_ESCAPES = str.maketrans(
 
 def guess_content_type(filename: str) -> str:
     """The content type of a file part, guessed from the filename's extension."""
-    extension = os.path.splitext(filename)[1]
-    if extension.lower() in _CONTENT_TYPES:
-        return _CONTENT_TYPES[extension.lower()]
-    if extension not in _MIMETYPES.encodings_map and extension not in _MIMETYPES.suffix_map:
-        # NOTE: the type then depends on the extension alone: asked once per extension (a
-        # batch of thousands of files has a handful).
-        return _type_of_extension(extension)
-    return _guessed_type(filename)
+    content_type = _type_of_extension(os.path.splitext(filename)[1])
+    return _guessed_type(filename) if content_type is None else content_type
 
 
 @functools.lru_cache(maxsize=256)
-def _type_of_extension(extension: str) -> str:
+def _type_of_extension(extension: str) -> str | None:
+    """The content type of a file with this extension (asked once per extension: a batch of
+    thousands of files has a handful); None when the name's other extensions matter too (a
+    compressed file's, ``.tar.gz``)."""
+    lower = extension.lower()
+    if lower in _CONTENT_TYPES:
+        return _CONTENT_TYPES[lower]
+    if lower in _MIMETYPES.encodings_map or lower in _MIMETYPES.suffix_map:
+        return None
     return _guessed_type(f"file{extension}")
 
 
