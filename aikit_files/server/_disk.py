@@ -46,6 +46,8 @@ class TempFile:
         self.size = 0
         self._handle = handle
         self._block = bytearray()
+        self.placed = False
+        """Whether the file was moved into place (``moved``)."""
 
     async def write(self, data: bytes) -> None:
         """Appends ``data``; a full block is written by a worker thread."""
@@ -88,13 +90,24 @@ class TempFile:
 
     async def finish(self) -> None:
         """Writes what is left, fsyncs and closes the file: its bytes are on disk."""
-        await self._flush()
-        await asyncio.to_thread(self._sync_and_close)
+        await asyncio.to_thread(self.finish_now)
 
-    def _sync_and_close(self) -> None:
+    def finish_now(self) -> None:
+        """``finish``, in the calling thread (blocking I/O); nothing once finished."""
+        # NOTE: a small upload is written, synced and closed in one trip to a worker thread,
+        # with its move into place (``Store.add``): each trip costs the loop a wake-up.
+        if self._handle.closed:
+            return
+        if self._block:
+            self._handle.write(self._block)
+            self._block = bytearray()
         self._handle.flush()
         os.fsync(self._handle.fileno())
         self._handle.close()
+
+    def moved(self) -> None:
+        """Records that the file was moved into place: there is nothing left to discard."""
+        self.placed = True
 
     def discard(self) -> None:
         """Closes and removes the file."""

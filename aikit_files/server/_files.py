@@ -63,8 +63,6 @@ class Files:
         Returns:
             The new file's record.
         """
-        if content is not None:
-            await content.finish()
         now = self._settings.clock()
         created_at = int(now)
         record = FileRecord(

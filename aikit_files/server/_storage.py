@@ -145,8 +145,9 @@ class Store:
         try:
             yield temp
         finally:
-            # Once moved into place the path no longer exists: discarding is then a no-op.
-            await asyncio.to_thread(temp.discard)
+            # NOTE: once moved into place the path no longer exists: nothing to discard.
+            if not temp.placed:
+                await asyncio.to_thread(temp.discard)
 
     def new_record_id(self, created_at: int) -> str:
         """A new file id, after every id handed out so far at the same ``created_at``."""
@@ -157,7 +158,8 @@ class Store:
     async def add(
         self, record: FileRecord, content: TempFile | None, *, replacing_parts: int = 0
     ) -> None:
-        """Makes a new file durable and visible; ``content`` (finished) is moved into place.
+        """Makes a new file durable and visible; ``content`` is finished (``TempFile.finish``)
+        if it was not yet, and moved into place.
 
         Args:
             record: The new file.
@@ -190,7 +192,9 @@ class Store:
 
     def _commit(self, record: FileRecord, content: TempFile | None) -> None:
         if content is not None:
+            content.finish_now()
             os.replace(content.path, self.files_dir / record.id)
+            content.moved()
         self.write_json(self.files_dir / f"{record.id}.json", _serde.unstructure(record))
 
     def write_json(self, path: pathlib.Path, data: Any) -> None:
@@ -202,8 +206,9 @@ class Store:
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temp, path)
-        finally:
+        except BaseException:
             unlink_quietly(temp)
+            raise
         fsync_dir(path.parent)
 
     async def delete(self, file_id: str) -> bool:

@@ -4,6 +4,7 @@ with the client's memory bounded, while a file's content, which is data, is not 
 
 from __future__ import annotations
 
+import gzip
 import json
 import tracemalloc
 from collections.abc import Awaitable, Callable
@@ -111,3 +112,36 @@ async def test_content_is_data_and_not_limited(fault_server: FaultServer) -> Non
     async with af.AsyncClient(**client_options(fault_server)) as client:
         content = await client.files.content("file-1")
     assert len(content) == size + len(json.dumps(FILE))
+
+
+def gzipped(size: int) -> Fault:
+    """Answers 200 with a gzip body of ``size`` bytes of JSON whitespace and then a file, its
+    declared (compressed) length a small fraction of that."""
+    body = gzip.compress(b" " * size + json.dumps(FILE).encode(), compresslevel=1)
+
+    async def fault(request: web.Request, recorded: Recorded) -> web.StreamResponse:
+        headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        return web.Response(body=body, headers=headers)
+
+    return fault
+
+
+async def test_a_compressed_body_is_counted_as_it_is_inflated(fault_server: FaultServer) -> None:
+    # A gzip "bomb": its declared length is a few hundred KiB; inflated it passes the limit.
+    fault_server.script(gzipped(JSON_BODY_LIMIT + len(CHUNK)))
+    async with af.AsyncClient(**client_options(fault_server)) as client:
+        tracemalloc.start()
+        try:
+            with pytest.raises(af.APIError, match="goes on for more than 64 MiB"):
+                await client.files.retrieve("file-1")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < JSON_BODY_LIMIT * 1.25 + 8 * 2**20, peak
+
+
+async def test_a_compressed_body_under_the_limit_is_read(fault_server: FaultServer) -> None:
+    fault_server.script(gzipped(len(CHUNK)))
+    async with af.AsyncClient(**client_options(fault_server)) as client:
+        file = await client.files.retrieve("file-1")
+    assert file.id == FILE["id"]

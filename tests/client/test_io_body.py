@@ -20,8 +20,10 @@ from aikit_files._io.body import (
     MAX_SLICE,
     MIN_SLICE,
     SLICE_SECONDS,
+    UNPAUSED_WRITE,
     FormPayload,
     FormSender,
+    fits_unpaused,
     next_slice,
 )
 from aikit_files._io.guarded import GuardedFile
@@ -125,6 +127,29 @@ async def test_a_buffer_that_does_not_empty_is_a_write_timeout() -> None:
         with pytest.raises(af.APITimeoutError, match="write timeout"):
             await payload(write_timeout=0.2)._flush(writer, transport)
         assert transport.is_closing()
+
+
+@pytest.mark.anyio
+async def test_only_a_small_write_to_an_empty_buffer_goes_without_a_write_timeout() -> None:
+    reading = asyncio.Event()
+    async with connection_to_a_peer(reading) as writer:
+        transport = writer.transport
+        assert transport is not None
+        assert fits_unpaused(transport, 4096)
+        assert fits_unpaused(transport, UNPAUSED_WRITE)
+        assert not fits_unpaused(transport, UNPAUSED_WRITE + 1)
+        # A transport that would pause sooner than the headers and the write need room for.
+        limits = transport.get_write_buffer_limits()
+        transport.set_write_buffer_limits(high=2 * UNPAUSED_WRITE)
+        assert not fits_unpaused(transport, 4096)
+        transport.set_write_buffer_limits(high=limits[1], low=limits[0])
+        # Bytes still buffered (a peer that reads nothing): the write could wait.
+        transport.write(b"x" * 32 * MiB)
+        assert transport.get_write_buffer_size() > 0
+        assert not fits_unpaused(transport, 1)
+        transport.abort()
+        assert not fits_unpaused(transport, 1)
+    assert not fits_unpaused(None, 1)
 
 
 def test_prefetching_reads_nothing_and_stops_once_closed(tmp_path: pathlib.Path) -> None:

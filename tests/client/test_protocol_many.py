@@ -3,7 +3,10 @@ is skipped, and the adaptive concurrency of a batch."""
 
 from __future__ import annotations
 
+import os
 import pathlib
+import threading
+import time
 
 import pytest
 from hypothesis import given
@@ -271,3 +274,33 @@ def test_read_small_reads_a_small_file_whole_and_no_more(tmp_path: pathlib.Path)
     assert read_small(str(path), 9) is None
     with pytest.raises(af.LocalIOError, match=r"cannot read .*missing\.bin"):
         read_small(str(tmp_path / "missing.bin"), 10)
+
+
+def test_read_small_reads_on_when_the_first_read_is_not_the_size_the_walk_found(
+    tmp_path: pathlib.Path,
+) -> None:
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"x" * 10)
+    # The size the walk found, and a stale one (the file changed since): the whole file both ways.
+    assert read_small(str(path), 10, 10) == b"x" * 10
+    assert read_small(str(path), 10, 4) == b"x" * 10
+    assert read_small(str(path), 9, 4) is None
+
+
+def test_read_small_reads_a_pipe_to_its_end(tmp_path: pathlib.Path) -> None:
+    # A pipe gives what was written so far at each read: the reads go on to its end.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+
+    def write() -> None:
+        with open(fifo, "wb", buffering=0) as pipe:
+            for _ in range(5):
+                pipe.write(b"y" * 3)
+                time.sleep(0.01)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        assert read_small(str(fifo), 100) == b"y" * 15
+    finally:
+        writer.join()
