@@ -10,10 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings
+from origins import jsonl_origin
 
 from aikit_files import _transport
 from aikit_files._protocol.retry import RetryPolicy
 from aikit_files.server import ServerThread
+from aikit_files.server._runner import AppThread
 from aikit_files.testing import FaultProxy
 
 # NOTE: tests assert behaviour, not timings: an example that takes over Hypothesis' default
@@ -101,3 +103,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The fresh-venv tests first (after pytest-randomly's shuffle): they wait about a minute on
     the package index, which the other workers fill; started last, they would end the run."""
     items.sort(key=lambda item: item.get_closest_marker("venv") is None)
+
+
+@pytest.fixture
+def origin() -> Iterator[AppThread]:
+    """An origin for ``files/import``: a loopback server of ``origins.JSONL``."""
+    with jsonl_origin() as running:
+        yield running

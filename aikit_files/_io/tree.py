@@ -159,15 +159,18 @@ def read_small(path: str, limit: int, size: int | None = None) -> bytes | None:
         LocalIOError: the file cannot be read.
     """
     try:
-        # NOTE: unbuffered: a file read whole needs no buffer of Python's (which also asks
-        # whether the file is a terminal).
-        with open(path, "rb", buffering=0) as file:
-            data = file.read(limit + 1)
+        # NOTE: the descriptor itself, read whole: a file object costs a stat and a buffer (a
+        # buffered one also asks whether the file is a terminal), a third of a small file's read.
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            data = os.read(fd, limit + 1)
             if len(data) != size:
                 # NOTE: a read may give less than asked before the end (a pipe, some network
                 # file systems): read on to the end, or past the limit.
-                while len(data) <= limit and (more := file.read(limit + 1 - len(data))):
+                while len(data) <= limit and (more := os.read(fd, limit + 1 - len(data))):
                     data += more
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise LocalIOError(f"cannot read {path!r}: {exc.strerror or exc}") from exc
     return data if len(data) <= limit else None

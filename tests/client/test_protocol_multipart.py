@@ -6,6 +6,7 @@ import email.parser
 import email.policy
 import os
 import re
+import warnings
 
 import pytest
 from hypothesis import given
@@ -236,3 +237,28 @@ def test_quoted_filename_stays_on_one_header_line(name: str) -> None:
 )
 def test_content_type_from_filename(filename: str, content_type: str) -> None:
     assert guess_content_type(filename) == content_type
+
+
+def test_boundaries_are_random_and_never_repeat() -> None:
+    boundaries = [build_form([], filename="a", content_type="x").boundary for _ in range(1000)]
+    assert len(set(boundaries)) == 1000
+    assert all(len(b) == 32 and int(b, 16) >= 0 for b in boundaries)
+
+
+def test_a_forked_child_does_not_repeat_its_parents_boundaries() -> None:
+    build_form([], filename="a", content_type="x")  # the pool holds bytes at the fork
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        # NOTE: Python 3.12+ warns of a fork in a process with threads; the child uses none.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child)
+        os.write(write, build_form([], filename="a", content_type="x").boundary.encode())
+        os._exit(0)
+    os.close(write)
+    try:
+        child = os.read(read, 64).decode()
+    finally:
+        os.close(read)
+        os.waitpid(pid, 0)
+    assert child != build_form([], filename="a", content_type="x").boundary

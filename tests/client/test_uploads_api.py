@@ -10,15 +10,13 @@ import pathlib
 from collections.abc import Iterator
 
 import pytest
-from aiohttp import web
+from origins import JSONL
 
 import aikit_files as af
 from aikit_files.server import ServerThread
 from aikit_files.server._runner import AppThread
 
 pytestmark = pytest.mark.anyio
-
-JSONL = b'{"prompt": "a", "completion": "b"}\n' * 100
 
 
 async def test_create_add_parts_complete(
@@ -120,22 +118,6 @@ async def test_bad_arguments_raise_at_once(
 
 
 # --- Azure's files/import ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def origin() -> Iterator[AppThread]:
-    """A web server on loopback that serves a JSON Lines file, as a blob store would."""
-
-    async def serve(request: web.Request) -> web.Response:
-        return web.Response(body=JSONL, content_type="application/octet-stream")
-
-    def make() -> web.Application:
-        app = web.Application()
-        app.router.add_get("/train.jsonl", serve)
-        return app
-
-    with AppThread(make) as running:
-        yield running
 
 
 @pytest.fixture

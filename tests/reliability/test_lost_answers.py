@@ -10,11 +10,11 @@ import hashlib
 import io
 import os
 import pathlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp import web
+from origins import JSONL
 
 import aikit_files as af
 from aikit_files._protocol.sources import UploadFile
@@ -30,7 +30,6 @@ CONTENT = hashlib.sha256(b"once").digest() * (MiB // 32)  # 1 MiB
 PART = 64 * 1024
 LARGE: dict[str, Any] = {"upload_threshold": 256 * 1024, "part_size": PART}
 LARGE_CONTENT = os.urandom(10 * PART + 777)
-JSONL = b'{"prompt": "a", "completion": "b"}\n' * 100
 
 
 async def stored(server: ServerThread) -> dict[str, list[bytes]]:
@@ -214,22 +213,6 @@ async def test_lost_answers_to_add_part_and_complete_are_sent_again(
 
 
 # --- Azure's files/import ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def origin() -> Iterator[AppThread]:
-    """A web server on loopback that serves a JSON Lines file, as a blob store would."""
-
-    async def serve(request: web.Request) -> web.Response:
-        return web.Response(body=JSONL, content_type="application/octet-stream")
-
-    def make() -> web.Application:
-        app = web.Application()
-        app.router.add_get("/train.jsonl", serve)
-        return app
-
-    with AppThread(make) as running:
-        yield running
 
 
 async def test_an_import_whose_answer_is_lost_is_looked_for_not_sent_again(
