@@ -2,8 +2,8 @@
 
 ``plan_batch`` checks the arguments and expands the sources before any I/O; ``Batch.run`` then
 lists the purpose's files once (when something may be skipped), decides what to skip
-(``_protocol.many``), and starts the upload of ``create`` for each other file as a task of the
-batch (within the file's own total time limit), no more in flight than ``Pacing`` allows,
+(``_protocol.many``), and sends each other file with ``create``'s upload (within the file's own
+total time limit) from ``concurrency`` worker tasks, no more in flight than ``Pacing`` allows,
 recording each in the manifest as it goes.
 """
 
