@@ -225,7 +225,9 @@ class Batch:
             await self._stop()
             raise
         except AIKitError as exc:
-            # NOTE: the listing (or the manifest) failed: no file could be decided on.
+            # NOTE: the listing (or the manifest) failed: no file could be decided on. (No
+            # worker runs then; were one to raise, none would go on behind this report.)
+            await self._stop_workers()
             for index, result in enumerate(self.results):
                 if result is None:
                     self._end(index, "failed", errors=error_infos(exc), exception=exc)
@@ -321,19 +323,27 @@ class Batch:
                 resume=self._resume(entry) if large else None,
             )
         self.in_flight.add(index)
-        token = rate_limit_listener.set(self._listener(index))
         try:
-            if self.manifest is not None and entry.path is not None:
-                # NOTE: recorded before it is sent: a rerun after a kill looks for the file.
-                self.manifest.add(self._record(entry, "sending"))
-            value = self.values[index]
-            if not large and entry.path is not None and (entry.size or 0) <= SMALL_FILE:
-                # NOTE: a small file costs half the CPU sent from memory than streamed from its
-                # path (a head, sendfile and a tail, each a syscall); at most ``concurrency``
-                # of them are held at once.
-                value = read_small(value, SMALL_FILE, entry.size) or value
-            making = self.make(value, self.purpose, params, entry.filename)
-            reply = await within_total(making, self.time_limit(params))
+            token = rate_limit_listener.set(self._listener(index))
+            try:
+                if self.manifest is not None and entry.path is not None:
+                    # NOTE: recorded before it is sent: a rerun after a kill looks for it.
+                    self.manifest.add(self._record(entry, "sending"))
+                value = self.values[index]
+                if not large and entry.path is not None and (entry.size or 0) <= SMALL_FILE:
+                    # NOTE: a small file costs half the CPU sent from memory than streamed from
+                    # its path (a head, sendfile and a tail, each a syscall); at most
+                    # ``concurrency`` of them are held at once.
+                    value = read_small(value, SMALL_FILE, entry.size) or value
+                making = self.make(value, self.purpose, params, entry.filename)
+                reply = await within_total(making, self.time_limit(params))
+            finally:
+                # NOTE: out of flight, and its listener gone, before ``on_file`` hears of it:
+                # the calls a callback makes are not this file's, nor paced by the batch.
+                rate_limit_listener.reset(token)
+                self.in_flight.discard(index)
+                self.parked.discard(index)
+                self.ended.set()
         except asyncio.CancelledError:
             self._end(index, "failed", **failure_fields(None))
             raise
@@ -341,11 +351,6 @@ class Batch:
             self._end(index, "failed", **failure_fields(exc))
         else:
             self._created(index, reply.value)
-        finally:
-            rate_limit_listener.reset(token)
-            self.in_flight.discard(index)
-            self.parked.discard(index)
-            self.ended.set()
 
     def _resume(self, entry: Entry) -> bool | str | os.PathLike[str] | None:
         """The ``resume`` of a large file: with a manifest, a journal beside it, so that a
@@ -421,17 +426,21 @@ class Batch:
 
     async def _stop(self) -> None:
         """Cancels the files in flight, waits for them to end, then reports the rest."""
+        await self._stop_workers()
+        for index, result in enumerate(self.results):
+            if result is None:
+                self._end(index, "not_started")
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._delivered()
+
+    async def _stop_workers(self) -> None:
+        """Cancels the workers and waits for them (and the files they were sending) to end."""
         for worker in self.workers:
             worker.cancel()
         while pending := [worker for worker in self.workers if not worker.done()]:
             # NOTE: a second cancel while the files end must not leave them running.
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait(pending)
-        for index, result in enumerate(self.results):
-            if result is None:
-                self._end(index, "not_started")
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._delivered()
 
     async def _delivered(self) -> None:
         while self.deliveries:

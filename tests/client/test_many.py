@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import aikit_files as af
+from aikit_files._protocol.pacing import rate_limit_listener
 from aikit_files.server import ServerThread
 from aikit_files.testing import Delay, FaultProxy, Respond, Rule
 
@@ -314,6 +315,27 @@ async def test_callbacks_once_per_file_and_once_for_the_batch(
     )
     assert second.skipped == 20
     assert len(plain) == 20
+
+
+async def test_on_file_runs_outside_the_batchs_pacing(
+    client: af.AsyncClient, tmp_path: pathlib.Path
+) -> None:
+    # A callback's own calls are not the file's: a 429 they meet must not slow the batch down
+    # on that file's behalf (nor park a file that has ended).
+    make_tree(tmp_path / "src", [f"{i:02}.txt" for i in range(6)])
+    heard: list[object] = []
+
+    def plain(result: af.FileResult) -> None:
+        heard.append(rate_limit_listener.get())
+
+    async def awaited(result: af.FileResult) -> None:
+        heard.append(rate_limit_listener.get())
+
+    for on_file in (plain, awaited):
+        done = await client.files.create_many([tmp_path / "src"], "assistants", on_file=on_file)
+        assert done.created == 6
+    await eventually(lambda: len(heard) == 12)
+    assert heard == [None] * 12
 
 
 async def test_cancelling_cancels_files_in_flight_and_reports_the_rest(
