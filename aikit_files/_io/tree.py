@@ -52,15 +52,19 @@ def expand(
             raise InvalidArgumentError("sources: a blob needs a filename: pass (blob, filename)")
         elif isinstance(source, str | os.PathLike) and os.path.isdir(source):
             root = os.fsdecode(source)
-            for path, info in walk(root, include, exclude, hidden):
+            # NOTE: the names found below it are plain ones (no "." or ".."): a file's absolute
+            # path is the root's, made once, joined with them.
+            absolute = os.path.abspath(root)
+            for relative, info in walk(root, include, exclude, hidden):
+                path = os.path.join(root, *relative)
                 if info.st_size > limit:
                     raise InvalidArgumentError(
                         f"sources: {path!r} holds {info.st_size} bytes, more than the API "
                         f"accepts ({limit} bytes)"
                     )
-                name = os.path.basename(path)
+                absolute_path = os.path.join(absolute, *relative)
                 entries.append(
-                    Entry(path, name, info.st_size, os.path.abspath(path), info.st_mtime_ns)
+                    Entry(path, relative[-1], info.st_size, absolute_path, info.st_mtime_ns)
                 )
                 values.append(path)
             continue
@@ -85,8 +89,9 @@ def expand(
 
 def walk(
     root: str, include: Sequence[str], exclude: Sequence[str], hidden: bool
-) -> list[tuple[str, os.stat_result]]:
-    """The files of ``root`` that go into a batch, with their ``stat``, in sorted path order.
+) -> list[tuple[tuple[str, ...], os.stat_result]]:
+    """The files of ``root`` that go into a batch (their names from ``root`` down), with their
+    ``stat``, in sorted path order.
 
     A symbolic link is followed only when its target is inside ``root`` (a folder reached twice
     is walked once); one that points out of it, or nowhere, is left out. Hidden names (a
@@ -107,7 +112,7 @@ def walk(
     except OSError as exc:
         raise InvalidArgumentError(f"sources: cannot read the directory {root!r}: {exc}") from exc
     return [
-        (os.path.join(root, *relative), info)
+        (relative, info)
         for relative, info in files
         if selected("/".join(relative), include, exclude, hidden)
     ]
@@ -163,7 +168,10 @@ def read_small(path: str, limit: int, size: int | None = None) -> bytes | None:
         # buffered one also asks whether the file is a terminal), a third of a small file's read.
         fd = os.open(path, os.O_RDONLY)
         try:
-            data = os.read(fd, limit + 1)
+            # NOTE: asked for no more than it should hold (and one byte, to see it grew): a read
+            # of ``limit`` would allocate that much for every file, and unmap it once cut.
+            first = size + 1 if size is not None and size < limit else limit + 1
+            data = os.read(fd, first)
             if len(data) != size:
                 # NOTE: a read may give less than asked before the end (a pipe, some network
                 # file systems): read on to the end, or past the limit.

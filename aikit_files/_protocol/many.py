@@ -35,11 +35,13 @@ def selected(relative: str, include: Sequence[str], exclude: Sequence[str], hidd
         exclude: glob patterns; none may match.
         hidden: whether a name starting with ``.`` (file or folder) may go.
     """
-    if not hidden and any(part.startswith(".") for part in relative.split("/")):
+    # NOTE: a name starts with "." where the path does, or after a "/".
+    if not hidden and (relative.startswith(".") or "/." in relative):
         return False
-    if not any(fnmatch.fnmatchcase(relative, pattern) for pattern in include):
+    # NOTE: "*" matches every path, "/" included (the default include).
+    if "*" not in include and not any(fnmatch.fnmatchcase(relative, p) for p in include):
         return False
-    return not any(fnmatch.fnmatchcase(relative, pattern) for pattern in exclude)
+    return not (exclude and any(fnmatch.fnmatchcase(relative, p) for p in exclude))
 
 
 @attrs.frozen

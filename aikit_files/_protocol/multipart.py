@@ -121,6 +121,11 @@ def _new_boundary() -> str:
 
 def quote_param(value: str) -> str:
     """Quotes a ``Content-Disposition`` parameter value (a field name or a filename)."""
+    # NOTE: a printable name holds no control character: only its quotes and backslashes
+    # could change, and most names have neither (translating with the table costs a dict
+    # lookup per character).
+    if value.isprintable() and '"' not in value and "\\" not in value:
+        return '"' + value + '"'
     return '"' + value.translate(_PARAM_ESCAPES) + '"'
 
 

@@ -5,7 +5,8 @@ and the models built from them are redacted, not only the bytes."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
 
 import attrs
@@ -50,7 +51,8 @@ class Redactor:
         secret = self._text
         if not secret:
             return False
-        return any(secret in value for value in headers.values())
+        # NOTE: searched at once: joined by a character no header value holds.
+        return secret in "\n".join(headers.values())
 
     def value(self, value: Any) -> Any:
         """Decoded JSON (or text, or bytes) with the secret replaced in every string, keys of
@@ -89,18 +91,26 @@ class Redactor:
             if all(new is old for new, old in zip(items, value, strict=True)):
                 return value
             return tuple(items) if kind is tuple else items
-        if isinstance(value, Mapping):
-            pairs = [(self._walk(k), self._walk(v)) for k, v in value.items()]
-            unchanged = all(
-                new[0] is k and new[1] is v
-                for new, (k, v) in zip(pairs, value.items(), strict=True)
-            )
-            return value if unchanged else dict(pairs)
         fields = _init_fields(kind)
         if fields is None:
+            if isinstance(value, Mapping):
+                pairs = [(self._walk(k), self._walk(v)) for k, v in value.items()]
+                unchanged = all(
+                    new[0] is k and new[1] is v
+                    for new, (k, v) in zip(pairs, value.items(), strict=True)
+                )
+                return value if unchanged else dict(pairs)
             return value
-        changes: dict[str, Any] = {}
         secret = self._text
+        texts = _flat_texts(kind)
+        if texts is not None and secret:
+            # NOTE: a model of text and numbers only (a file): its texts are searched at once.
+            try:
+                if secret not in "\0".join(filter(None, texts(value))):
+                    return value
+            except TypeError:
+                pass  # a field holds what its type does not say: searched one by one below
+        changes: dict[str, Any] = {}
         for name, alias in fields:
             old = getattr(value, name)
             kind = type(old)
@@ -149,6 +159,33 @@ def _init_fields(cls: type) -> tuple[tuple[str, str], ...] | None:
     )
     _FIELDS[cls] = found
     return found
+
+
+#: Each attrs class met: the getter of its text fields if it holds only texts and numbers (a
+#: file, an Upload's Part), else None.
+_FLAT: dict[type, Callable[[Any], tuple[Any, ...]] | None] = {}
+_TEXT: Final = frozenset({str, str | None})
+_NUMBER: Final = frozenset({int, float, bool} | {t | None for t in (int, float, bool)})
+
+
+def _flat_texts(cls: type) -> Callable[[Any], tuple[Any, ...]] | None:
+    try:
+        return _FLAT[cls]
+    except KeyError:
+        pass
+    getter: Callable[[Any], tuple[Any, ...]] | None = None
+    try:
+        fields = attrs.fields(attrs.resolve_types(cls))
+    except Exception:  # a type that cannot be resolved: the class is walked field by field
+        fields = None
+    if fields and all(f.type in _TEXT or f.type in _NUMBER for f in fields if f.init):
+        names = [f.name for f in fields if f.init and f.type in _TEXT]
+        if len(names) > 1:
+            getter = operator.attrgetter(*names)
+        else:  # NOTE: a getter of one name gives its value, not a tuple
+            getter = lambda value: tuple(getattr(value, name) for name in names)  # noqa: E731
+    _FLAT[cls] = getter
+    return getter
 
 
 def _chain(error: BaseException) -> list[BaseException]:

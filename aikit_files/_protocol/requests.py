@@ -129,6 +129,8 @@ class Endpoint:
             self._root = config.base_url
             self._query = {}
         self._headers = self._base_headers(config)
+        # NOTE: the headers of a request accepting JSON, made once: most requests are.
+        self._json_headers = {**self._headers, "Accept": "application/json"}
 
     @staticmethod
     def _base_headers(config: ClientConfig) -> dict[str, str]:
@@ -162,7 +164,9 @@ class Endpoint:
             method=method,
             url=self._root + path,
             query={**self._query, **query} if query else self._query,
-            headers={**self._headers, "Accept": accept},
+            headers=self._json_headers
+            if accept == "application/json"
+            else {**self._headers, "Accept": accept},
             body=body,
         )
 

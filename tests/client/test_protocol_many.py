@@ -285,6 +285,9 @@ def test_read_small_reads_on_when_the_first_read_is_not_the_size_the_walk_found(
     assert read_small(str(path), 10, 10) == b"x" * 10
     assert read_small(str(path), 10, 4) == b"x" * 10
     assert read_small(str(path), 9, 4) is None
+    # A file that grew since: the first read asks for one byte more than the walk found.
+    assert read_small(str(path), 20, 8) == b"x" * 10
+    assert read_small(str(path), 9, 8) is None
 
 
 def test_read_small_reads_a_pipe_to_its_end(tmp_path: pathlib.Path) -> None:

@@ -69,3 +69,20 @@ def test_without_a_key_nothing_changes() -> None:
     decoded = {"a": KEY}
     assert Redactor(None).value(decoded) is decoded
     assert Redactor("").model(decoded) is decoded
+
+
+def test_each_text_field_of_a_flat_model_is_searched() -> None:
+    # A file and a Part hold only texts and numbers: their texts are searched at once.
+    for field in ("id", "filename", "purpose", "object", "status", "status_details"):
+        file = af.OpenAIFile(**{"id": "file-1", field: f"a {KEY} b"})  # type: ignore[arg-type]
+        assert getattr(Redactor(KEY).model(file), field) == f"a {REDACTED} b"
+    part = Redactor(KEY).model(af.UploadPart(id="part-1", upload_id=KEY))
+    assert part.upload_id == REDACTED
+    clean = af.OpenAIFile(id="file-1", filename="a", status_details="b")
+    assert Redactor(KEY).model(clean) is clean
+
+
+def test_a_field_holding_what_its_type_does_not_say_is_still_searched() -> None:
+    # Built by hand, not read from JSON: a list where a text is expected.
+    file = af.OpenAIFile(id="file-1", filename=[KEY])  # type: ignore[arg-type]
+    assert Redactor(KEY).model(file).filename == [REDACTED]
