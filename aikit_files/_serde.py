@@ -81,12 +81,16 @@ def _flat_hook(cls: type, converter: cattrs.Converter) -> Callable[[Any, Any], A
     def structure(data: Any, _: Any) -> Any:
         if data.__class__ is dict:
             try:
-                values = pick({**defaults, **data})
+                values = pick(data)
             except KeyError:
-                pass  # a required field is missing: cattrs says which
-            else:
-                if tuple(map(type, values)) in allowed:
-                    return cls(*values)
+                # NOTE: an answer usually holds every field: the defaults are merged in only
+                # when one is missing.
+                try:
+                    values = pick({**defaults, **data})
+                except KeyError:
+                    values = None  # a required field is missing: cattrs says which
+            if values is not None and tuple(map(type, values)) in allowed:
+                return cls(*values)
         return detailed(data, cls)
 
     return structure

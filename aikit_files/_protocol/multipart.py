@@ -183,21 +183,18 @@ def build_form(
         The framing, whose ``head`` and ``tail`` enclose the file's bytes.
     """
     boundary = boundary or _new_boundary()
-    delimiter = f"--{boundary}\r\n".encode("ascii")
-    parts: list[bytes] = []
-    for name, value in fields:
-        parts.append(delimiter)
-        parts.append(f"Content-Disposition: form-data; name={quote_param(name)}\r\n\r\n".encode())
-        parts.append(value.encode("utf-8", "replace"))
-        parts.append(b"\r\n")
-    parts.append(delimiter)
-    parts.append(
-        f"Content-Disposition: form-data; name={quote_param(file_field)}; "
-        f"filename={quote_param(filename)}\r\n"
-        f"Content-Type: {content_type}\r\n\r\n".encode("utf-8", "replace")
+    # NOTE: the head is written as text and encoded once (UTF-8 encodes piece by piece alike).
+    head = [
+        f"--{boundary}\r\nContent-Disposition: form-data; name={quote_param(name)}\r\n\r\n"
+        f"{value}\r\n"
+        for name, value in fields
+    ]
+    head.append(
+        f"--{boundary}\r\nContent-Disposition: form-data; name={quote_param(file_field)}; "
+        f"filename={quote_param(filename)}\r\nContent-Type: {content_type}\r\n\r\n"
     )
     return MultipartForm(
-        boundary=boundary,
-        head=b"".join(parts),
-        tail=f"\r\n--{boundary}--\r\n".encode("ascii"),
+        boundary,
+        "".join(head).encode("utf-8", "replace"),
+        f"\r\n--{boundary}--\r\n".encode("ascii"),
     )

@@ -161,13 +161,13 @@ class Endpoint:
     ) -> RequestSpec:
         """A request to ``path`` (below the API root) with the client's credentials."""
         return RequestSpec(
-            method=method,
-            url=self._root + path,
-            query={**self._query, **query} if query else self._query,
-            headers=self._json_headers
+            method,
+            self._root + path,
+            {**self._query, **query} if query else self._query,
+            self._json_headers
             if accept == "application/json"
             else {**self._headers, "Accept": accept},
-            body=body,
+            body,
         )
 
     # --- Files -----------------------------------------------------------------------------

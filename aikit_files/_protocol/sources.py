@@ -104,9 +104,7 @@ def _describe_blob(blob: bytes | bytearray | memoryview, limit: int) -> UploadSo
         view = memoryview(blob).cast("B")
     except TypeError as exc:
         raise InvalidArgumentError(f"file: a memoryview must be contiguous ({exc})") from exc
-    return UploadSource(
-        SourceKind.BLOB, view, size=_checked_size(view.nbytes, limit), filename=DEFAULT_FILENAME
-    )
+    return UploadSource(SourceKind.BLOB, view, _checked_size(view.nbytes, limit), DEFAULT_FILENAME)
 
 
 def _describe_path(path: str, limit: int) -> UploadSource:
