@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 import operator
@@ -46,6 +47,8 @@ def _json_types(annotation: Any) -> tuple[type, ...] | None:
     """The types of the JSON values that a field of this type takes as they are (an int is a
     fine float); None when the field is no scalar (or null)."""
     options = typing.get_args(annotation) if type(annotation) is types.UnionType else ()
+    if options and (len(options) != 2 or type(None) not in options):
+        return None  # NOTE: the converter has hooks for ``kind`` and ``kind | None`` only
     found: list[type] = []
     for option in options or (annotation,):
         if option not in (str, int, float, bool, type(None)):
@@ -73,6 +76,12 @@ def _flat_hook(cls: type, converter: cattrs.Converter) -> Callable[[Any, Any], A
         allowed_types.append(json_types)
     if len(fields) < 2 or math.prod(len(t) for t in allowed_types) > _FLAT_COMBINATIONS:
         return None
+    # NOTE: the values go to ``__init__`` by position: only one that takes the fields in order.
+    parameters = list(inspect.signature(cls).parameters.values())
+    if [(p.name, p.kind) for p in parameters] != [
+        (f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for f in fields
+    ]:
+        return None
     detailed = make_dict_structure_fn(cls, converter)
     allowed = frozenset(itertools.product(*allowed_types))
     defaults = {f.name: f.default for f in fields if f.default is not attrs.NOTHING}
@@ -90,7 +99,10 @@ def _flat_hook(cls: type, converter: cattrs.Converter) -> Callable[[Any, Any], A
                 except KeyError:
                     values = None  # a required field is missing: cattrs says which
             if values is not None and tuple(map(type, values)) in allowed:
-                return cls(*values)
+                try:
+                    return cls(*values)
+                except Exception:
+                    pass  # NOTE: a validator refused a value: cattrs reports it its way
         return detailed(data, cls)
 
     return structure

@@ -184,14 +184,18 @@ def build_form(
     """
     boundary = boundary or _new_boundary()
     # NOTE: the head is written as text and encoded once (UTF-8 encodes piece by piece alike).
+    # The values are joined, never formatted: a str enum formats as its name, not its value.
     head = [
         f"--{boundary}\r\nContent-Disposition: form-data; name={quote_param(name)}\r\n\r\n"
-        f"{value}\r\n"
+        + value
+        + "\r\n"
         for name, value in fields
     ]
     head.append(
         f"--{boundary}\r\nContent-Disposition: form-data; name={quote_param(file_field)}; "
-        f"filename={quote_param(filename)}\r\nContent-Type: {content_type}\r\n\r\n"
+        f"filename={quote_param(filename)}\r\nContent-Type: "
+        + content_type
+        + "\r\n\r\n"
     )
     return MultipartForm(
         boundary,

@@ -91,6 +91,8 @@ class Redactor:
             if all(new is old for new, old in zip(items, value, strict=True)):
                 return value
             return tuple(items) if kind is tuple else items
+        if isinstance(value, str):  # a subclass of str
+            return self.text(value)
         fields = _init_fields(kind)
         if fields is None:
             if isinstance(value, Mapping):
@@ -102,14 +104,13 @@ class Redactor:
                 return value if unchanged else dict(pairs)
             return value
         secret = self._text
-        texts = _flat_texts(kind)
-        if texts is not None and secret:
-            # NOTE: a model of text and numbers only (a file): its texts are searched at once.
-            try:
-                if secret not in "\0".join(filter(None, texts(value))):
-                    return value
-            except TypeError:
-                pass  # a field holds what its type does not say: searched one by one below
+        values = _values_getter(kind)(value)
+        # NOTE: a model whose values are all scalars (a file, a Part) is searched at once, the
+        # texts of its values joined (a number's or None's holds a key only by chance: it is
+        # then searched field by field, below).
+        flat = _FLAT_TYPES.issuperset(map(type, values))
+        if flat and secret and secret not in "\0".join(map(str, values)):
+            return value
         changes: dict[str, Any] = {}
         for name, alias in fields:
             old = getattr(value, name)
@@ -161,30 +162,21 @@ def _init_fields(cls: type) -> tuple[tuple[str, str], ...] | None:
     return found
 
 
-#: Each attrs class met: the getter of its text fields if it holds only texts and numbers (a
-#: file, an Upload's Part), else None.
-_FLAT: dict[type, Callable[[Any], tuple[Any, ...]] | None] = {}
-_TEXT: Final = frozenset({str, str | None})
-_NUMBER: Final = frozenset({int, float, bool} | {t | None for t in (int, float, bool)})
+#: Each attrs class met: the getter of its ``__init__`` fields' values, as a tuple.
+_VALUES: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+#: The types of the values a model is searched at once for (``str`` exactly, not a subclass).
+_FLAT_TYPES: Final = frozenset({str, int, float, bool, type(None)})
 
 
-def _flat_texts(cls: type) -> Callable[[Any], tuple[Any, ...]] | None:
-    try:
-        return _FLAT[cls]
-    except KeyError:
-        pass
-    getter: Callable[[Any], tuple[Any, ...]] | None = None
-    try:
-        fields = attrs.fields(attrs.resolve_types(cls))
-    except Exception:  # a type that cannot be resolved: the class is walked field by field
-        fields = None
-    if fields and all(f.type in _TEXT or f.type in _NUMBER for f in fields if f.init):
-        names = [f.name for f in fields if f.init and f.type in _TEXT]
+def _values_getter(cls: type) -> Callable[[Any], tuple[Any, ...]]:
+    getter = _VALUES.get(cls)
+    if getter is None:
+        names = [name for name, _ in _init_fields(cls) or ()]
         if len(names) > 1:
             getter = operator.attrgetter(*names)
-        else:  # NOTE: a getter of one name gives its value, not a tuple
+        else:  # NOTE: a getter of one name gives its value, not a tuple of it
             getter = lambda value: tuple(getattr(value, name) for name in names)  # noqa: E731
-    _FLAT[cls] = getter
+        _VALUES[cls] = getter
     return getter
 
 

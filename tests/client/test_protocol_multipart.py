@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import enum
 import os
 import re
 import warnings
@@ -51,6 +52,19 @@ def test_fields_come_first_in_order() -> None:
         ("file", "data.jsonl", b'{"a": 1}\n'),
     ]
     assert b"Content-Type: text/jsonl\r\n" in form.head
+
+
+class _Text(str, enum.Enum):  # noqa: UP042 (a StrEnum formats as its value; this does not)
+    BATCH = "batch"
+    JSONL = "text/jsonl"
+
+
+def test_a_str_enum_goes_as_its_value() -> None:
+    # A purpose or content type given as a str enum: its value is sent, not its name.
+    form = build_form([("purpose", _Text.BATCH)], filename="a.jsonl", content_type=_Text.JSONL)
+    assert parse(form.content_type, form.head + b"x" + form.tail)[0] == ("purpose", None, b"batch")
+    assert b"Content-Type: text/jsonl\r\n" in form.head
+    assert b"_Text" not in form.head
 
 
 def test_without_expiry_only_purpose_is_sent() -> None:

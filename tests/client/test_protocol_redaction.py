@@ -83,6 +83,19 @@ def test_each_text_field_of_a_flat_model_is_searched() -> None:
 
 
 def test_a_field_holding_what_its_type_does_not_say_is_still_searched() -> None:
-    # Built by hand, not read from JSON: a list where a text is expected.
+    # Built by hand, not read from JSON: a list where a text is expected, a text or a list
+    # where a number is.
     file = af.OpenAIFile(id="file-1", filename=[KEY])  # type: ignore[arg-type]
     assert Redactor(KEY).model(file).filename == [REDACTED]
+    file = af.OpenAIFile(id="file-1", bytes=KEY)  # type: ignore[arg-type]
+    assert Redactor(KEY).model(file).bytes == REDACTED
+    file = af.OpenAIFile(id="file-1", created_at=[KEY])  # type: ignore[arg-type]
+    assert Redactor(KEY).model(file).created_at == [REDACTED]
+
+
+def test_a_text_of_a_subclass_of_str_is_searched() -> None:
+    class Text(str):
+        pass
+
+    file = af.OpenAIFile(id="file-1", filename=Text(f"a {KEY}"))
+    assert KEY not in Redactor(KEY).model(file).filename
