@@ -104,13 +104,17 @@ class Redactor:
                 return value if unchanged else dict(pairs)
             return value
         secret = self._text
-        values = _values_getter(kind)(value)
-        # NOTE: a model whose values are all scalars (a file, a Part) is searched at once, the
-        # texts of its values joined (a number's or None's holds a key only by chance: it is
-        # then searched field by field, below).
-        flat = _FLAT_TYPES.issuperset(map(type, values))
-        if flat and secret and secret not in "\0".join(map(str, values)):
-            return value
+        flat = _flat_getters(kind)
+        if flat is not None and secret:
+            # NOTE: a model of texts and numbers (a file, a Part) whose values are what its
+            # fields say is searched at once, its texts joined; any other goes field by field.
+            texts, numbers = flat[0](value), flat[1](value)
+            if (
+                _NUMBER_TYPES.issuperset(map(type, numbers))
+                and _TEXT_TYPES.issuperset(map(type, texts))
+                and secret not in "\0".join(filter(None, texts))
+            ):
+                return value
         changes: dict[str, Any] = {}
         for name, alias in fields:
             old = getattr(value, name)
@@ -162,22 +166,45 @@ def _init_fields(cls: type) -> tuple[tuple[str, str], ...] | None:
     return found
 
 
-#: Each attrs class met: the getter of its ``__init__`` fields' values, as a tuple.
-_VALUES: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
-#: The types of the values a model is searched at once for (``str`` exactly, not a subclass).
-_FLAT_TYPES: Final = frozenset({str, int, float, bool, type(None)})
+#: Each attrs class met: the getters of its text fields' values and of its number fields'
+#: values, if its ``__init__`` fields are all declared so (a file, a Part); else None.
+_FLAT: dict[
+    type, tuple[Callable[[Any], tuple[Any, ...]], Callable[[Any], tuple[Any, ...]]] | None
+] = {}
+#: The exact types of a text field's value and a number field's, for the search at once.
+_TEXT_TYPES: Final = frozenset({str, type(None)})
+_NUMBER_TYPES: Final = frozenset({int, float, bool, type(None)})
 
 
-def _values_getter(cls: type) -> Callable[[Any], tuple[Any, ...]]:
-    getter = _VALUES.get(cls)
-    if getter is None:
-        names = [name for name, _ in _init_fields(cls) or ()]
-        if len(names) > 1:
-            getter = operator.attrgetter(*names)
-        else:  # NOTE: a getter of one name gives its value, not a tuple of it
-            getter = lambda value: tuple(getattr(value, name) for name in names)  # noqa: E731
-        _VALUES[cls] = getter
-    return getter
+def _getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """The values of ``names`` of an object, as a tuple (whatever their number)."""
+    if len(names) > 1:
+        return operator.attrgetter(*names)
+    return lambda value: tuple(getattr(value, name) for name in names)
+
+
+def _flat_getters(
+    cls: type,
+) -> tuple[Callable[[Any], tuple[Any, ...]], Callable[[Any], tuple[Any, ...]]] | None:
+    try:
+        return _FLAT[cls]
+    except KeyError:
+        pass
+    try:
+        fields = [f for f in attrs.fields(attrs.resolve_types(cls)) if f.init]
+    except Exception:  # a type that cannot be resolved: the class goes field by field
+        fields = []
+    texts = [f.name for f in fields if f.type in (str, str | None)]
+    numbers = [f.name for f in fields if f.type in _NUMBER_FIELDS]
+    found = None
+    if fields and len(texts) + len(numbers) == len(fields):
+        found = (_getter(texts), _getter(numbers))
+    _FLAT[cls] = found
+    return found
+
+
+#: The declared types of a number field.
+_NUMBER_FIELDS: Final = frozenset({int, float, bool} | {t | None for t in (int, float, bool)})
 
 
 def _chain(error: BaseException) -> list[BaseException]:
