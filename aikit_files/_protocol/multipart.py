@@ -193,9 +193,7 @@ def build_form(
     ]
     head.append(
         f"--{boundary}\r\nContent-Disposition: form-data; name={quote_param(file_field)}; "
-        f"filename={quote_param(filename)}\r\nContent-Type: "
-        + content_type
-        + "\r\n\r\n"
+        f"filename={quote_param(filename)}\r\nContent-Type: " + content_type + "\r\n\r\n"
     )
     return MultipartForm(
         boundary,
