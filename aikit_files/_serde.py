@@ -43,7 +43,7 @@ def _exactly(kind: type, *, or_none: bool = False) -> Callable[[Any, Any], Any]:
 _FLAT_COMBINATIONS: Final = 256
 
 
-def _json_types(annotation: Any) -> tuple[type, ...] | None:
+def field_json_types(annotation: Any) -> tuple[type, ...] | None:
     """The types of the JSON values that a field of this type takes as they are (an int is a
     fine float); None when the field is no scalar (or null)."""
     options = typing.get_args(annotation) if type(annotation) is types.UnionType else ()
@@ -68,7 +68,7 @@ def _flat_hook(cls: type, converter: cattrs.Converter) -> Callable[[Any, Any], A
     fields = attrs.fields(attrs.resolve_types(cls))
     allowed_types: list[tuple[type, ...]] = []
     for field in fields:
-        json_types = _json_types(field.type)
+        json_types = field_json_types(field.type)
         if json_types is None or not field.init or field.kw_only or field.alias != field.name:
             return None
         if isinstance(field.default, Factory):  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from typing import Any, Final, TypeVar
 import attrs
 
 from aikit_files._exceptions import APIError
+from aikit_files._serde import field_json_types
 
 E = TypeVar("E", bound=APIError)
 T = TypeVar("T")
@@ -194,17 +195,19 @@ def _flat_getters(
         fields = [f for f in attrs.fields(attrs.resolve_types(cls)) if f.init]
     except Exception:  # a type that cannot be resolved: the class goes field by field
         fields = []
-    texts = [f.name for f in fields if f.type in (str, str | None)]
-    numbers = [f.name for f in fields if f.type in _NUMBER_FIELDS]
     found = None
-    if fields and len(texts) + len(numbers) == len(fields):
-        found = (_getter(texts), _getter(numbers))
+    # NOTE: fields declared as the converter's scalars: texts, and numbers (or null).
+    texts: list[str] = []
+    numbers: list[str] = []
+    for field in fields:
+        json_types = field_json_types(field.type)
+        if json_types is None:
+            break
+        (texts if str in json_types else numbers).append(field.name)
+    else:
+        found = (_getter(texts), _getter(numbers)) if fields else None
     _FLAT[cls] = found
     return found
-
-
-#: The declared types of a number field.
-_NUMBER_FIELDS: Final = frozenset({int, float, bool} | {t | None for t in (int, float, bool)})
 
 
 def _chain(error: BaseException) -> list[BaseException]:

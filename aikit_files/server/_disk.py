@@ -47,7 +47,8 @@ class TempFile:
         self._handle = handle
         self._block = bytearray()
         self.placed = False
-        """Whether the file was moved into place (``moved``)."""
+        """Whether the file was moved into place (set by whoever moved it): nothing is left to
+        discard then."""
 
     async def write(self, data: bytes) -> None:
         """Appends ``data``; a full block is written by a worker thread."""
@@ -104,10 +105,6 @@ class TempFile:
         self._handle.flush()
         os.fsync(self._handle.fileno())
         self._handle.close()
-
-    def moved(self) -> None:
-        """Records that the file was moved into place: there is nothing left to discard."""
-        self.placed = True
 
     def discard(self) -> None:
         """Closes and removes the file."""

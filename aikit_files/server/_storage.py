@@ -194,7 +194,7 @@ class Store:
         if content is not None:
             content.finish_now()
             os.replace(content.path, self.files_dir / record.id)
-            content.moved()
+            content.placed = True
         self.write_json(self.files_dir / f"{record.id}.json", _serde.unstructure(record))
 
     def write_json(self, path: pathlib.Path, data: Any) -> None:

@@ -282,7 +282,7 @@ class Uploads:
 
             def move() -> None:
                 content.path.replace(directory / part_id)
-                content.moved()
+                content.placed = True
                 fsync_dir(directory)
 
             # NOTE: counted before the move (no await in between), released if it fails.

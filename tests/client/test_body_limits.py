@@ -62,21 +62,29 @@ def test_the_limit_holds_the_largest_page_the_api_gives() -> None:
     assert len(json.dumps(worst, indent=6)) <= FILE_JSON_BOUND
 
 
+async def failure_and_peak(
+    call: Awaitable[Any], match: str | None = None
+) -> tuple[af.APIError, int]:
+    """The ``APIError`` that ``call`` ends in (its message matching ``match``), and the peak of
+    the memory traced while it ran."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(af.APIError, match=match) as caught:
+            await call
+        return caught.value, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 @pytest.mark.parametrize("operation", OPERATIONS)
 async def test_an_endless_body_is_an_api_error_in_bounded_memory(
     fault_server: FaultServer, operation: Operation
 ) -> None:
     fault_server.script(endless())
     async with af.AsyncClient(**client_options(fault_server)) as client:
-        tracemalloc.start()
-        try:
-            with pytest.raises(af.APIError) as caught:
-                await operation(client)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-    assert type(caught.value) is af.APIError
-    assert "more than 64 MiB" in str(caught.value)
+        error, peak = await failure_and_peak(operation(client))
+    assert type(error) is af.APIError
+    assert "more than 64 MiB" in str(error)
     # The body read so far (a bytearray grows by an eighth at a time), and little else.
     assert peak < JSON_BODY_LIMIT * 1.25 + 8 * 2**20, peak
     # Not retried: the answer came, it is the server's fault.
@@ -88,13 +96,9 @@ async def test_a_declared_length_over_the_limit_is_refused_before_reading(
 ) -> None:
     fault_server.script(endless(declared=JSON_BODY_LIMIT + 1, stop=JSON_BODY_LIMIT + 1))
     async with af.AsyncClient(**client_options(fault_server)) as client:
-        tracemalloc.start()
-        try:
-            with pytest.raises(af.APIError, match="declares 67,108,865 bytes"):
-                await client.files.retrieve("file-1")
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        _, peak = await failure_and_peak(
+            client.files.retrieve("file-1"), "declares 67,108,865 bytes"
+        )
     assert peak < 8 * 2**20, peak
 
 
@@ -130,13 +134,8 @@ async def test_a_compressed_body_is_counted_as_it_is_inflated(fault_server: Faul
     # A gzip "bomb": its declared length is a few hundred KiB; inflated it passes the limit.
     fault_server.script(gzipped(JSON_BODY_LIMIT + len(CHUNK)))
     async with af.AsyncClient(**client_options(fault_server)) as client:
-        tracemalloc.start()
-        try:
-            with pytest.raises(af.APIError, match="goes on for more than 64 MiB"):
-                await client.files.retrieve("file-1")
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        retrieve = client.files.retrieve("file-1")
+        _, peak = await failure_and_peak(retrieve, "goes on for more than 64 MiB")
     assert peak < JSON_BODY_LIMIT * 1.25 + 8 * 2**20, peak
 
 
