@@ -3,10 +3,11 @@ it) and described before any I/O; a small file read whole."""
 
 from __future__ import annotations
 
+import operator
 import os
 import stat
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 from aikit_files._exceptions import InvalidArgumentError, InvalidArgumentTypeError, LocalIOError
 from aikit_files._params import check_line
@@ -53,19 +54,17 @@ def expand(
         elif isinstance(source, str | os.PathLike) and os.path.isdir(source):
             root = os.fsdecode(source)
             # NOTE: the names found below it are plain ones (no "." or ".."): a file's absolute
-            # path is the root's, made once, joined with them.
-            absolute = os.path.abspath(root)
-            for relative, info in walk(root, include, exclude, hidden):
-                path = os.path.join(root, *relative)
-                if info.st_size > limit:
+            # path is the root's, made once, followed by its path from the root.
+            absolute = os.path.join(os.path.abspath(root), "")
+            for relative, path, size, mtime_ns in walk(root, include, exclude, hidden):
+                if size > limit:
                     raise InvalidArgumentError(
-                        f"sources: {path!r} holds {info.st_size} bytes, more than the API "
+                        f"sources: {path!r} holds {size} bytes, more than the API "
                         f"accepts ({limit} bytes)"
                     )
-                absolute_path = os.path.join(absolute, *relative)
-                entries.append(
-                    Entry(path, relative[-1], info.st_size, absolute_path, info.st_mtime_ns)
-                )
+                name = relative.rpartition("/")[2]
+                native = relative if os.sep == "/" else relative.replace("/", os.sep)
+                entries.append(Entry(path, name, size, absolute + native, mtime_ns))
                 values.append(path)
             continue
         else:
@@ -87,11 +86,17 @@ def expand(
     return entries, values
 
 
+#: A file found by the walk: its names from the root down, path, size and mtime.
+_Found: TypeAlias = tuple[tuple[str, ...], str, int, int]
+_NAMES = operator.itemgetter(0)
+
+
 def walk(
     root: str, include: Sequence[str], exclude: Sequence[str], hidden: bool
-) -> list[tuple[tuple[str, ...], os.stat_result]]:
-    """The files of ``root`` that go into a batch (their names from ``root`` down), with their
-    ``stat``, in sorted path order.
+) -> list[tuple[str, str, int, int]]:
+    """The files of ``root`` that go into a batch, in sorted path order: each as its path from
+    ``root`` down (names joined with ``/``), its path (``root`` joined with it), its size and
+    its modification time (``st_mtime_ns``).
 
     A symbolic link is followed only when its target is inside ``root`` (a folder reached twice
     is walked once); one that points out of it, or nowhere, is left out. Hidden names (a
@@ -108,14 +113,16 @@ def walk(
     """
     real_root = os.path.realpath(root)
     try:
-        files = sorted(_files(root, "", real_root, hidden, set()))
+        # NOTE: sorted by the names from the root down, which come first and differ from file
+        # to file (a folder's files come before the next name that shares its prefix: "a/b"
+        # before "a.b").
+        found = sorted(_files(root, (), real_root, hidden, set()), key=_NAMES)
     except OSError as exc:
         raise InvalidArgumentError(f"sources: cannot read the directory {root!r}: {exc}") from exc
-    return [
-        (relative, info)
-        for relative, info in files
-        if selected("/".join(relative), include, exclude, hidden)
-    ]
+    files = [("/".join(names), path, size, mtime) for names, path, size, mtime in found]
+    if "*" in include and not exclude:
+        return files  # every name goes: hidden ones were left out of the walk (the default)
+    return [file for file in files if selected(file[0], include, exclude, hidden)]
 
 
 def _inside(path: str, real_root: str) -> bool:
@@ -124,18 +131,19 @@ def _inside(path: str, real_root: str) -> bool:
 
 
 def _files(
-    folder: str, prefix: str, real_root: str, hidden: bool, seen: set[tuple[int, int]]
-) -> Iterator[tuple[tuple[str, ...], os.stat_result]]:
-    """The regular files under ``folder`` as (relative path parts, stat)."""
+    folder: str, base: tuple[str, ...], real_root: str, hidden: bool, seen: set[tuple[int, int]]
+) -> Iterator[_Found]:
+    """The regular files under ``folder`` as (names from the root, path, size, mtime); a
+    file's path is ``folder`` joined with its name, as ``os.path.join`` joins them."""
     info = os.stat(folder)
     if (info.st_dev, info.st_ino) in seen:
         return
     seen.add((info.st_dev, info.st_ino))
     with os.scandir(folder) as found:
         children = list(found)
-    base = tuple(prefix.split("/")) if prefix else ()
     for child in children:
-        if not hidden and child.name.startswith("."):
+        name = child.name
+        if not hidden and name.startswith("."):
             continue
         if child.is_symlink() and not _inside(child.path, real_root):
             continue
@@ -144,10 +152,10 @@ def _files(
         except FileNotFoundError:
             continue  # a dangling link, or a file removed meanwhile
         if stat.S_ISDIR(child_info.st_mode):
-            relative = f"{prefix}/{child.name}" if prefix else child.name
-            yield from _files(child.path, relative, real_root, hidden, seen)
+            yield from _files(child.path, (*base, name), real_root, hidden, seen)
         elif stat.S_ISREG(child_info.st_mode):
-            yield (*base, child.name), child_info
+            # NOTE: numbers, not the stat result: a batch's thousands of these are kept.
+            yield (*base, name), child.path, child_info.st_size, child_info.st_mtime_ns
 
 
 def read_small(path: str, limit: int, size: int | None = None) -> bytes | None:

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import aikit_files as af
-from aikit_files._io.tree import read_small
+from aikit_files._io.tree import expand, read_small
 from aikit_files._protocol.many import (
     CLOCK_SKEW,
     Entry,
@@ -265,6 +265,32 @@ def test_rate_limited_tells_the_listener_of_the_call_only_when_asked_to_slow_dow
     finally:
         rate_limit_listener.reset(token)
     assert heard == [None, 2.0, 0.25]
+
+
+@pytest.mark.parametrize("spelling", ["{root}", "{root}/", "./docs", "docs//"])
+def test_a_directorys_files_are_named_as_joined_to_the_root_as_given(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, spelling: str
+) -> None:
+    root = tmp_path / "docs"
+    names = [("a", "c.txt"), ("a.b", "d.txt"), ("b.txt",)]  # sorted by names: "a" < "a.b"
+    for i, parts in enumerate(names):
+        root.joinpath(*parts).parent.mkdir(parents=True, exist_ok=True)
+        root.joinpath(*parts).write_bytes(b"x" * i)
+    monkeypatch.chdir(tmp_path)
+    given = spelling.format(root=root)
+    entries, values = expand([given], ("*",), (), False, 100)
+    paths = [os.path.join(given, *parts) for parts in names]
+    assert values == paths
+    assert [e.source for e in entries] == paths
+    assert [e.path for e in entries] == [
+        os.path.join(os.path.abspath(given), *parts) for parts in names
+    ]
+    assert [e.filename for e in entries] == ["c.txt", "d.txt", "b.txt"]
+    assert [e.size for e in entries] == [0, 1, 2]
+    assert [e.mtime_ns for e in entries] == [os.stat(p).st_mtime_ns for p in paths]
+    # A file over the limit is named, as joined to the root, before any I/O.
+    with pytest.raises(af.InvalidArgumentError, match=r"b\.txt' holds 2 bytes"):
+        expand([given], ("*",), (), False, 1)
 
 
 def test_read_small_reads_a_small_file_whole_and_no_more(tmp_path: pathlib.Path) -> None:
