@@ -119,10 +119,11 @@ def walk(
         found = sorted(_files(root, (), real_root, hidden, set()), key=_NAMES)
     except OSError as exc:
         raise InvalidArgumentError(f"sources: cannot read the directory {root!r}: {exc}") from exc
-    files = [("/".join(names), path, size, mtime) for names, path, size, mtime in found]
-    if "*" in include and not exclude:
-        return files  # every name goes: hidden ones were left out of the walk (the default)
-    return [file for file in files if selected(file[0], include, exclude, hidden)]
+    return [
+        (relative, path, size, mtime)
+        for names, path, size, mtime in found
+        if selected(relative := "/".join(names), include, exclude, hidden)
+    ]
 
 
 def _inside(path: str, real_root: str) -> bool:
